@@ -1,0 +1,83 @@
+"""The arrays every task and loader returns, checked once at the boundary."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from gnode.errors import DataError
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceData:
+    """A set of sequences.
+
+    Attributes:
+        inputs: ``(samples, time, inp)`` float.
+        targets: ``(samples, time, out)`` float for regression, or ``(samples,)`` int class labels.
+        mask: ``(samples, time, out)`` or ``(samples, time)``, 1 where a target is observed; ``None``: all.
+        times: ``(samples, time)`` observation times (non-decreasing); ``None``: the model's regular grid.
+    """
+
+    inputs: np.ndarray
+    targets: np.ndarray
+    mask: np.ndarray | None = None
+    times: np.ndarray | None = None
+
+    @property
+    def num_samples(self) -> int:
+        return self.inputs.shape[0]
+
+    @property
+    def is_classification(self) -> bool:
+        return self.targets.ndim == 1
+
+    def subset(self, index) -> SequenceData:
+        pick = lambda a: None if a is None else a[index]  # noqa: E731
+        return SequenceData(self.inputs[index], self.targets[index], pick(self.mask), pick(self.times))
+
+
+def validate(data: SequenceData, name: str = "data") -> SequenceData:
+    """Check shapes, dtypes and values; return float32 arrays with unobserved NaNs zeroed.
+
+    Raises:
+        DataError: with a one-line message naming ``name``.
+    """
+    x = np.asarray(data.inputs)
+    y = np.asarray(data.targets)
+    if x.ndim != 3:
+        raise DataError(f"{name}: inputs must have shape (samples, time, channels), got {x.shape}")
+    s, t, _ = x.shape
+    if s == 0 or t == 0:
+        raise DataError(f"{name}: empty inputs of shape {x.shape}")
+    if y.shape[0] != s:
+        raise DataError(f"{name}: {s} input samples but {y.shape[0]} targets")
+    if y.ndim == 1:
+        if not np.issubdtype(y.dtype, np.integer) or (y < 0).any():
+            raise DataError(f"{name}: class labels must be non-negative integers")
+    elif y.ndim != 3 or y.shape[1] != t:
+        raise DataError(f"{name}: targets must have shape ({s}, {t}, out) or ({s},), got {y.shape}")
+    mask = None
+    if data.mask is not None:
+        mask = np.asarray(data.mask, dtype=np.float32)
+        allowed = {(s, t)} | ({(s, t, y.shape[2])} if y.ndim == 3 else set())
+        if mask.shape not in allowed:
+            raise DataError(f"{name}: mask shape {mask.shape} does not match targets {y.shape}")
+    if not np.isfinite(x).all():
+        raise DataError(f"{name}: inputs contain NaN or inf (impute them or drop those samples)")
+    if y.ndim == 3:
+        observed = np.ones(y.shape, bool) if mask is None else np.broadcast_to(
+            (mask if mask.ndim == 3 else mask[..., None]) > 0, y.shape
+        )
+        if not np.isfinite(y[observed]).all():
+            raise DataError(f"{name}: targets contain NaN or inf where no mask marks them unobserved")
+        y = np.where(observed, y, 0.0).astype(np.float32)
+    times = None
+    if data.times is not None:
+        times = np.asarray(data.times, dtype=np.float32)
+        if times.shape != (s, t):
+            raise DataError(f"{name}: times must have shape ({s}, {t}), got {times.shape}")
+        if not np.isfinite(times).all() or (np.diff(times, axis=1) < 0).any():
+            raise DataError(f"{name}: times must be finite and non-decreasing along each sequence")
+    return SequenceData(x.astype(np.float32), y, mask, times)

@@ -1,0 +1,270 @@
+"""Vector fields: the velocity ``v(h, x)`` in ``tau dh/dt = v(h, x)``.
+
+Every field works on one sample (``h`` of shape ``(N,)``, ``x`` of shape ``(d,)``); batches
+and ensembles are ``vmap``-ed outside. The input enters each first layer linearly, so a field
+splits ``velocity(h, x)`` into ``project_input(x)`` (done once for a whole sequence, outside
+the time loop) and ``velocity_from_projection(h, drive)`` (inside it).
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from gnode.errors import ConfigError
+from gnode.nn import MLP
+
+
+def _check_dims(state_dim: int, input_dim: int) -> None:
+    if int(state_dim) <= 0:
+        raise ConfigError(f"state dimension must be positive, got {state_dim}")
+    if int(input_dim) < 0:
+        raise ConfigError(f"input dimension must be non-negative, got {input_dim}")
+
+
+class AbstractField(eqx.Module):
+    """A vector field ``tau dh/dt = v(h, x)``."""
+
+    @property
+    @abc.abstractmethod
+    def state_dim(self) -> int: ...
+
+    @property
+    @abc.abstractmethod
+    def input_dim(self) -> int: ...
+
+    @property
+    @abc.abstractmethod
+    def flow_layers(self) -> int:
+        """Number of weight layers of the flow network F (the ``L`` of critical initialisation)."""
+
+    @abc.abstractmethod
+    def project_input(self, x: Float[Array, " inp"]) -> Any:
+        """The linear input drive of every first layer, a PyTree of arrays."""
+
+    @abc.abstractmethod
+    def velocity_from_projection(self, h: Float[Array, " state"], drive: Any) -> Float[Array, " state"]: ...
+
+    @abc.abstractmethod
+    def ungated_velocity(self, h: Float[Array, " state"], x: Float[Array, " inp"]) -> Float[Array, " state"]:
+        """``-h + F(h, x)`` with any gate divided out."""
+
+    def gate(self, h: Float[Array, " state"], x: Float[Array, " inp"]) -> Float[Array, " state"]:
+        """The per-unit gate G(h, x) (ones for an ungated field)."""
+        return jnp.ones_like(h)
+
+    def velocity(self, h: Float[Array, " state"], x: Float[Array, " inp"]) -> Float[Array, " state"]:
+        """Arguments: state ``h`` (N,), input ``x`` (d,). Returns: ``v(h, x)`` (N,)."""
+        return self.velocity_from_projection(h, self.project_input(x))
+
+
+class NODE(AbstractField):
+    """Neural ODE: ``v = -h + F(h, x)``, F an MLP (relu hidden layers, identity output by default).
+
+    Arguments:
+        state_dim, input_dim: sizes of ``h`` and ``x``.
+        flow_widths: hidden widths of F (``()``: one layer).
+        activation: hidden nonlinearity of F; flow_output: its output nonlinearity.
+        init: weight initialiser; key: PRNG key.
+    """
+
+    flow: MLP
+
+    def __init__(
+        self,
+        state_dim: int,
+        input_dim: int,
+        flow_widths: Sequence[int] = (),
+        *,
+        activation: str = "relu",
+        flow_output: str = "identity",
+        init: str = "glorot_uniform",
+        key: PRNGKeyArray,
+    ):
+        _check_dims(state_dim, input_dim)
+        self.flow = MLP(
+            state_dim, input_dim, state_dim, flow_widths, activation=activation, final_activation=flow_output,
+            init=init, key=key,
+        )
+
+    @property
+    def state_dim(self) -> int:
+        return self.flow.state_weight.shape[-1]
+
+    @property
+    def input_dim(self) -> int:
+        return self.flow.input_weight.shape[-1]
+
+    @property
+    def flow_layers(self) -> int:
+        return self.flow.num_weight_layers
+
+    def project_input(self, x):
+        return self.flow.project_input(x)
+
+    def velocity_from_projection(self, h, drive):
+        return -h + self.flow.from_projection(h, drive)
+
+    def ungated_velocity(self, h, x):
+        return self.velocity(h, x)
+
+
+class GNODE(AbstractField):
+    """Gated neural ODE: ``v = G(h, x) * (-h + F(h, x))``, G an MLP with a sigmoid output.
+
+    Arguments:
+        state_dim, input_dim: sizes of ``h`` and ``x``.
+        flow_widths: hidden widths of F; gate_widths: hidden widths of G (``()``: one layer each).
+        activation: hidden nonlinearity of F and G; flow_output: F's output nonlinearity.
+        init: weight initialiser; key: PRNG key.
+    """
+
+    flow: MLP
+    gate_net: MLP
+
+    def __init__(
+        self,
+        state_dim: int,
+        input_dim: int,
+        flow_widths: Sequence[int] = (),
+        gate_widths: Sequence[int] = (),
+        *,
+        activation: str = "relu",
+        flow_output: str = "identity",
+        init: str = "glorot_uniform",
+        key: PRNGKeyArray,
+    ):
+        _check_dims(state_dim, input_dim)
+        fkey, gkey = jr.split(key)
+        self.flow = MLP(
+            state_dim, input_dim, state_dim, flow_widths, activation=activation, final_activation=flow_output,
+            init=init, key=fkey,
+        )
+        self.gate_net = MLP(
+            state_dim, input_dim, state_dim, gate_widths, activation=activation, final_activation="sigmoid",
+            init=init, key=gkey,
+        )
+
+    @property
+    def state_dim(self) -> int:
+        return self.flow.state_weight.shape[-1]
+
+    @property
+    def input_dim(self) -> int:
+        return self.flow.input_weight.shape[-1]
+
+    @property
+    def flow_layers(self) -> int:
+        return self.flow.num_weight_layers
+
+    def project_input(self, x):
+        return self.flow.project_input(x), self.gate_net.project_input(x)
+
+    def velocity_from_projection(self, h, drive):
+        flow_drive, gate_drive = drive
+        return self.gate_net.from_projection(h, gate_drive) * (self.flow.from_projection(h, flow_drive) - h)
+
+    def ungated_velocity(self, h, x):
+        return -h + self.flow(h, x)
+
+    def gate(self, h, x):
+        return self.gate_net(h, x)
+
+
+class GRU(AbstractField):
+    """Continuous-time GRU: ``v = z * (-h + tanh(W_h (r * h) + U_h x + b_h))``.
+
+    ``z = sigmoid(W_z h + U_z x + b_z)`` is the update gate and ``r`` the reset gate, so one Euler
+    step with ``alpha = dt / tau`` is ``h' = (1 - alpha z) h + alpha z h~``.
+    """
+
+    update: MLP
+    reset: MLP
+    candidate: MLP
+
+    def __init__(self, state_dim: int, input_dim: int, *, init: str = "glorot_uniform", key: PRNGKeyArray):
+        _check_dims(state_dim, input_dim)
+        zkey, rkey, hkey = jr.split(key, 3)
+        kwargs = dict(init=init)
+        self.update = MLP(state_dim, input_dim, state_dim, (), final_activation="sigmoid", key=zkey, **kwargs)
+        self.reset = MLP(state_dim, input_dim, state_dim, (), final_activation="sigmoid", key=rkey, **kwargs)
+        self.candidate = MLP(state_dim, input_dim, state_dim, (), final_activation="tanh", key=hkey, **kwargs)
+
+    @property
+    def state_dim(self) -> int:
+        return self.candidate.state_weight.shape[-1]
+
+    @property
+    def input_dim(self) -> int:
+        return self.candidate.input_weight.shape[-1]
+
+    @property
+    def flow_layers(self) -> int:
+        return 1
+
+    def project_input(self, x):
+        return self.update.project_input(x), self.reset.project_input(x), self.candidate.project_input(x)
+
+    def _parts(self, h, drive):
+        z_drive, r_drive, h_drive = drive
+        z = self.update.from_projection(h, z_drive)
+        r = self.reset.from_projection(h, r_drive)
+        return z, self.candidate.from_projection(r * h, h_drive)
+
+    def velocity_from_projection(self, h, drive):
+        z, candidate = self._parts(h, drive)
+        return z * (candidate - h)
+
+    def ungated_velocity(self, h, x):
+        return self._parts(h, self.project_input(x))[1] - h
+
+    def gate(self, h, x):
+        return self.update(h, x)
+
+
+def MGRU(state_dim: int, input_dim: int, *, init: str = "glorot_uniform", key: PRNGKeyArray) -> GNODE:
+    """Continuous-time minimal GRU: a :class:`GNODE` whose F is one tanh layer and G one sigmoid layer."""
+    return GNODE(state_dim, input_dim, (), (), flow_output="tanh", init=init, key=key)
+
+
+def RNN(state_dim: int, input_dim: int, *, init: str = "glorot_uniform", key: PRNGKeyArray) -> NODE:
+    """Leaky RNN: a :class:`NODE` with ``F = tanh(W h + U x + b)``."""
+    return NODE(state_dim, input_dim, (), flow_output="tanh", init=init, key=key)
+
+
+FIELDS = ("gnode", "node", "mgru", "gru", "rnn")
+
+
+def make_field(
+    name: str,
+    state_dim: int,
+    input_dim: int,
+    *,
+    flow_widths: Sequence[int] = (),
+    gate_widths: Sequence[int] = (),
+    activation: str = "relu",
+    init: str = "glorot_uniform",
+    key: PRNGKeyArray,
+) -> AbstractField:
+    """Build a field by name (``gnode``, ``node``, ``mgru``, ``gru``, ``rnn``)."""
+    if name == "gnode":
+        return GNODE(state_dim, input_dim, flow_widths, gate_widths, activation=activation, init=init, key=key)
+    if name == "node":
+        return NODE(state_dim, input_dim, flow_widths, activation=activation, init=init, key=key)
+    if name in ("mgru", "gru", "rnn"):
+        if tuple(flow_widths) or tuple(gate_widths):
+            raise ConfigError(f"model {name!r} has single-layer networks; do not pass hidden widths")
+        return {"mgru": MGRU, "gru": GRU, "rnn": RNN}[name](state_dim, input_dim, init=init, key=key)
+    raise ConfigError(f"unknown model {name!r}; choose one of {list(FIELDS)}")
+
+
+def jacobian(field: AbstractField, h: Float[Array, " state"], x: Float[Array, " inp"]) -> Float[Array, "state state"]:
+    """``dv/dh`` at ``(h, x)``."""
+    return jax.jacfwd(field.velocity)(h, x)

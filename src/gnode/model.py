@@ -1,0 +1,152 @@
+"""A model: a vector field, a rule for the initial state, and a linear readout at every step."""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Sequence
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jaxtyping import Array, Float, PRNGKeyArray, PyTree
+
+from gnode.errors import ConfigError
+from gnode.fields import AbstractField, make_field
+from gnode.nn import Linear
+from gnode.solve import AbstractIntegrator, Euler
+
+
+class AbstractInitialState(eqx.Module):
+    """``h0`` as a function of the first input bin."""
+
+    @abc.abstractmethod
+    def __call__(self, x0: Float[Array, " inp"]) -> Float[Array, " state"]: ...
+
+
+class FixedState(AbstractInitialState):
+    """A fixed, untrained ``h0`` (glorot-normal, std sqrt(2/(N+1)), as in the authors' scripts)."""
+
+    h0: Float[Array, " state"]
+
+    def __init__(self, state_dim: int, *, key: PRNGKeyArray):
+        self.h0 = jr.normal(key, (state_dim,)) * jnp.sqrt(2.0 / (state_dim + 1))
+
+    def __call__(self, x0):
+        return jax.lax.stop_gradient(self.h0)
+
+
+class ZeroState(AbstractInitialState):
+    """``h0 = 0``."""
+
+    state_dim: int = eqx.field(static=True)
+
+    def __call__(self, x0):
+        return jnp.zeros((self.state_dim,), x0.dtype)
+
+
+class LearnedState(AbstractInitialState):
+    """``h0 = A x_1 + c``, a trained affine map of the first input bin."""
+
+    encoder: Linear
+
+    def __init__(self, input_dim: int, state_dim: int, *, init: str = "glorot_uniform", key: PRNGKeyArray):
+        self.encoder = Linear(input_dim, state_dim, init=init, key=key)
+
+    def __call__(self, x0):
+        return self.encoder(x0)
+
+
+INITIAL_STATES = ("learned", "fixed", "zero")
+
+
+class Model(eqx.Module):
+    """``tau dh/dt = v(h, x)``, ``h(t0) = h0(x_1)``, ``y = W_out h + b_out`` at every observation.
+
+    Arguments:
+        field: the vector field.
+        initial_state: rule for ``h0``.
+        readout: linear map from state to output.
+        tau: time constant; dt: default bin width (``ts = dt * (1..T)`` when no times are given).
+    """
+
+    field: AbstractField
+    initial_state: AbstractInitialState
+    readout: Linear
+    tau: float = eqx.field(static=True, default=0.01)
+    dt: float = eqx.field(static=True, default=0.01)
+
+    def __call__(
+        self,
+        xs: Float[Array, "time inp"],
+        ts: Float[Array, " time"] | None = None,
+        integrator: AbstractIntegrator = Euler(),
+        t0: float = 0.0,
+    ) -> tuple[Float[Array, "time out"], Float[Array, "time state"]]:
+        """One sample. Returns: readouts ``ys`` and states ``hs`` at the observation times."""
+        if ts is None:
+            ts = self.dt * jnp.arange(1, xs.shape[0] + 1, dtype=xs.dtype)
+        hs = integrator.integrate(self.field, self.initial_state(xs[0]), xs, ts, t0, self.tau)
+        return jax.vmap(self.readout)(hs), hs
+
+    def batch(
+        self,
+        xs: Float[Array, "batch time inp"],
+        ts: Float[Array, "batch time"] | None = None,
+        integrator: AbstractIntegrator = Euler(),
+    ) -> tuple[Float[Array, "batch time out"], Float[Array, "batch time state"]]:
+        """A batch of samples (``ts`` per sample, or ``None`` for the regular grid)."""
+        if ts is None:
+            return jax.vmap(lambda x: self(x, None, integrator))(xs)
+        return jax.vmap(lambda x, t: self(x, t, integrator))(xs, ts)
+
+
+def trainable(model: PyTree) -> PyTree[bool]:
+    """Filter spec: every floating array leaf, except a :class:`FixedState`'s ``h0``."""
+    spec = jax.tree_util.tree_map(eqx.is_inexact_array, model)
+    if isinstance(model, Model) and isinstance(model.initial_state, FixedState):
+        spec = eqx.tree_at(lambda m: m.initial_state.h0, spec, replace=False)
+    return spec
+
+
+def make_model(
+    model: str,
+    state_dim: int,
+    input_dim: int,
+    output_dim: int,
+    *,
+    flow_widths: Sequence[int] = (),
+    gate_widths: Sequence[int] = (),
+    activation: str = "relu",
+    init: str = "glorot_uniform",
+    initial_state: str = "learned",
+    tau: float = 0.01,
+    dt: float = 0.01,
+    key: PRNGKeyArray,
+) -> Model:
+    """Build a :class:`Model` from names and sizes (the CLI and config files call this)."""
+    if int(output_dim) <= 0:
+        raise ConfigError(f"output dimension must be positive, got {output_dim}")
+    if not (tau > 0 and dt > 0):
+        raise ConfigError(f"tau and dt must be positive, got tau={tau}, dt={dt}")
+    if initial_state not in INITIAL_STATES:
+        raise ConfigError(f"unknown initial state {initial_state!r}; choose one of {list(INITIAL_STATES)}")
+    fkey, hkey, rkey = jr.split(key, 3)
+    field = make_field(
+        model, state_dim, input_dim, flow_widths=flow_widths, gate_widths=gate_widths, activation=activation,
+        init=init, key=fkey,
+    )
+    if initial_state == "learned":
+        h0 = LearnedState(input_dim, state_dim, key=hkey)
+    elif initial_state == "fixed":
+        h0 = FixedState(state_dim, key=hkey)
+    else:
+        h0 = ZeroState(state_dim)
+    readout = Linear(state_dim, output_dim, key=rkey)
+    return Model(field, h0, readout, tau=float(tau), dt=float(dt))
+
+
+def parameter_count(model: PyTree) -> int:
+    """Number of trained scalars."""
+    params = eqx.filter(model, trainable(model))
+    return sum(x.size for x in jax.tree_util.tree_leaves(params))

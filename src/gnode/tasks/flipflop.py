@@ -1,0 +1,113 @@
+"""The flip-flop family of memory tasks (gnode.md section 3.1, the authors' generators).
+
+A trial has ``T`` bins on [0, 1]. ``Poisson(frequency)`` pulse onsets are drawn uniformly from the
+bins with replacement; an onset later than ``T - 1 - width`` is dropped, otherwise the input holds
+the pulse value on bins ``onset .. onset + width`` (3 bins for ``width = 2``); later pulses overwrite
+earlier ones. The target latches the last non-zero input of each channel (no delay), starting from
+the task's initial memory. The first ``n_train`` trials train, the next ``n_val`` validate.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+
+from gnode.data import SequenceData
+from gnode.errors import ConfigError
+
+
+@dataclasses.dataclass(frozen=True)
+class FlipFlopSpec:
+    """One variant.
+
+    Attributes:
+        channels: input / output channels.
+        amplitude: ``"binary"`` (+-1), ``"uniform"`` (U[-a, a] per channel), ``"ring"`` or ``"annulus"``.
+        per_channel: one random channel per pulse (True) or all channels at once.
+        bounds: per-channel amplitude ``a`` (``uniform``) or the radii (``ring``: (r,), ``annulus``: (r_in, r_out)).
+        initial_memory: the target before the first pulse.
+        frequency: mean pulses per trial.
+        storable: the set of values the network must store, for analysis (a name and its parameters).
+    """
+
+    channels: int
+    amplitude: str
+    per_channel: bool
+    bounds: tuple[float, ...]
+    initial_memory: tuple[float, ...]
+    frequency: float = 12.0
+    storable: str = ""
+
+
+FLIPFLOP_TASKS: dict[str, FlipFlopSpec] = {
+    "three_bit": FlipFlopSpec(3, "binary", True, (1.0,) * 3, (1.0,) * 3, storable="corners of the cube [-1,1]^3"),
+    "three_bit_variable": FlipFlopSpec(3, "uniform", True, (1.0,) * 3, (0.0,) * 3, storable="cube [-1,1]^3"),
+    "four_point": FlipFlopSpec(2, "binary", True, (1.0, 1.0), (1.0, 1.0), storable="four points (+-1, +-1)"),
+    "square": FlipFlopSpec(2, "uniform", True, (1.0, 1.0), (0.0, 0.0), storable="square [-1,1]^2"),
+    "rectangle": FlipFlopSpec(2, "uniform", True, (2.0, 1.0), (0.0, 0.0), storable="rectangle [-2,2]x[-1,1]"),
+    "ring": FlipFlopSpec(2, "ring", False, (2.0,), (2.0, 0.0), storable="circle of radius 2"),
+    "annulus": FlipFlopSpec(2, "annulus", False, (1.0, 2.0), (1.5, 0.0), frequency=6.0, storable="annulus 1<|v|<2"),
+}
+
+
+def _pulse_value(spec: FlipFlopSpec, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """(channels touched, their values) for one pulse."""
+    if spec.per_channel:
+        c = rng.integers(spec.channels)
+        if spec.amplitude == "binary":
+            value = rng.choice((-1.0, 1.0)) * spec.bounds[c]
+        else:
+            value = rng.uniform(-spec.bounds[c], spec.bounds[c])
+        return np.array([c]), np.array([value])
+    channels = np.arange(spec.channels)
+    if spec.amplitude == "ring":
+        theta = rng.uniform(0.0, 2 * np.pi)
+        return channels, spec.bounds[0] * np.array([np.cos(theta), np.sin(theta)])
+    r_in, r_out = spec.bounds
+    while True:  # rejection sampling from the bounding square, as the authors do
+        v = rng.uniform(-r_out, r_out, size=2)
+        if r_in < np.linalg.norm(v) < r_out:
+            return channels, v
+
+
+def flipflop_trials(
+    spec: FlipFlopSpec, num_trials: int, *, steps: int = 100, width: int = 2, seed: int = 8
+) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and targets, both ``(num_trials, steps, channels)`` float32."""
+    rng = np.random.default_rng(seed)
+    inputs = np.zeros((num_trials, steps, spec.channels), np.float32)
+    for trial in range(num_trials):
+        for onset in rng.integers(0, steps, size=rng.poisson(spec.frequency)):
+            channels, values = _pulse_value(spec, rng)
+            if onset <= steps - 1 - width:
+                inputs[trial, onset : onset + width + 1][:, channels] = values
+    targets = np.empty_like(inputs)
+    memory = np.broadcast_to(np.asarray(spec.initial_memory, np.float32), inputs[:, 0].shape).copy()
+    for t in range(steps):
+        pulse = inputs[:, t]
+        memory = np.where(pulse != 0, pulse, memory)
+        targets[:, t] = memory
+    return inputs, targets
+
+
+def make_flipflop(
+    name: str,
+    *,
+    n_train: int = 500,
+    n_val: int = 100,
+    steps: int = 100,
+    width: int = 2,
+    seed: int = 8,
+) -> tuple[SequenceData, SequenceData]:
+    """The train and validation sets of a flip-flop variant (see ``FLIPFLOP_TASKS``)."""
+    if name not in FLIPFLOP_TASKS:
+        raise ConfigError(f"unknown task {name!r}; choose one of {list(FLIPFLOP_TASKS)}")
+    if n_train <= 0 or n_val <= 0 or steps <= 0 or width < 0:
+        raise ConfigError(f"task sizes must be positive (n_train={n_train}, n_val={n_val}, steps={steps})")
+    if width >= steps:
+        raise ConfigError(f"pulse width {width} does not fit in {steps} steps")
+    inputs, targets = flipflop_trials(FLIPFLOP_TASKS[name], n_train + n_val, steps=steps, width=width, seed=seed)
+    train = SequenceData(inputs[:n_train], targets[:n_train])
+    val = SequenceData(inputs[n_train:], targets[n_train:])
+    return train, val

@@ -1,0 +1,93 @@
+"""Checkpoints as ``.npz`` files of plain arrays plus a JSON header: loading never runs code.
+
+Files are written atomically (a temporary file in the same folder, fsync, ``os.replace``), so a
+crash leaves either the old checkpoint or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jaxtyping import PyTree
+
+from gnode.errors import CheckpointError
+
+FORMAT = "gnode-checkpoint-1"
+
+
+def atomic_write(path: str | os.PathLike, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` so that readers see the old or the new file, never a mix."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(payload)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    atomic_write(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def _array_leaves(tree: PyTree) -> list:
+    return jax.tree_util.tree_leaves(eqx.filter(tree, eqx.is_array))
+
+
+def save_tree(path: str | os.PathLike, tree: PyTree, meta: dict | None = None) -> None:
+    """Save the array leaves of ``tree`` (and a JSON-able ``meta``) to ``path`` atomically."""
+    leaves = [np.asarray(x) for x in _array_leaves(tree)]
+    header = {"format": FORMAT, "num_leaves": len(leaves), "meta": meta or {}}
+    arrays = {f"leaf_{i:05d}": x for i, x in enumerate(leaves)}
+    arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write(path, buf.getvalue())
+
+
+def load_tree(path: str | os.PathLike, like: PyTree) -> tuple[PyTree, dict]:
+    """Load a checkpoint into the structure of ``like`` (same array shapes and dtypes).
+
+    Raises:
+        CheckpointError: missing file, corrupt file, or arrays that do not match ``like``.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint not found: {path}")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            header = json.loads(bytes(npz["header"]).decode())
+            if header.get("format") != FORMAT:
+                raise CheckpointError(f"{path} is not a gnode checkpoint (format {header.get('format')!r})")
+            leaves = [npz[f"leaf_{i:05d}"] for i in range(int(header["num_leaves"]))]
+    except CheckpointError:
+        raise
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as err:
+        raise CheckpointError(f"checkpoint {path} is corrupt or unreadable ({type(err).__name__})") from None
+    template = _array_leaves(like)
+    if len(template) != len(leaves):
+        raise CheckpointError(f"checkpoint {path} holds {len(leaves)} arrays, the model needs {len(template)}")
+    for i, (got, want) in enumerate(zip(leaves, template, strict=True)):
+        if got.shape != want.shape or got.dtype != want.dtype:
+            raise CheckpointError(
+                f"checkpoint {path}: array {i} is {got.dtype}{list(got.shape)}, the model needs "
+                f"{want.dtype}{list(want.shape)}"
+            )
+    arrays, static = eqx.partition(like, eqx.is_array)
+    treedef = jax.tree_util.tree_structure(arrays)
+    arrays = jax.tree_util.tree_unflatten(treedef, [jnp.asarray(x) for x in leaves])
+    return eqx.combine(arrays, static), header["meta"]

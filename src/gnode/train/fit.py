@@ -1,0 +1,347 @@
+"""Training: a pure, jitted epoch (``lax.scan`` over minibatches) and the driver around it.
+
+The epoch function is written for one model; an ensemble is the same function under ``vmap``
+(see :mod:`gnode.train.ensemble`). The driver adds the side effects: progress bar, run directory,
+checkpoints, ``--resume``, and the stop on divergence.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import signal
+import time
+from collections.abc import Callable
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import optax
+from jaxtyping import Array, PyTree
+
+from gnode.data import SequenceData, validate
+from gnode.errors import ConfigError, DataError, DivergenceError
+from gnode.losses import accuracy, last_state_cross_entropy, masked_mse, r2_score
+from gnode.model import Model, trainable
+from gnode.solve import AbstractIntegrator, Euler
+from gnode.train.checkpoint import load_tree, save_tree
+from gnode.train.runs import RunDir
+
+LOSSES = ("mse", "cross_entropy")
+FAULT_ENV = "GNODE_FAULT_AFTER_EPOCH"  # test hook: SIGKILL the process right after this epoch's checkpoint
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation settings (AdamW with decoupled weight decay, as ``torch.optim.AdamW``).
+
+    Attributes:
+        lr: learning rate; weight_decay: AdamW decay; batch_size: trials per step;
+        epochs: full passes over the training set (the remainder of ``samples // batch_size``
+        is dropped from each shuffled epoch); seed: data-order seed; loss: ``mse`` or
+        ``cross_entropy`` (last observed step); clip_norm: global gradient-norm clip (None: off);
+        checkpoint_every: epochs between checkpoints.
+    """
+
+    lr: float = 1e-3
+    weight_decay: float = 0.1
+    batch_size: int = 100
+    epochs: int = 200
+    seed: int = 0
+    loss: str = "mse"
+    clip_norm: float | None = None
+    checkpoint_every: int = 1
+
+    def __post_init__(self):
+        if not (self.lr > 0 and self.weight_decay >= 0):
+            raise ConfigError(f"need lr > 0 and weight_decay >= 0, got {self.lr}, {self.weight_decay}")
+        if self.batch_size <= 0 or self.epochs <= 0 or self.checkpoint_every <= 0:
+            raise ConfigError("batch_size, epochs and checkpoint_every must be positive")
+        if self.loss not in LOSSES:
+            raise ConfigError(f"unknown loss {self.loss!r}; choose one of {list(LOSSES)}")
+        if self.clip_norm is not None and self.clip_norm <= 0:
+            raise ConfigError(f"clip_norm must be positive, got {self.clip_norm}")
+
+
+class TrainState(eqx.Module):
+    """Everything a checkpoint holds; all leaves are arrays (stacked along axis 0 for ensembles)."""
+
+    params: PyTree
+    frozen: PyTree  # arrays that are part of the model but not trained (a fixed h0)
+    opt_state: PyTree
+    best_params: PyTree
+    best_val: Array
+    best_epoch: Array
+    epoch: Array  # epochs completed
+    diverged: Array
+
+
+def make_optimizer(clip_norm: float | None) -> optax.GradientTransformation:
+    """AdamW whose lr and decay live in the optimiser state, so an ensemble can vary them."""
+    adamw = optax.inject_hyperparams(optax.adamw)(learning_rate=1e-3, weight_decay=0.0)
+    return adamw if clip_norm is None else optax.chain(optax.clip_by_global_norm(clip_norm), adamw)
+
+
+def _hyperparams(opt_state):
+    return opt_state.hyperparams if hasattr(opt_state, "hyperparams") else opt_state[-1].hyperparams
+
+
+def init_state(params: PyTree, frozen: PyTree, optimizer: optax.GradientTransformation, lr, weight_decay) -> TrainState:
+    opt_state = optimizer.init(params)
+    hp = _hyperparams(opt_state)
+    hp["learning_rate"] = jnp.asarray(lr, jnp.float32)
+    hp["weight_decay"] = jnp.asarray(weight_decay, jnp.float32)
+    return TrainState(
+        params,
+        frozen,
+        opt_state,
+        params,
+        jnp.asarray(jnp.inf, jnp.float32),
+        jnp.asarray(-1, jnp.int32),
+        jnp.asarray(0, jnp.int32),
+        jnp.asarray(False),
+    )
+
+
+def data_arrays(data: SequenceData) -> dict[str, Array | None]:
+    return {
+        "inputs": jnp.asarray(data.inputs),
+        "targets": jnp.asarray(data.targets),
+        "mask": None if data.mask is None else jnp.asarray(data.mask),
+        "times": None if data.times is None else jnp.asarray(data.times),
+    }
+
+
+def make_loss(static: PyTree, loss: str, integrator: AbstractIntegrator) -> Callable:
+    """``loss(params, frozen, batch) -> (scalar, metric)``; metric is R² (mse) or accuracy (cross-entropy)."""
+
+    def loss_fn(params, frozen, batch):
+        model = eqx.combine(params, frozen, static)
+        pred, _ = model.batch(batch["inputs"], batch["times"], integrator)
+        if loss == "mse":
+            return masked_mse(pred, batch["targets"], batch["mask"]), r2_score(pred, batch["targets"], batch["mask"])
+        return (
+            last_state_cross_entropy(pred, batch["targets"], batch["mask"]),
+            accuracy(pred, batch["targets"], batch["mask"]),
+        )
+
+    return loss_fn
+
+
+def make_epoch(
+    static: PyTree, optimizer: optax.GradientTransformation, config: TrainConfig, integrator: AbstractIntegrator
+) -> Callable:
+    """``epoch(state, key, train, val) -> (state, metrics)`` for one model: pure and jittable.
+
+    A step whose losses are not finite leaves the state as it was and sets ``diverged``.
+    """
+    loss_fn = make_loss(static, config.loss, integrator)
+    grad_fn = jax.value_and_grad(lambda p, f, b: loss_fn(p, f, b)[0])
+
+    def epoch(state: TrainState, key, train, val):
+        def step(carry, index):
+            params, opt_state = carry
+            batch = jax.tree_util.tree_map(lambda a: a[index], train)
+            loss, grads = grad_fn(params, state.frozen, batch)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return (eqx.apply_updates(params, updates), opt_state), loss
+
+        samples = train["inputs"].shape[0]
+        batches = samples // config.batch_size
+        order = jr.permutation(key, samples)[: batches * config.batch_size].reshape(batches, config.batch_size)
+        (params, opt_state), losses = jax.lax.scan(step, (state.params, state.opt_state), order)
+        train_loss = jnp.mean(losses)
+        val_loss, val_metric = loss_fn(params, state.frozen, val)
+        ok = jnp.isfinite(train_loss) & jnp.isfinite(val_loss) & ~state.diverged
+        keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, old)  # noqa: E731
+        params, opt_state = keep((params, opt_state), (state.params, state.opt_state))
+        improved = ok & (val_loss < state.best_val)
+        new_state = TrainState(
+            params=params,
+            frozen=state.frozen,
+            opt_state=opt_state,
+            best_params=jax.tree_util.tree_map(lambda a, b: jnp.where(improved, a, b), params, state.best_params),
+            best_val=jnp.where(improved, val_loss, state.best_val),
+            best_epoch=jnp.where(improved, state.epoch + 1, state.best_epoch),
+            epoch=state.epoch + 1,
+            diverged=~ok,
+        )
+        return new_state, {"train_loss": train_loss, "val_loss": val_loss, "val_metric": val_metric}
+
+    return epoch
+
+
+def epoch_key(seed, epoch):
+    """The data-order key of an epoch: a pure function of (seed, epoch), so resuming is exact."""
+    return jr.fold_in(jr.fold_in(jr.key(seed), 0x5EED), epoch)
+
+
+def check_data(model: Model, data: SequenceData, loss: str, name: str) -> SequenceData:
+    data = validate(data, name)
+    d = data.inputs.shape[-1]
+    if d != model.field.input_dim:
+        raise DataError(f"{name}: inputs have {d} channels, the model expects {model.field.input_dim}")
+    out = model.readout.weight.shape[0]
+    if loss == "mse":
+        if data.is_classification:
+            raise DataError(f"{name}: class labels given but the loss is mse (use --loss cross_entropy)")
+        if data.targets.shape[-1] != out:
+            raise DataError(f"{name}: targets have {data.targets.shape[-1]} channels, the readout has {out}")
+    elif not data.is_classification:
+        raise DataError(f"{name}: cross_entropy needs integer class labels of shape (samples,)")
+    elif data.targets.max() >= out:
+        raise DataError(f"{name}: label {int(data.targets.max())} but the readout has only {out} classes")
+    return data
+
+
+@dataclasses.dataclass
+class FitResult:
+    """``model``: best-validation parameters; ``final_model``: the last ones; ``history``: per-epoch rows."""
+
+    model: Model
+    final_model: Model
+    history: list[dict[str, Any]]
+    summary: dict[str, Any]
+
+
+def _to_host(tree):
+    return jax.tree_util.tree_map(lambda a: np.asarray(a).tolist(), tree)
+
+
+def fit(
+    model: Model,
+    train: SequenceData,
+    val: SequenceData,
+    config: TrainConfig,
+    *,
+    integrator: AbstractIntegrator = Euler(),
+    run_dir: RunDir | None = None,
+    resume: bool = False,
+    progress: bool = True,
+    members: int | None = None,
+    hyperparams: dict[str, Any] | None = None,
+    seeds: Any = None,
+) -> FitResult:
+    """Train ``model`` with AdamW; keep the best-validation parameters.
+
+    Arguments:
+        model: the model, or (with ``members``) a stack of models along axis 0 of every array.
+        train, val: data sets; val is evaluated whole after every epoch.
+        config: optimisation settings.
+        integrator: the solver used in training.
+        run_dir: where to write metrics, checkpoints and the summary (None: in memory only).
+        resume: continue from ``run_dir``'s checkpoint.
+        progress: show a progress bar.
+        members: ensemble size, or None for a single model.
+        hyperparams: per-member ``lr`` and ``weight_decay`` arrays (ensembles; default from config).
+        seeds: per-member data-order seeds (ensembles; default ``config.seed + arange(members)``).
+    Returns:
+        A :class:`FitResult`.
+    Raises:
+        DivergenceError: a single model's loss became non-finite (the run dir keeps the last good checkpoint).
+    """
+    one = model if members is None else jax.tree_util.tree_map(lambda a: a[0] if eqx.is_array(a) else a, model)
+    train = check_data(one, train, config.loss, "train")
+    val = check_data(one, val, config.loss, "validation")
+    if train.num_samples < config.batch_size:
+        raise ConfigError(f"batch size {config.batch_size} exceeds the {train.num_samples} training samples")
+    params, rest = eqx.partition(model, trainable(model))
+    frozen, static = eqx.partition(rest, eqx.is_array)
+    optimizer = make_optimizer(config.clip_norm)
+    epoch_fn = make_epoch(static, optimizer, config, integrator)
+    if members is None:
+        state = init_state(params, frozen, optimizer, config.lr, config.weight_decay)
+        seed_arr = jnp.asarray(config.seed)
+        run_epoch = jax.jit(lambda s, seed, tr, va: epoch_fn(s, epoch_key(seed, s.epoch), tr, va))
+    else:
+        hp = hyperparams or {}
+        lrs = jnp.broadcast_to(jnp.asarray(hp.get("lr", config.lr), jnp.float32), (members,))
+        wds = jnp.broadcast_to(jnp.asarray(hp.get("weight_decay", config.weight_decay), jnp.float32), (members,))
+        state = jax.vmap(lambda p, f, lr, wd: init_state(p, f, optimizer, lr, wd))(params, frozen, lrs, wds)
+        seed_arr = jnp.asarray(config.seed + np.arange(members) if seeds is None else seeds)
+        run_epoch = jax.jit(
+            jax.vmap(lambda s, seed, tr, va: epoch_fn(s, epoch_key(seed, s.epoch), tr, va), in_axes=(0, 0, None, None))
+        )
+    history: list[dict[str, Any]] = []
+    if resume:
+        if run_dir is None:
+            raise ConfigError("resume needs a run directory")
+        state, _ = load_tree(run_dir.checkpoint_path, state)
+        history = run_dir.truncate_metrics(int(np.max(np.asarray(state.epoch))))
+    train_arrays, val_arrays = data_arrays(train), data_arrays(val)
+    steps_per_epoch = train.num_samples // config.batch_size
+    fault_epoch = int(os.environ.get(FAULT_ENV, "0"))
+    start = int(np.max(np.asarray(state.epoch)))
+
+    with _progress_bar(progress, config.epochs, start) as bar:
+        for epoch in range(start + 1, config.epochs + 1):
+            tick = time.perf_counter()
+            new_state, metrics = run_epoch(state, seed_arr, train_arrays, val_arrays)
+            metrics = _to_host(metrics)
+            elapsed = time.perf_counter() - tick
+            diverged = np.asarray(new_state.diverged)
+            if members is None and bool(diverged):
+                raise DivergenceError(
+                    f"non-finite loss at epoch {epoch}; the last good state is epoch {epoch - 1}"
+                    + (f" in {run_dir.checkpoint_path}" if run_dir else "")
+                )
+            state = new_state
+            row = {"epoch": epoch, **metrics, "seconds": elapsed, "steps_per_second": steps_per_epoch / elapsed}
+            history.append(row)
+            if run_dir is not None:
+                run_dir.append_metrics(row)
+                if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
+                    save_tree(run_dir.checkpoint_path, state, {"epoch": epoch})
+                    if epoch == fault_epoch:
+                        os.kill(os.getpid(), signal.SIGKILL)
+            bar(row)
+
+    best = eqx.combine(state.best_params, state.frozen, static)
+    final = eqx.combine(state.params, state.frozen, static)
+    summary = {
+        "epochs": config.epochs,
+        "best_epoch": _to_host(state.best_epoch),
+        "best_val_loss": _to_host(state.best_val),
+        "final_train_loss": history[-1]["train_loss"] if history else None,
+        "final_val_loss": history[-1]["val_loss"] if history else None,
+        "diverged": _to_host(state.diverged),
+        "val_metric_name": "r2" if config.loss == "mse" else "accuracy",
+    }
+    if run_dir is not None:
+        save_tree(run_dir.model_path, best, {"which": "best validation"})
+    return FitResult(best, final, history, summary)
+
+
+class _progress_bar:
+    """A rich progress bar (epochs, loss, val loss, it/s); a no-op when disabled."""
+
+    def __init__(self, enabled: bool, total: int, start: int):
+        self.enabled, self.total, self.start = enabled, total, start
+
+    def __enter__(self):
+        if not self.enabled:
+            return lambda row: None
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+            TimeRemainingColumn(), transient=False,
+        )
+        self.progress.start()
+        task = self.progress.add_task("train", total=self.total, completed=self.start, info="")
+
+        def update(row):
+            loss = np.mean(row["train_loss"])
+            val = np.mean(row["val_loss"])
+            info = f"loss {loss:.4g}  val {val:.4g}  {row['steps_per_second']:.0f} it/s"
+            self.progress.update(task, advance=1, info=info)
+
+        return update
+
+    def __exit__(self, *exc):
+        if self.enabled:
+            self.progress.stop()
+        return False

@@ -1,0 +1,73 @@
+"""Run directories: ``config.json``, ``metrics.jsonl``, ``checkpoint.npz``, ``model.npz``, ``summary.json``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from gnode.errors import RunDirError
+from gnode.train.checkpoint import write_json
+
+
+class RunDir:
+    """A run's folder. ``create`` refuses to reuse a folder that holds a run unless resuming."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+
+    config_path = property(lambda self: self.path / "config.json")
+    metrics_path = property(lambda self: self.path / "metrics.jsonl")
+    checkpoint_path = property(lambda self: self.path / "checkpoint.npz")
+    model_path = property(lambda self: self.path / "model.npz")
+    summary_path = property(lambda self: self.path / "summary.json")
+
+    @classmethod
+    def create(cls, path: str | Path, config: dict[str, Any], *, resume: bool = False) -> RunDir:
+        """Open ``path`` for a new run (it must be empty or absent) or for ``--resume`` (it must hold one)."""
+        run = cls(path)
+        if resume:
+            if not run.checkpoint_path.is_file():
+                raise RunDirError(f"cannot resume: no checkpoint in {run.path}")
+            saved = run.read_config()
+            if saved != config:
+                changed = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
+                raise RunDirError(f"cannot resume {run.path}: the config differs in {changed}")
+            return run
+        if run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
+            raise RunDirError(f"{run.path} exists and is not empty; choose a new --out or pass --resume")
+        run.path.mkdir(parents=True, exist_ok=True)
+        write_json(run.config_path, config)
+        return run
+
+    def read_config(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.config_path.read_text())
+        except FileNotFoundError:
+            raise RunDirError(f"no config.json in {self.path}") from None
+        except json.JSONDecodeError:
+            raise RunDirError(f"{self.config_path} is not valid JSON") from None
+
+    def append_metrics(self, row: dict[str, Any]) -> None:
+        with open(self.metrics_path, "a") as f:
+            f.write(json.dumps(row) + "\n")
+
+    def read_metrics(self) -> list[dict[str, Any]]:
+        if not self.metrics_path.is_file():
+            return []
+        rows = []
+        for line in self.metrics_path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                break  # a line cut by a crash ends the log
+        return rows
+
+    def truncate_metrics(self, last_epoch: int) -> list[dict[str, Any]]:
+        """Keep only rows up to ``last_epoch`` (the checkpoint's), as after a crash."""
+        rows = [r for r in self.read_metrics() if r["epoch"] <= last_epoch]
+        self.metrics_path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        return rows
+
+    def write_summary(self, summary: dict[str, Any]) -> None:
+        write_json(self.summary_path, summary)
