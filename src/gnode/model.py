@@ -150,3 +150,9 @@ def parameter_count(model: PyTree) -> int:
     """Number of trained scalars."""
     params = eqx.filter(model, trainable(model))
     return sum(x.size for x in jax.tree_util.tree_leaves(params))
+
+
+@eqx.filter_jit
+def predict(model: Model, xs, ts=None, integrator: AbstractIntegrator = Euler()):
+    """Jitted :meth:`Model.batch`: readouts and states of a batch of samples."""
+    return model.batch(xs, ts, integrator)

@@ -1,0 +1,1 @@
+"""The ``gnode`` command line (typer): commands parse, call the library, and print."""

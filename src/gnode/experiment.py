@@ -1,0 +1,146 @@
+"""A training run described by one flat, JSON-able config: build, train, save, reload.
+
+This is what ``gnode train`` and ``gnode demo`` call, and what sweeps will call.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import time
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+
+from gnode.errors import ConfigError
+from gnode.init import critical_init
+from gnode.losses import masked_mse, r2_score
+from gnode.model import Model, make_model, parameter_count, predict
+from gnode.tasks import FLIPFLOP_TASKS, make_flipflop
+from gnode.train import RunDir, TrainConfig, fit, load_tree
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    """Task, model and optimisation settings of one run (defaults: the authors' 2-D gnODE on the ring)."""
+
+    task: str = "ring"
+    model: str = "gnode"
+    dim: int = 2
+    dynamics: tuple[int, ...] = (316, 316)
+    gate: tuple[int, ...] = ()
+    activation: str = "relu"
+    init: str = "glorot_uniform"  # or "critical" (critical_normal draw + critical_init)
+    initial_state: str = "learned"
+    tau: float = 0.01
+    dt: float = 0.01
+    model_seed: int = 0
+    task_seed: int = 8
+    n_train: int = 500
+    n_val: int = 100
+    lr: float = 1e-3
+    weight_decay: float = 0.1
+    batch_size: int = 100
+    epochs: int = 200
+    seed: int = 0
+    checkpoint_every: int = 1
+
+    def __post_init__(self):
+        if self.task not in FLIPFLOP_TASKS:
+            raise ConfigError(f"unknown task {self.task!r}; choose one of {list(FLIPFLOP_TASKS)}")
+        if self.dim <= 0:
+            raise ConfigError(f"--dim must be positive, got {self.dim}")
+        object.__setattr__(self, "dynamics", tuple(int(w) for w in self.dynamics))
+        object.__setattr__(self, "gate", tuple(int(w) for w in self.gate))
+        self.train_config()  # validates the optimisation settings
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> RunConfig:
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(values) - known)
+        if unknown:
+            raise ConfigError(f"unknown config keys {unknown}; known: {sorted(known)}")
+        return cls(**values)
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> RunConfig:
+        path = Path(path)
+        try:
+            text = path.read_text()
+            values = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        except FileNotFoundError:
+            raise ConfigError(f"config file not found: {path}") from None
+        except (json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
+            raise ConfigError(f"config file {path} is not valid: {err}") from None
+        return cls.from_dict(values)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(
+            lr=self.lr, weight_decay=self.weight_decay, batch_size=self.batch_size, epochs=self.epochs,
+            seed=self.seed, checkpoint_every=self.checkpoint_every,
+        )
+
+
+def build(config: RunConfig) -> tuple[Model, Any, Any]:
+    """The initial model and the train / validation data of ``config``."""
+    train, val = make_flipflop(config.task, n_train=config.n_train, n_val=config.n_val, seed=config.task_seed)
+    channels = train.inputs.shape[-1]
+    model = make_model(
+        config.model, config.dim, channels, channels, flow_widths=config.dynamics, gate_widths=config.gate,
+        activation=config.activation, init="critical_normal" if config.init == "critical" else config.init,
+        initial_state=config.initial_state, tau=config.tau, dt=config.dt, key=jr.key(config.model_seed),
+    )
+    if config.init == "critical":
+        model, _ = critical_init(model, train.inputs)
+    return model, train, val
+
+
+def evaluate(model: Model, data) -> dict[str, float]:
+    pred, _ = predict(model, jnp.asarray(data.inputs))
+    return {
+        "mse": float(masked_mse(pred, jnp.asarray(data.targets))),
+        "r2": float(r2_score(pred, jnp.asarray(data.targets))),
+    }
+
+
+def train_run(config: RunConfig, out: str | Path, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:
+    """Train ``config`` into the run directory ``out``; return (and write) ``summary.json``."""
+    run = RunDir.create(out, config.to_dict(), resume=resume)
+    model, train, val = build(config)
+    tick = time.perf_counter()
+    result = fit(model, train, val, config.train_config(), run_dir=run, resume=resume, progress=progress)
+    seconds = time.perf_counter() - tick
+    scores = evaluate(result.model, val)
+    summary = {
+        "task": config.task,
+        "model": config.model,
+        "dim": config.dim,
+        "dynamics": list(config.dynamics),
+        "parameters": parameter_count(result.model),
+        "val_mse": scores["mse"],
+        "val_r2": scores["r2"],
+        "train_r2": evaluate(result.model, train)["r2"],
+        "best_epoch": result.summary["best_epoch"],
+        "epochs": config.epochs,
+        "train_seconds_this_process": seconds,
+        "machine": f"{platform.machine()} {jax.default_backend()} x{jax.local_device_count()}",
+    }
+    run.write_summary(summary)
+    return summary
+
+
+def load_run(path: str | Path) -> tuple[Model, RunConfig]:
+    """The best-validation model of a finished run, and its config."""
+    run = RunDir(path)
+    config = RunConfig.from_dict(run.read_config())
+    skeleton, _, _ = build(dataclasses.replace(config, init="glorot_uniform" if config.init == "critical" else config.init))
+    model, _ = load_tree(run.model_path, skeleton)
+    return model, config
