@@ -1,0 +1,49 @@
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+from gnode.errors import CheckpointError
+from gnode.model import make_model
+from gnode.train.checkpoint import load_tree, save_tree
+
+
+@pytest.fixture
+def model():
+    return make_model("gnode", 3, 2, 2, flow_widths=(8,), key=jr.key(0))
+
+
+def test_roundtrip_exact(tmp_path, model):
+    save_tree(tmp_path / "m.npz", model, {"epoch": 3})
+    blank = make_model("gnode", 3, 2, 2, flow_widths=(8,), key=jr.key(1))
+    loaded, meta = load_tree(tmp_path / "m.npz", blank)
+    assert meta == {"epoch": 3}
+    for a, b in zip(
+        jnp.asarray(loaded.field.flow.state_weight), jnp.asarray(model.field.flow.state_weight), strict=True
+    ):
+        np.testing.assert_array_equal(a, b)
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_missing_corrupt_and_mismatched(tmp_path, model):
+    with pytest.raises(CheckpointError, match="not found"):
+        load_tree(tmp_path / "none.npz", model)
+    save_tree(tmp_path / "m.npz", model)
+    data = (tmp_path / "m.npz").read_bytes()
+    (tmp_path / "cut.npz").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="corrupt"):
+        load_tree(tmp_path / "cut.npz", model)
+    flipped = bytearray(data)
+    flipped[200] ^= 0xFF
+    (tmp_path / "flip.npz").write_bytes(bytes(flipped))
+    with pytest.raises(CheckpointError):
+        load_tree(tmp_path / "flip.npz", model)
+    bigger = make_model("gnode", 3, 2, 2, flow_widths=(9,), key=jr.key(0))
+    with pytest.raises(CheckpointError, match="needs"):
+        load_tree(tmp_path / "m.npz", bigger)
+
+
+def test_pickled_objects_are_refused(tmp_path, model):
+    np.savez(tmp_path / "evil.npz", header=np.array([object()], dtype=object))
+    with pytest.raises(CheckpointError):
+        load_tree(tmp_path / "evil.npz", model)
