@@ -63,8 +63,11 @@ def main():
                 summary["wall_seconds"] = time.perf_counter() - tick
                 (out / "summary.json").write_text(json.dumps(summary, indent=2))
             rows.append({**summary, "seed": seed, "lr": config.lr, "batch": config.batch_size})
-            print(f"{spec['task']:>20} {spec['model']:>6} N={spec['dim']:<3} seed {seed}: "
-                  f"val MSE {summary['val_mse']:.4f}  R2 {summary['val_r2']:.4f}", flush=True)
+            print(
+                f"{spec['task']:>20} {spec['model']:>6} N={spec['dim']:<3} seed {seed}: "
+                f"val MSE {summary['val_mse']:.4f}  R2 {summary['val_r2']:.4f}",
+                flush=True,
+            )
 
     print("\n| task | model | N | F | params | seeds | val MSE | val R² |")
     print("|---|---|---|---|---|---|---|---|")
@@ -75,8 +78,10 @@ def main():
         mse = np.array([r["val_mse"] for r in rs])
         r2 = np.array([r["val_r2"] for r in rs])
         spread = lambda a: f"{a.mean():.4f}" + (f" ± {a.std():.4f}" if len(a) > 1 else "")  # noqa: E731
-        print(f"| {task} | {model} | {dim} | {list(dyn)} | {rs[0]['parameters']} | {len(rs)} | {spread(mse)} | "
-              f"{spread(r2)} |")
+        print(
+            f"| {task} | {model} | {dim} | {list(dyn)} | {rs[0]['parameters']} | {len(rs)} | {spread(mse)} | "
+            f"{spread(r2)} |"
+        )
     print(json.dumps({"suite": args.suite, "epochs": args.epochs, "rows": rows}))
 
 

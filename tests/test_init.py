@@ -21,8 +21,9 @@ def test_critical_init_puts_leading_eigenvalue_at_zero(name, widths):
 def test_one_shot_recipe_suffices_for_relu_away_from_zero():
     # the authors' single step is exact for a homogeneous ReLU F at a state far above the bias scale
     train, _ = make_flipflop("three_bit_variable", n_train=50, n_val=10)
-    model = make_model("node", 6, 3, 3, flow_widths=(100, 100), init="critical_normal", initial_state="fixed",
-                       key=jr.key(0))
+    model = make_model(
+        "node", 6, 3, 3, flow_widths=(100, 100), init="critical_normal", initial_state="fixed", key=jr.key(0)
+    )
     model, report = critical_init(model, train.inputs, max_iterations=1)
     assert report.iterations == 1 and abs(report.eta_after) < 0.05
 
@@ -43,7 +44,13 @@ def test_mean_field_critical_gain_of_wide_relu_flow(hidden_layers):
     gains = []
     for seed in range(3):
         model = make_model(
-            "node", n, 1, 1, flow_widths=(n,) * hidden_layers, init="critical_normal", initial_state="zero",
+            "node",
+            n,
+            1,
+            1,
+            flow_widths=(n,) * hidden_layers,
+            init="critical_normal",
+            initial_state="zero",
             key=jr.key(seed),
         )
         h = jr.normal(jr.key(100 + seed), (n,))

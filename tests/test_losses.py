@@ -20,7 +20,9 @@ def test_cross_entropy_reads_last_observed_step():
     expected = optax.softmax_cross_entropy_with_integer_labels(jnp.array([[0, 5.0, 0], [0, 0, 5.0]]), labels).mean()
     np.testing.assert_allclose(last_state_cross_entropy(logits, labels, mask), expected, rtol=1e-6)
     assert float(accuracy(logits, labels, mask)) == 1.0
-    assert float(accuracy(logits, labels)) == 0.5  # without the mask sample 0 is read at step 3 (all zeros -> class 0, wrong)
+    assert (
+        float(accuracy(logits, labels)) == 0.5
+    )  # without the mask sample 0 is read at step 3 (all zeros -> class 0, wrong)
 
 
 def test_r2():

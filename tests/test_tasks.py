@@ -41,13 +41,12 @@ def test_pulse_statistics_three_bit():
     expected_active_fraction = 1 - np.exp(-12 * 3 / 100 * 98 / 100)
     active, _ = pulse_onsets(x)
     assert abs(active.mean() - expected_active_fraction) < 0.02
-    assert not active[:, :1].any() or True  # onsets may be at bin 0
     np.testing.assert_allclose(x[..., 0][x[..., 0] != 0].mean(), 0.0, atol=0.03)
 
 
 def test_pulse_width_is_three_bins_for_isolated_pulses():
     x, _ = flipflop_trials(FLIPFLOP_TASKS["square"], 300, seed=1)
-    active, starts = pulse_onsets(x)
+    active, _ = pulse_onsets(x)
     lengths = []
     for trial in range(300):
         run = 0
@@ -68,7 +67,8 @@ def test_amplitudes_of_continuous_variants():
     ann, y = flipflop_trials(FLIPFLOP_TASKS["annulus"], 300)
     r = np.linalg.norm(ann[np.abs(ann).sum(-1) > 0], axis=-1)
     assert r.min() > 1.0 and r.max() < 2.0
-    np.testing.assert_allclose(y[:, 0][np.abs(ann[:, 0]).sum(-1) == 0], [[1.5, 0.0]] * int((np.abs(ann[:, 0]).sum(-1) == 0).sum()))
+    quiet_start = np.abs(ann[:, 0]).sum(-1) == 0
+    np.testing.assert_allclose(y[:, 0][quiet_start], np.tile([1.5, 0.0], (int(quiet_start.sum()), 1)))
     rect, _ = flipflop_trials(FLIPFLOP_TASKS["rectangle"], 500)
     assert 1.9 < np.abs(rect[..., 0]).max() <= 2.0 and 0.9 < np.abs(rect[..., 1]).max() <= 1.0
     # annulus: Poisson(6) pulses -> about half the pulse density of the others

@@ -67,8 +67,10 @@ def validate(data: SequenceData, name: str = "data") -> SequenceData:
     if not np.isfinite(x).all():
         raise DataError(f"{name}: inputs contain NaN or inf (impute them or drop those samples)")
     if y.ndim == 3:
-        observed = np.ones(y.shape, bool) if mask is None else np.broadcast_to(
-            (mask if mask.ndim == 3 else mask[..., None]) > 0, y.shape
+        observed = (
+            np.ones(y.shape, bool)
+            if mask is None
+            else np.broadcast_to((mask if mask.ndim == 3 else mask[..., None]) > 0, y.shape)
         )
         if not np.isfinite(y[observed]).all():
             raise DataError(f"{name}: targets contain NaN or inf where no mask marks them unobserved")

@@ -84,8 +84,12 @@ class RunConfig:
 
     def train_config(self) -> TrainConfig:
         return TrainConfig(
-            lr=self.lr, weight_decay=self.weight_decay, batch_size=self.batch_size, epochs=self.epochs,
-            seed=self.seed, checkpoint_every=self.checkpoint_every,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            batch_size=self.batch_size,
+            epochs=self.epochs,
+            seed=self.seed,
+            checkpoint_every=self.checkpoint_every,
         )
 
 
@@ -94,9 +98,18 @@ def build(config: RunConfig) -> tuple[Model, Any, Any]:
     train, val = make_flipflop(config.task, n_train=config.n_train, n_val=config.n_val, seed=config.task_seed)
     channels = train.inputs.shape[-1]
     model = make_model(
-        config.model, config.dim, channels, channels, flow_widths=config.dynamics, gate_widths=config.gate,
-        activation=config.activation, init="critical_normal" if config.init == "critical" else config.init,
-        initial_state=config.initial_state, tau=config.tau, dt=config.dt, key=jr.key(config.model_seed),
+        config.model,
+        config.dim,
+        channels,
+        channels,
+        flow_widths=config.dynamics,
+        gate_widths=config.gate,
+        activation=config.activation,
+        init="critical_normal" if config.init == "critical" else config.init,
+        initial_state=config.initial_state,
+        tau=config.tau,
+        dt=config.dt,
+        key=jr.key(config.model_seed),
     )
     if config.init == "critical":
         model, _ = critical_init(model, train.inputs)
@@ -113,8 +126,8 @@ def evaluate(model: Model, data) -> dict[str, float]:
 
 def train_run(config: RunConfig, out: str | Path, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:
     """Train ``config`` into the run directory ``out``; return (and write) ``summary.json``."""
+    model, train, val = build(config)  # validates every setting before anything is written
     run = RunDir.create(out, config.to_dict(), resume=resume)
-    model, train, val = build(config)
     tick = time.perf_counter()
     result = fit(model, train, val, config.train_config(), run_dir=run, resume=resume, progress=progress)
     seconds = time.perf_counter() - tick
@@ -141,6 +154,8 @@ def load_run(path: str | Path) -> tuple[Model, RunConfig]:
     """The best-validation model of a finished run, and its config."""
     run = RunDir(path)
     config = RunConfig.from_dict(run.read_config())
-    skeleton, _, _ = build(dataclasses.replace(config, init="glorot_uniform" if config.init == "critical" else config.init))
+    skeleton, _, _ = build(
+        dataclasses.replace(config, init="glorot_uniform" if config.init == "critical" else config.init)
+    )
     model, _ = load_tree(run.model_path, skeleton)
     return model, config

@@ -90,8 +90,14 @@ class NODE(AbstractField):
     ):
         _check_dims(state_dim, input_dim)
         self.flow = MLP(
-            state_dim, input_dim, state_dim, flow_widths, activation=activation, final_activation=flow_output,
-            init=init, key=key,
+            state_dim,
+            input_dim,
+            state_dim,
+            flow_widths,
+            activation=activation,
+            final_activation=flow_output,
+            init=init,
+            key=key,
         )
 
     @property
@@ -144,12 +150,24 @@ class GNODE(AbstractField):
         _check_dims(state_dim, input_dim)
         fkey, gkey = jr.split(key)
         self.flow = MLP(
-            state_dim, input_dim, state_dim, flow_widths, activation=activation, final_activation=flow_output,
-            init=init, key=fkey,
+            state_dim,
+            input_dim,
+            state_dim,
+            flow_widths,
+            activation=activation,
+            final_activation=flow_output,
+            init=init,
+            key=fkey,
         )
         self.gate_net = MLP(
-            state_dim, input_dim, state_dim, gate_widths, activation=activation, final_activation="sigmoid",
-            init=init, key=gkey,
+            state_dim,
+            input_dim,
+            state_dim,
+            gate_widths,
+            activation=activation,
+            final_activation="sigmoid",
+            init=init,
+            key=gkey,
         )
 
     @property

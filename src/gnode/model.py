@@ -133,8 +133,14 @@ def make_model(
         raise ConfigError(f"unknown initial state {initial_state!r}; choose one of {list(INITIAL_STATES)}")
     fkey, hkey, rkey = jr.split(key, 3)
     field = make_field(
-        model, state_dim, input_dim, flow_widths=flow_widths, gate_widths=gate_widths, activation=activation,
-        init=init, key=fkey,
+        model,
+        state_dim,
+        input_dim,
+        flow_widths=flow_widths,
+        gate_widths=gate_widths,
+        activation=activation,
+        init=init,
+        key=fkey,
     )
     if initial_state == "learned":
         h0 = LearnedState(input_dim, state_dim, key=hkey)

@@ -133,9 +133,7 @@ class MLP(eqx.Module):
         self.state_weight = init_weight(keys[0], (w0, state_dim), state_dim, w0, check_init(init))
         self.input_weight = init_weight(keys[1], (w0, input_dim), max(input_dim, 1), w0, init)
         self.first_bias = init_bias(keys[2], w0)
-        self.layers = tuple(
-            Linear(sizes[i], sizes[i + 1], key=keys[i + 3], init=init) for i in range(len(sizes) - 1)
-        )
+        self.layers = tuple(Linear(sizes[i], sizes[i + 1], key=keys[i + 3], init=init) for i in range(len(sizes) - 1))
         self.activation = check_activation(activation)
         self.final_activation = check_activation(final_activation)
 

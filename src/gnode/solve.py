@@ -108,9 +108,7 @@ class Adaptive(AbstractIntegrator):
         def rhs(t, h, args):
             return field.velocity(h, self.input_at(t, xs, ts)) / tau
 
-        controller = diffrax.ClipStepSizeController(
-            diffrax.PIDController(rtol=self.rtol, atol=self.atol), jump_ts=ts
-        )
+        controller = diffrax.ClipStepSizeController(diffrax.PIDController(rtol=self.rtol, atol=self.atol), jump_ts=ts)
         sol = diffrax.diffeqsolve(
             diffrax.ODETerm(rhs),
             self.solver,

@@ -79,9 +79,19 @@ def train(
 
     values = RunConfig.from_file(config).to_dict() if config else {}
     given = {
-        "task": task, "model": model, "dim": dim, "dynamics": parse_widths(dynamics), "gate": parse_widths(gate),
-        "activation": activation, "init": init, "initial_state": initial_state, "lr": lr,
-        "weight_decay": weight_decay, "batch_size": batch_size, "epochs": epochs, "seed": seed,
+        "task": task,
+        "model": model,
+        "dim": dim,
+        "dynamics": parse_widths(dynamics),
+        "gate": parse_widths(gate),
+        "activation": activation,
+        "init": init,
+        "initial_state": initial_state,
+        "lr": lr,
+        "weight_decay": weight_decay,
+        "batch_size": batch_size,
+        "epochs": epochs,
+        "seed": seed,
         "model_seed": model_seed,
     }
     values.update({k: v for k, v in given.items() if v is not None})
@@ -107,7 +117,13 @@ def demo(
     from gnode.train.checkpoint import write_json
 
     config = RunConfig(
-        task="ring", model="gnode", dim=2, dynamics=(128, 128), lr=3e-3, weight_decay=1e-3, batch_size=10,
+        task="ring",
+        model="gnode",
+        dim=2,
+        dynamics=(128, 128),
+        lr=3e-3,
+        weight_decay=1e-3,
+        batch_size=10,
         epochs=epochs,
     )
     tick = time.perf_counter()
@@ -117,7 +133,10 @@ def demo(
     model, _ = load_run(out / "run")
     _, _, val = build(config)
     speeds = plot_phase_portrait(
-        model, val.inputs, val.targets, out / "phase_portrait.png",
+        model,
+        val.inputs,
+        val.targets,
+        out / "phase_portrait.png",
         title=f"2-D gnODE, ring task: validation R2 = {summary['val_r2']:.3f}",
     )
     summary = {**summary, **speeds, "wall_seconds": time.perf_counter() - tick, "figure": "phase_portrait.png"}

@@ -106,6 +106,22 @@ def init_state(params: PyTree, frozen: PyTree, optimizer: optax.GradientTransfor
     )
 
 
+def new_train_state(
+    model: Model, config: TrainConfig, *, members: int | None = None, hyperparams: dict[str, Any] | None = None
+) -> tuple[TrainState, PyTree]:
+    """The state at epoch 0 and the static part of ``model`` (also the template a checkpoint loads into)."""
+    params, rest = eqx.partition(model, trainable(model))
+    frozen, static = eqx.partition(rest, eqx.is_array)
+    optimizer = make_optimizer(config.clip_norm)
+    if members is None:
+        return init_state(params, frozen, optimizer, config.lr, config.weight_decay), static
+    hp = hyperparams or {}
+    lrs = jnp.broadcast_to(jnp.asarray(hp.get("lr", config.lr), jnp.float32), (members,))
+    wds = jnp.broadcast_to(jnp.asarray(hp.get("weight_decay", config.weight_decay), jnp.float32), (members,))
+    state = jax.vmap(lambda p, f, lr, wd: init_state(p, f, optimizer, lr, wd))(params, frozen, lrs, wds)
+    return state, static
+
+
 def data_arrays(data: SequenceData) -> dict[str, Array | None]:
     return {
         "inputs": jnp.asarray(data.inputs),
@@ -248,19 +264,13 @@ def fit(
     val = check_data(one, val, config.loss, "validation")
     if train.num_samples < config.batch_size:
         raise ConfigError(f"batch size {config.batch_size} exceeds the {train.num_samples} training samples")
-    params, rest = eqx.partition(model, trainable(model))
-    frozen, static = eqx.partition(rest, eqx.is_array)
     optimizer = make_optimizer(config.clip_norm)
+    state, static = new_train_state(model, config, members=members, hyperparams=hyperparams)
     epoch_fn = make_epoch(static, optimizer, config, integrator)
     if members is None:
-        state = init_state(params, frozen, optimizer, config.lr, config.weight_decay)
         seed_arr = jnp.asarray(config.seed)
         run_epoch = jax.jit(lambda s, seed, tr, va: epoch_fn(s, epoch_key(seed, s.epoch), tr, va))
     else:
-        hp = hyperparams or {}
-        lrs = jnp.broadcast_to(jnp.asarray(hp.get("lr", config.lr), jnp.float32), (members,))
-        wds = jnp.broadcast_to(jnp.asarray(hp.get("weight_decay", config.weight_decay), jnp.float32), (members,))
-        state = jax.vmap(lambda p, f, lr, wd: init_state(p, f, optimizer, lr, wd))(params, frozen, lrs, wds)
         seed_arr = jnp.asarray(config.seed + np.arange(members) if seeds is None else seeds)
         run_epoch = jax.jit(
             jax.vmap(lambda s, seed, tr, va: epoch_fn(s, epoch_key(seed, s.epoch), tr, va), in_axes=(0, 0, None, None))
@@ -276,7 +286,7 @@ def fit(
     fault_epoch = int(os.environ.get(FAULT_ENV, "0"))
     start = int(np.max(np.asarray(state.epoch)))
 
-    with _progress_bar(progress, config.epochs, start) as bar:
+    with _ProgressBar(progress, config.epochs, start) as bar:
         for epoch in range(start + 1, config.epochs + 1):
             tick = time.perf_counter()
             new_state, metrics = run_epoch(state, seed_arr, train_arrays, val_arrays)
@@ -315,7 +325,7 @@ def fit(
     return FitResult(best, final, history, summary)
 
 
-class _progress_bar:
+class _ProgressBar:
     """A rich progress bar (epochs, loss, val loss, it/s); a no-op when disabled."""
 
     def __init__(self, enabled: bool, total: int, start: int):
@@ -327,8 +337,12 @@ class _progress_bar:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.progress = Progress(
-            TextColumn("[bold]train"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
-            TimeRemainingColumn(), transient=False,
+            TextColumn("[bold]train"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeRemainingColumn(),
+            transient=False,
         )
         self.progress.start()
         task = self.progress.add_task("train", total=self.total, completed=self.start, info="")

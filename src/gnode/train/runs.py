@@ -9,6 +9,8 @@ from typing import Any
 from gnode.errors import RunDirError
 from gnode.train.checkpoint import write_json
 
+EXTENDABLE = ("epochs",)  # settings a resumed run may change (train longer)
+
 
 class RunDir:
     """A run's folder. ``create`` refuses to reuse a folder that holds a run unless resuming."""
@@ -30,9 +32,12 @@ class RunDir:
             if not run.checkpoint_path.is_file():
                 raise RunDirError(f"cannot resume: no checkpoint in {run.path}")
             saved = run.read_config()
-            if saved != config:
-                changed = sorted(k for k in set(saved) | set(config) if saved.get(k) != config.get(k))
+            changed = sorted(
+                k for k in set(saved) | set(config) if saved.get(k) != config.get(k) and k not in EXTENDABLE
+            )
+            if changed:
                 raise RunDirError(f"cannot resume {run.path}: the config differs in {changed}")
+            write_json(run.config_path, config)
             return run
         if run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
             raise RunDirError(f"{run.path} exists and is not empty; choose a new --out or pass --resume")
@@ -44,7 +49,7 @@ class RunDir:
         try:
             return json.loads(self.config_path.read_text())
         except FileNotFoundError:
-            raise RunDirError(f"no config.json in {self.path}") from None
+            raise RunDirError(f"no run in {self.path} (config.json is missing)") from None
         except json.JSONDecodeError:
             raise RunDirError(f"{self.config_path} is not valid JSON") from None
 

@@ -1,0 +1,102 @@
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from gnode.cli.main import app
+
+SMALL = ["--task", "four_point", "--model", "gnode", "--dim", "2", "--dynamics", "8", "--batch", "50", "--no-progress"]
+
+
+def gnode(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "gnode.cli.main", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=600,
+    )
+
+
+def arrays(path):
+    with np.load(path) as npz:
+        return {k: npz[k] for k in npz.files}
+
+
+def test_kill_and_resume_gives_identical_parameters(tmp_path):
+    full = gnode("train", "--out", str(tmp_path / "full"), "--epochs", "5", *SMALL)
+    assert full.returncode == 0, full.stderr
+    killed = gnode(
+        "train", "--out", str(tmp_path / "cut"), "--epochs", "5", *SMALL, env={"GNODE_FAULT_AFTER_EPOCH": "3"}
+    )
+    assert killed.returncode == -9  # SIGKILL right after epoch 3's checkpoint
+    assert not (tmp_path / "cut" / "summary.json").exists()
+    resumed = gnode("train", "--out", str(tmp_path / "cut"), "--resume", "--no-progress")
+    assert resumed.returncode == 0, resumed.stderr
+    for name in ("checkpoint.npz", "model.npz"):
+        a, b = arrays(tmp_path / "full" / name), arrays(tmp_path / "cut" / name)
+        assert a.keys() == b.keys()
+        for key in a:
+            np.testing.assert_array_equal(a[key], b[key])
+    assert (tmp_path / "cut" / "metrics.jsonl").read_text().count("\n") == 5
+
+
+runner = CliRunner()
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--task", "five_bit"], "unknown task"),
+        (["--model", "lstm"], "unknown model"),
+        (["--dim", "0"], "must be positive"),
+        (["--dynamics", "16,0"], "positive"),
+        (["--dynamics", "a,b"], "comma-separated"),
+        (["--epochs", "0"], "positive"),
+        (["--lr", "-1"], "lr > 0"),
+        (["--activation", "softsign"], "unknown activation"),
+    ],
+)
+def test_bad_arguments_one_line_error(tmp_path, args, message):
+    result = runner.invoke(app, ["train", "--out", str(tmp_path / "r"), "--no-progress", *args])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], result.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_existing_run_is_never_overwritten(tmp_path):
+    out = tmp_path / "r"
+    out.mkdir()
+    (out / "precious.txt").write_text("keep")
+    result = runner.invoke(app, ["train", "--out", str(out), *SMALL, "--epochs", "1"])
+    assert result.exit_code == 2 and "not empty" in result.stderr
+    assert sorted(p.name for p in out.iterdir()) == ["precious.txt"]
+
+
+def test_resume_errors(tmp_path):
+    result = runner.invoke(app, ["train", "--out", str(tmp_path / "none"), "--resume"])
+    assert result.exit_code == 2 and "no run in" in result.stderr
+    ok = runner.invoke(app, ["train", "--out", str(tmp_path / "r"), *SMALL, "--epochs", "1"])
+    assert ok.exit_code == 0, ok.output
+    ckpt: Path = tmp_path / "r" / "checkpoint.npz"
+    ckpt.write_bytes(ckpt.read_bytes()[:100])
+    result = runner.invoke(app, ["train", "--out", str(tmp_path / "r"), "--resume", "--epochs", "2", *SMALL])
+    assert result.exit_code == 2 and "corrupt" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_config_file_and_unknown_keys(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('task = "ring"\nmodel = "gnode"\ndim = 2\ndynamics = [8]\nepochs = 1\nbatch_size = 100\n')
+    ok = runner.invoke(app, ["train", "--out", str(tmp_path / "r"), "--config", str(cfg), "--no-progress"])
+    assert ok.exit_code == 0, ok.output
+    assert '"task": "ring"' in (tmp_path / "r" / "config.json").read_text()
+    assert "val_r2" in (tmp_path / "r" / "summary.json").read_text()
+    cfg.write_text('task = "ring"\nwidth = 3\n')
+    bad = runner.invoke(app, ["train", "--out", str(tmp_path / "r2"), "--config", str(cfg)])
+    assert bad.exit_code == 2 and "unknown config keys ['width']" in bad.stderr

@@ -1,0 +1,154 @@
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+from gnode.data import SequenceData
+from gnode.errors import ConfigError, DataError, DivergenceError
+from gnode.model import FixedState, make_model, predict
+from gnode.tasks import make_flipflop
+from gnode.train import RunDir, TrainConfig, fit, load_tree, save_tree
+from gnode.train.fit import new_train_state
+
+
+@pytest.fixture(scope="module")
+def square():
+    return make_flipflop("square", n_train=200, n_val=50)
+
+
+def small(seed=0, **kw):
+    return make_model("gnode", 2, 2, 2, flow_widths=(32, 32), key=jr.key(seed), **kw)
+
+
+def leaves(tree):
+    return jax.tree_util.tree_leaves(eqx.filter(tree, eqx.is_array))
+
+
+def test_learns_four_point_task_and_keeps_best_validation():
+    train, val = make_flipflop("four_point", n_train=200, n_val=50)
+    config = TrainConfig(lr=3e-3, weight_decay=1e-3, batch_size=10, epochs=15)
+    result = fit(small(), train, val, config, progress=False)
+    val_losses = [row["val_loss"] for row in result.history]
+    best = int(np.argmin(val_losses)) + 1
+    assert result.summary["best_epoch"] == best
+    pred, _ = predict(result.model, jnp.asarray(val.inputs))
+    np.testing.assert_allclose(float(jnp.mean((pred - val.targets) ** 2)), min(val_losses), rtol=1e-4)
+    assert result.history[best - 1]["val_metric"] > 0.9  # R² on held-out trials
+
+
+def test_same_seed_same_result_different_seed_differs(square):
+    train, val = square
+    config = TrainConfig(lr=1e-2, batch_size=20, epochs=2, seed=3)
+    a = fit(small(), train, val, config, progress=False)
+    b = fit(small(), train, val, config, progress=False)
+    c = fit(small(), train, val, TrainConfig(lr=1e-2, batch_size=20, epochs=2, seed=4), progress=False)
+    for x, y in zip(leaves(a.final_model), leaves(b.final_model), strict=True):
+        np.testing.assert_array_equal(x, y)
+    assert any(not np.array_equal(x, y) for x, y in zip(leaves(a.final_model), leaves(c.final_model), strict=True))
+
+
+def test_fixed_initial_state_is_not_trained(square):
+    train, val = square
+    model = small(initial_state="fixed")
+    result = fit(model, train, val, TrainConfig(lr=1e-2, weight_decay=0.1, batch_size=50, epochs=2), progress=False)
+    assert isinstance(result.final_model.initial_state, FixedState)
+    np.testing.assert_array_equal(result.final_model.initial_state.h0, model.initial_state.h0)
+
+
+def test_divergence_stops_with_named_error_and_keeps_last_good_checkpoint(square, tmp_path):
+    train, val = square
+    run = RunDir.create(tmp_path / "run", {"x": 1})
+    config = TrainConfig(lr=1e-3, batch_size=50, epochs=2)
+    fit(small(), train, val, config, run_dir=run, progress=False)
+    template, _ = new_train_state(small(), config)
+    state, meta = load_tree(run.checkpoint_path, template)
+    # from epoch 3 on an absurd learning rate makes the loss overflow
+    state.opt_state.hyperparams["learning_rate"] = jnp.asarray(1e30, jnp.float32)
+    save_tree(run.checkpoint_path, state, meta)
+    before = run.checkpoint_path.read_bytes()
+    with pytest.raises(DivergenceError, match="non-finite loss at epoch 3"):
+        fit(
+            small(), train, val, TrainConfig(lr=1e-3, batch_size=50, epochs=5), run_dir=run, resume=True, progress=False
+        )
+    assert run.checkpoint_path.read_bytes() == before
+    good, meta = load_tree(run.checkpoint_path, template)
+    assert meta["epoch"] == 2 and all(np.isfinite(x).all() for x in leaves(good.params))
+    assert [row["epoch"] for row in run.read_metrics()] == [1, 2]
+
+
+def test_ensemble_matches_separate_fits(square):
+    train, val = square
+    lrs, decays, seeds = [1e-2, 3e-3], [1e-3, 1e-1], [5, 6]
+    models = [small(seed=s) for s in (0, 1)]
+    stacked = jax.tree_util.tree_map(lambda *a: jnp.stack(a) if eqx.is_array(a[0]) else a[0], *models)
+    config = TrainConfig(batch_size=20, epochs=3)
+    ens = fit(
+        stacked,
+        train,
+        val,
+        config,
+        members=2,
+        hyperparams={"lr": lrs, "weight_decay": decays},
+        seeds=np.array(seeds),
+        progress=False,
+    )
+    for i in range(2):
+        single = fit(
+            models[i],
+            train,
+            val,
+            TrainConfig(lr=lrs[i], weight_decay=decays[i], batch_size=20, epochs=3, seed=seeds[i]),
+            progress=False,
+        )
+        for x, y in zip(leaves(single.final_model), leaves(ens.final_model), strict=True):
+            # float32 sums differ in order between batched and single matmuls; Adam's normalisation lifts
+            # those rounding differences of tiny gradients to ~lr-sized steps, hence atol ~ lr / 10
+            np.testing.assert_allclose(x, y[i], atol=1e-3)
+        np.testing.assert_allclose(single.history[-1]["val_loss"], ens.history[-1]["val_loss"][i], rtol=2e-3)
+
+
+def test_ensemble_freezes_a_diverged_member(square):
+    train, val = square
+    models = [small(seed=s) for s in (0, 1)]
+    stacked = jax.tree_util.tree_map(lambda *a: jnp.stack(a) if eqx.is_array(a[0]) else a[0], *models)
+    ens = fit(
+        stacked,
+        train,
+        val,
+        TrainConfig(batch_size=50, epochs=3),
+        members=2,
+        hyperparams={"lr": [1e-3, 1e30]},
+        progress=False,
+    )
+    assert ens.summary["diverged"] == [False, True]
+    assert np.isfinite(ens.history[-1]["val_loss"][0])
+    assert all(np.isfinite(x).all() for x in leaves(ens.final_model))
+
+
+def test_classification_from_last_state():
+    # sign of the sum of a short sequence: a task a 2-D gnODE learns in a few epochs
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(300, 8, 1)).astype(np.float32)
+    labels = (x.sum(axis=(1, 2)) > 0).astype(np.int32)
+    data = SequenceData(x, labels)
+    model = make_model("gnode", 2, 1, 2, flow_widths=(16,), key=jr.key(0))
+    config = TrainConfig(lr=1e-2, weight_decay=1e-3, batch_size=20, epochs=15, loss="cross_entropy")
+    result = fit(model, data.subset(slice(0, 250)), data.subset(slice(250, 300)), config, progress=False)
+    assert max(row["val_metric"] for row in result.history) > 0.9
+
+
+def test_bad_inputs_to_fit(square):
+    train, val = square
+    with pytest.raises(DataError, match="2 channels"):
+        fit(make_model("gnode", 2, 3, 2, key=jr.key(0)), train, val, TrainConfig(epochs=1), progress=False)
+    with pytest.raises(DataError, match="NaN"):
+        bad = SequenceData(np.where(np.arange(100)[None, :, None] == 5, np.nan, train.inputs), train.targets)
+        fit(small(), bad, val, TrainConfig(epochs=1), progress=False)
+    with pytest.raises(ConfigError, match="batch size"):
+        fit(small(), train, val, TrainConfig(batch_size=1000, epochs=1), progress=False)
+    with pytest.raises(ConfigError):
+        TrainConfig(lr=-1.0)
+    with pytest.raises(ConfigError, match="unknown loss"):
+        TrainConfig(loss="hinge")

@@ -1,0 +1,54 @@
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+from gnode.errors import ConfigError
+from gnode.model import make_model, parameter_count, predict
+from gnode.solve import Adaptive
+
+
+def test_initial_state_rules():
+    x = jr.normal(jr.key(0), (7, 3))
+    learned = make_model("gnode", 4, 3, 2, key=jr.key(1))
+    enc = learned.initial_state.encoder
+    np.testing.assert_allclose(learned.initial_state(x[0]), enc.weight @ x[0] + enc.bias, atol=1e-6)
+    zero = make_model("gnode", 4, 3, 2, initial_state="zero", key=jr.key(1))
+    assert not np.any(zero.initial_state(x[0]))
+    fixed = make_model("gnode", 4, 3, 2, initial_state="fixed", key=jr.key(1))
+    grad = jax.grad(lambda m: jnp.sum(m(x)[0]))(fixed)
+    assert not np.any(grad.initial_state.h0)
+    assert parameter_count(fixed) == parameter_count(zero)
+    assert parameter_count(learned) == parameter_count(zero) + 3 * 4 + 4
+
+
+def test_readout_at_every_step_and_time_grid():
+    model = make_model("node", 3, 2, 5, flow_widths=(8,), key=jr.key(0))
+    xs = jr.normal(jr.key(1), (10, 2))
+    ys, hs = model(xs)
+    assert ys.shape == (10, 5) and hs.shape == (10, 3)
+    np.testing.assert_allclose(ys, hs @ model.readout.weight.T + model.readout.bias, atol=1e-6)
+    ys2, _ = model(xs, ts=0.01 * jnp.arange(1, 11))
+    np.testing.assert_allclose(ys, ys2, atol=1e-6)
+
+
+def test_per_sample_times_in_a_batch():
+    model = make_model("gnode", 2, 1, 1, flow_widths=(8,), tau=0.1, key=jr.key(0))
+    xs = jr.normal(jr.key(1), (3, 6, 1))
+    ts = jnp.sort(jr.uniform(jr.key(2), (3, 6)), axis=1)
+    for integrator in (None, Adaptive()):
+        kwargs = {} if integrator is None else {"integrator": integrator}
+        batch, _ = predict(model, xs, ts, **kwargs)
+        for i in range(3):
+            single, _ = model(xs[i], ts[i], **kwargs)
+            np.testing.assert_allclose(batch[i], single, atol=1e-5)
+
+
+def test_make_model_errors():
+    with pytest.raises(ConfigError, match="initial state"):
+        make_model("gnode", 2, 1, 1, initial_state="random", key=jr.key(0))
+    with pytest.raises(ConfigError, match="output dimension"):
+        make_model("gnode", 2, 1, 0, key=jr.key(0))
+    with pytest.raises(ConfigError, match="tau"):
+        make_model("gnode", 2, 1, 1, tau=0.0, key=jr.key(0))
