@@ -8,8 +8,10 @@ import pytest
 from gnode.data import SequenceData
 from gnode.errors import ConfigError, DataError, DivergenceError
 from gnode.model import FixedState, make_model, predict
+from gnode.solve import Adaptive
 from gnode.tasks import make_flipflop
 from gnode.train import RunDir, TrainConfig, fit, load_tree, save_tree
+from gnode.train.ensemble import stack
 from gnode.train.fit import new_train_state
 
 
@@ -152,3 +154,24 @@ def test_bad_inputs_to_fit(square):
         TrainConfig(lr=-1.0)
     with pytest.raises(ConfigError, match="unknown loss"):
         TrainConfig(loss="hinge")
+
+
+def test_ensemble_rejects_unequal_members():
+    with pytest.raises(ConfigError, match="equal shapes"):
+        stack([small(), make_model("gnode", 2, 2, 2, flow_widths=(16, 32), key=jr.key(0))])
+
+
+def test_training_through_the_adaptive_solver(square):
+    train, val = square
+    model = make_model("gnode", 2, 2, 2, flow_widths=(8,), key=jr.key(0))
+    sub = lambda d: d.subset(slice(0, 20))  # noqa: E731
+    result = fit(
+        model,
+        sub(train),
+        sub(val),
+        TrainConfig(lr=1e-2, batch_size=10, epochs=2),
+        integrator=Adaptive(rtol=1e-4, atol=1e-4),
+        progress=False,
+    )
+    assert result.history[-1]["train_loss"] < result.history[0]["train_loss"] * 1.5
+    assert all(np.isfinite(x).all() for x in leaves(result.final_model))

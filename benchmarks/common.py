@@ -1,0 +1,62 @@
+"""Shared pieces of the benchmarks: configs, timing, flop counts, the matmul peak."""
+
+from __future__ import annotations
+
+import itertools
+import time
+
+import numpy as np
+
+# name: (state N, hidden widths of F, batch, time steps, input channels)
+CONFIGS = {
+    "overhead": dict(n=4, widths=(32, 32), batch=8, steps=100, channels=3),
+    "three_bit": dict(n=6, widths=(100, 100, 100), batch=100, steps=100, channels=3),
+    "two_d": dict(n=2, widths=(316, 316), batch=100, steps=100, channels=2),
+}
+
+
+def best_time(fn, repeats: int = 5, min_seconds: float = 0.2) -> float:
+    """Best-of-``repeats`` seconds per call; each repeat runs ``fn`` until ``min_seconds`` have passed."""
+    fn()  # warm-up (compilation)
+    best = np.inf
+    for _ in range(repeats):
+        calls, tick = 0, time.perf_counter()
+        while True:
+            fn()
+            calls += 1
+            elapsed = time.perf_counter() - tick
+            if elapsed >= min_seconds:
+                break
+        best = min(best, elapsed / calls)
+    return best
+
+
+def train_step_flops(n: int, widths: tuple[int, ...], batch: int, steps: int, channels: int) -> float:
+    """Matmul flops of one gnODE train step: forward (F, G, readout) times 3 (forward + two backward products)."""
+    sizes = (n, *widths, n)
+    flow = channels * sizes[1] + sum(a * b for a, b in itertools.pairwise(sizes))
+    gate = (n + channels) * n
+    readout = n * n
+    return 3 * 2.0 * batch * steps * (flow + gate + readout)
+
+
+def matmul_peak_gflops(size: int = 2048) -> dict[str, float]:
+    """fp32 matmul throughput of this machine (best of JAX and PyTorch, all cores), GFLOP/s."""
+    import jax
+    import jax.numpy as jnp
+
+    a = jax.random.normal(jax.random.key(0), (size, size), jnp.float32)
+    mm = jax.jit(lambda x: x @ x)
+    t_jax = best_time(lambda: mm(a).block_until_ready())
+    result = {"jax": 2 * size**3 / t_jax / 1e9}
+    try:
+        import torch
+
+        torch.set_num_threads(max(1, torch.get_num_threads()))
+        b = torch.randn(size, size)
+        t_torch = best_time(lambda: b @ b)
+        result["torch"] = 2 * size**3 / t_torch / 1e9
+    except ImportError:
+        pass
+    result["peak"] = max(result.values())
+    return result

@@ -1,0 +1,91 @@
+"""Ensemble throughput: S models of equal shape trained in one vmapped program vs S sequential fits.
+
+    python benchmarks/ensemble.py                  # 32 overhead-bound gnODEs (N=4, F=[32,32], batch 8, T=100)
+    python benchmarks/ensemble.py --members 8 --config three_bit
+
+Both sides run gnode's own training steps (``gnode.train.fit.make_steps``, K steps per jitted call); the
+ensemble side is what ``fit(..., members=S)`` runs. Each member has its own initialisation and data.
+The last line printed is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import CONFIGS, best_time
+
+STEPS_PER_CALL = 10
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--members", type=int, default=32)
+    parser.add_argument("--config", default="overhead", choices=list(CONFIGS))
+    parser.add_argument(
+        "--products",
+        default="broadcast",
+        choices=["broadcast", "dot"],
+        help="how the ensemble traces weight products (dot: the naive vmap)",
+    )
+    args = parser.parse_args()
+
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+    import jax.random as jr
+
+    from gnode.model import make_model, trainable
+    from gnode.solve import Euler
+    from gnode.train.fit import make_optimizer, make_steps
+
+    cfg, members = CONFIGS[args.config], args.members
+    build = lambda key: make_model(  # noqa: E731
+        "gnode", cfg["n"], cfg["channels"], cfg["channels"], flow_widths=cfg["widths"], key=key
+    )
+    models = eqx.filter_vmap(build)(jr.split(jr.key(0), members))
+    params, rest = eqx.partition(models, trainable(models))
+    frozen, static = eqx.partition(rest, eqx.is_array)
+    optimizer = make_optimizer(None)
+    opt_state = jax.vmap(optimizer.init)(params)
+    steps = make_steps(static, optimizer, "mse", Euler())
+    rng = np.random.default_rng(0)
+    count = cfg["batch"] * STEPS_PER_CALL
+    x = jnp.asarray(rng.normal(size=(members, count, cfg["steps"], cfg["channels"])), jnp.float32)
+    y = jnp.asarray(rng.normal(size=(members, count, cfg["steps"], cfg["channels"])), jnp.float32)
+    data = {"inputs": x, "targets": y, "mask": None, "times": None}
+    order = jnp.arange(count).reshape(STEPS_PER_CALL, cfg["batch"])
+
+    one = jax.tree_util.tree_map(lambda a: a[0], (params, frozen, opt_state, data))
+    single = jax.jit(steps)
+    t_single = best_time(lambda: jax.block_until_ready(single(*one, order)))
+    ens_steps = make_steps(static, optimizer, "mse", Euler(), broadcast=args.products == "broadcast")
+    ensemble = jax.jit(jax.vmap(ens_steps, in_axes=(0, 0, 0, 0, None)))
+    t_ensemble = best_time(lambda: jax.block_until_ready(ensemble(params, frozen, opt_state, data, order)))
+
+    sequential_rate = STEPS_PER_CALL / t_single  # model-steps per second, one model after another
+    ensemble_rate = members * STEPS_PER_CALL / t_ensemble
+    result = {
+        "config": args.config,
+        "members": members,
+        "products": args.products,
+        "single_step_ms": 1e3 * t_single / STEPS_PER_CALL,
+        "ensemble_step_ms": 1e3 * t_ensemble / STEPS_PER_CALL,
+        "sequential_model_steps_per_s": sequential_rate,
+        "ensemble_model_steps_per_s": ensemble_rate,
+        "throughput_ratio": ensemble_rate / sequential_rate,
+    }
+    print(
+        f"{members} x {args.config}: one program {ensemble_rate:.0f} model-steps/s, sequential "
+        f"{sequential_rate:.0f} model-steps/s -> {result['throughput_ratio']:.2f}x"
+    )
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
