@@ -27,13 +27,13 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--members", type=int, default=32)
     parser.add_argument("--config", default="overhead", choices=list(CONFIGS))
-    parser.add_argument(
-        "--products",
-        default="broadcast",
-        choices=["broadcast", "dot"],
-        help="how the ensemble traces weight products (dot: the naive vmap)",
-    )
+    parser.add_argument("--unroll", type=int, default=1, help="lax.scan unroll of the time loop")
+    parser.add_argument("--devices", type=int, default=os.cpu_count(), help="CPU devices the members are split over")
     args = parser.parse_args()
+
+    from gnode.devices import use_cpu_cores
+
+    use_cpu_cores(args.devices)  # before JAX starts
 
     import equinox as eqx
     import jax
@@ -42,7 +42,7 @@ def main():
 
     from gnode.model import make_model, trainable
     from gnode.solve import Euler
-    from gnode.train.fit import make_optimizer, make_steps
+    from gnode.train.fit import make_optimizer, make_steps, shard_members
 
     cfg, members = CONFIGS[args.config], args.members
     build = lambda key: make_model(  # noqa: E731
@@ -53,7 +53,7 @@ def main():
     frozen, static = eqx.partition(rest, eqx.is_array)
     optimizer = make_optimizer(None)
     opt_state = jax.vmap(optimizer.init)(params)
-    steps = make_steps(static, optimizer, "mse", Euler())
+    steps = make_steps(static, optimizer, "mse", Euler(unroll=args.unroll))
     rng = np.random.default_rng(0)
     count = cfg["batch"] * STEPS_PER_CALL
     x = jnp.asarray(rng.normal(size=(members, count, cfg["steps"], cfg["channels"])), jnp.float32)
@@ -64,16 +64,17 @@ def main():
     one = jax.tree_util.tree_map(lambda a: a[0], (params, frozen, opt_state, data))
     single = jax.jit(steps)
     t_single = best_time(lambda: jax.block_until_ready(single(*one, order)))
-    ens_steps = make_steps(static, optimizer, "mse", Euler(), broadcast=args.products == "broadcast")
+    ens_steps = make_steps(static, optimizer, "mse", Euler(unroll=args.unroll))
     ensemble = jax.jit(jax.vmap(ens_steps, in_axes=(0, 0, 0, 0, None)))
-    t_ensemble = best_time(lambda: jax.block_until_ready(ensemble(params, frozen, opt_state, data, order)))
+    sharded = shard_members((params, frozen, opt_state, data), members)
+    t_ensemble = best_time(lambda: jax.block_until_ready(ensemble(*sharded, order)))
 
     sequential_rate = STEPS_PER_CALL / t_single  # model-steps per second, one model after another
     ensemble_rate = members * STEPS_PER_CALL / t_ensemble
     result = {
         "config": args.config,
         "members": members,
-        "products": args.products,
+        "devices": jax.device_count(),
         "single_step_ms": 1e3 * t_single / STEPS_PER_CALL,
         "ensemble_step_ms": 1e3 * t_ensemble / STEPS_PER_CALL,
         "sequential_model_steps_per_s": sequential_rate,

@@ -11,7 +11,7 @@ from gnode.model import FixedState, make_model, predict
 from gnode.solve import Adaptive
 from gnode.tasks import make_flipflop
 from gnode.train import RunDir, TrainConfig, fit, load_tree, save_tree
-from gnode.train.ensemble import stack
+from gnode.train.ensemble import fit_ensemble, stack
 from gnode.train.fit import new_train_state
 
 
@@ -114,16 +114,8 @@ def test_ensemble_matches_separate_fits(square):
 def test_ensemble_freezes_a_diverged_member(square):
     train, val = square
     models = [small(seed=s) for s in (0, 1)]
-    stacked = jax.tree_util.tree_map(lambda *a: jnp.stack(a) if eqx.is_array(a[0]) else a[0], *models)
-    ens = fit(
-        stacked,
-        train,
-        val,
-        TrainConfig(batch_size=50, epochs=3),
-        members=2,
-        hyperparams={"lr": [1e-3, 1e30]},
-        progress=False,
-    )
+    best, ens = fit_ensemble(models, train, val, TrainConfig(batch_size=50, epochs=3), lrs=[1e-3, 1e30], progress=False)
+    assert len(best) == 2 and best[0].field.flow.state_weight.shape == (32, 2)
     assert ens.summary["diverged"] == [False, True]
     assert np.isfinite(ens.history[-1]["val_loss"][0])
     assert all(np.isfinite(x).all() for x in leaves(ens.final_model))
@@ -175,3 +167,37 @@ def test_training_through_the_adaptive_solver(square):
     )
     assert result.history[-1]["train_loss"] < result.history[0]["train_loss"] * 1.5
     assert all(np.isfinite(x).all() for x in leaves(result.final_model))
+
+
+SHARDED_SCRIPT = """
+from gnode.devices import use_cpu_cores
+use_cpu_cores(2)
+import jax, jax.random as jr, numpy as np
+from gnode.model import make_model
+from gnode.tasks import make_flipflop
+from gnode.train import TrainConfig
+from gnode.train.ensemble import fit_ensemble
+assert jax.device_count() == 2
+train, val = make_flipflop("square", n_train=40, n_val=10)
+models = [make_model("gnode", 2, 2, 2, flow_widths=(8,), key=jr.key(s)) for s in range(4)]
+_, result = fit_ensemble(models, train, val, TrainConfig(batch_size=20, epochs=2), seeds=[0, 1, 2, 3],
+                         progress=False)
+print(repr(np.asarray(result.history[-1]["val_loss"]).tolist()))
+"""
+
+
+def test_ensemble_sharded_over_cpu_devices_gives_the_same_result(square):
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+    out = subprocess.run([sys.executable, "-c", SHARDED_SCRIPT], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr
+    sharded = np.array(eval(out.stdout.strip().splitlines()[-1]))
+    train, val = make_flipflop("square", n_train=40, n_val=10)
+    models = [make_model("gnode", 2, 2, 2, flow_widths=(8,), key=jr.key(s)) for s in range(4)]
+    _, result = fit_ensemble(
+        models, train, val, TrainConfig(batch_size=20, epochs=2), seeds=[0, 1, 2, 3], progress=False
+    )
+    np.testing.assert_allclose(sharded, np.asarray(result.history[-1]["val_loss"]), rtol=1e-5)

@@ -19,7 +19,7 @@ import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from gnode.errors import ConfigError
-from gnode.nn import MLP
+from gnode.nn import MLP, state_products
 
 
 def _check_dims(state_dim: int, input_dim: int) -> None:
@@ -187,7 +187,9 @@ class GNODE(AbstractField):
 
     def velocity_from_projection(self, h, drive):
         flow_drive, gate_drive = drive
-        return self.gate_net.from_projection(h, gate_drive) * (self.flow.from_projection(h, flow_drive) - h)
+        flow_wh, gate_wh = state_products(h, self.flow, self.gate_net)
+        gate = self.gate_net.from_first_products(gate_wh, gate_drive)
+        return gate * (self.flow.from_first_products(flow_wh, flow_drive) - h)
 
     def ungated_velocity(self, h, x):
         return -h + self.flow(h, x)
@@ -232,8 +234,9 @@ class GRU(AbstractField):
 
     def _parts(self, h, drive):
         z_drive, r_drive, h_drive = drive
-        z = self.update.from_projection(h, z_drive)
-        r = self.reset.from_projection(h, r_drive)
+        z_wh, r_wh = state_products(h, self.update, self.reset)
+        z = self.update.from_first_products(z_wh, z_drive)
+        r = self.reset.from_first_products(r_wh, r_drive)
         return z, self.candidate.from_projection(r * h, h_drive)
 
     def velocity_from_projection(self, h, drive):

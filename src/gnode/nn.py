@@ -7,14 +7,13 @@ are ``phi(W s + b)``, and the output layer applies a final nonlinearity.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from gnode.errors import ConfigError
@@ -31,31 +30,6 @@ ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
 INITS = ("glorot_uniform", "glorot_normal", "kaiming_uniform", "kaiming_normal", "critical_normal")
 
 BIAS_SCALE = 1e-3  # biases ~ 0.001 * N(0, 1), as in the authors' scripts
-
-
-_BROADCAST_PRODUCTS = contextvars.ContextVar("gnode_broadcast_products", default=False)
-
-
-@contextlib.contextmanager
-def broadcast_products(enabled: bool = True) -> Iterator[None]:
-    """While tracing inside this context, weight-vector products are written as multiply-and-sum.
-
-    Under a ``vmap`` over models (an ensemble) ``W @ x`` becomes a batched matmul, which XLA on CPU runs
-    one small matmul at a time; for small layers a fused multiply-and-sum is several times faster
-    (``benchmarks/ensemble.py``). Results agree to float32 rounding.
-    """
-    token = _BROADCAST_PRODUCTS.set(enabled)
-    try:
-        yield
-    finally:
-        _BROADCAST_PRODUCTS.reset(token)
-
-
-def matvec(weight: Float[Array, "out inp"], x: Float[Array, " inp"]) -> Float[Array, " out"]:
-    """``weight @ x``, or its multiply-and-sum form inside :func:`broadcast_products`."""
-    if _BROADCAST_PRODUCTS.get():
-        return jnp.sum(weight * x, axis=-1)
-    return weight @ x
 
 
 def check_activation(name: str) -> str:
@@ -116,7 +90,7 @@ class Linear(eqx.Module):
         self.bias = init_bias(bkey, out) if bias else None
 
     def __call__(self, x: Float[Array, " inp"]) -> Float[Array, " out"]:
-        y = matvec(self.weight, x)
+        y = self.weight @ x
         return y if self.bias is None else y + self.bias
 
 
@@ -170,11 +144,15 @@ class MLP(eqx.Module):
 
     def project_input(self, x: Float[Array, " inp"]) -> Float[Array, " w0"]:
         """The input's contribution ``U x`` to the first layer (no bias on ``U``)."""
-        return matvec(self.input_weight, x)
+        return self.input_weight @ x
 
     def from_projection(self, h: Float[Array, " state"], drive: Float[Array, " w0"]) -> Array:
         """Evaluate the MLP given ``drive = U x`` computed by :meth:`project_input`."""
-        s = matvec(self.state_weight, h) + drive + self.first_bias
+        return self.from_first_products(self.state_weight @ h, drive)
+
+    def from_first_products(self, wh: Float[Array, " w0"], drive: Float[Array, " w0"]) -> Array:
+        """Evaluate the MLP given ``W h`` (see :func:`state_products`) and ``U x``."""
+        s = wh + drive + self.first_bias
         if not self.layers:
             return ACTIVATIONS[self.final_activation](s)
         hidden = ACTIVATIONS[self.activation]
@@ -185,3 +163,16 @@ class MLP(eqx.Module):
 
     def __call__(self, h: Float[Array, " state"], x: Float[Array, " inp"]) -> Array:
         return self.from_projection(h, self.project_input(x))
+
+
+def state_products(h: Float[Array, " state"], *mlps: MLP) -> list[Array]:
+    """``[m.state_weight @ h for m in mlps]`` as one matmul.
+
+    Networks that read the same state (F and G of a gnODE, the gates of a GRU) share one product with
+    their stacked weights: fewer, larger matmuls inside the time loop (the stacking is loop-invariant).
+    """
+    if len(mlps) == 1:
+        return [mlps[0].state_weight @ h]
+    stacked = jnp.concatenate([m.state_weight for m in mlps], axis=0) @ h
+    sizes = [m.state_weight.shape[0] for m in mlps]
+    return list(jnp.split(stacked, np.cumsum(sizes)[:-1]))

@@ -26,7 +26,6 @@ from gnode.data import SequenceData, validate
 from gnode.errors import ConfigError, DataError, DivergenceError
 from gnode.losses import accuracy, last_state_cross_entropy, masked_mse, r2_score
 from gnode.model import Model, trainable
-from gnode.nn import broadcast_products
 from gnode.solve import AbstractIntegrator, Euler
 from gnode.train.checkpoint import load_tree, save_tree
 from gnode.train.runs import RunDir
@@ -123,6 +122,21 @@ def new_train_state(
     return state, static
 
 
+def shard_members(tree: PyTree, members: int) -> PyTree:
+    """Split axis 0 (the ensemble members) over the available devices, when they divide it evenly.
+
+    On CPU, several devices exist only after :func:`gnode.devices.use_cpu_cores`; then each core
+    trains its share of the members. Results do not depend on the split.
+    """
+    devices = jax.devices()
+    if len(devices) == 1 or members % len(devices):
+        return tree
+    sharding = jax.sharding.NamedSharding(
+        jax.sharding.Mesh(np.array(devices), ("members",)), jax.sharding.PartitionSpec("members")
+    )
+    return jax.tree_util.tree_map(lambda a: jax.device_put(a, sharding) if eqx.is_array(a) else a, tree)
+
+
 def data_arrays(data: SequenceData) -> dict[str, Array | None]:
     return {
         "inputs": jnp.asarray(data.inputs),
@@ -153,14 +167,9 @@ def make_steps(
     optimizer: optax.GradientTransformation,
     loss: str,
     integrator: AbstractIntegrator,
-    *,
-    broadcast: bool = False,
 ) -> Callable:
     """``steps(params, frozen, opt_state, data, order) -> (params, opt_state, losses)``: one AdamW step per
-    row of ``order`` (the sample indices of each minibatch), in one ``lax.scan``.
-
-    ``broadcast`` traces weight products as multiply-and-sum (:func:`gnode.nn.broadcast_products`), the
-    faster form for small models under an ensemble ``vmap``."""
+    row of ``order`` (the sample indices of each minibatch), in one ``lax.scan``."""
     loss_fn = make_loss(static, loss, integrator)
     grad_fn = jax.value_and_grad(lambda p, f, b: loss_fn(p, f, b)[0])
 
@@ -172,8 +181,7 @@ def make_steps(
             updates, opt_state = optimizer.update(grads, opt_state, params)
             return (eqx.apply_updates(params, updates), opt_state), value
 
-        with broadcast_products(broadcast):
-            (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), order)
+        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), order)
         return params, opt_state, losses
 
     return steps
@@ -297,6 +305,7 @@ def fit(
         run_epoch = jax.jit(lambda s, seed, tr, va: epoch_fn(s, epoch_key(seed, s.epoch), tr, va))
     else:
         seed_arr = jnp.asarray(config.seed + np.arange(members) if seeds is None else seeds)
+        state, seed_arr = shard_members((state, seed_arr), members)
         run_epoch = jax.jit(
             jax.vmap(lambda s, seed, tr, va: epoch_fn(s, epoch_key(seed, s.epoch), tr, va), in_axes=(0, 0, None, None))
         )
