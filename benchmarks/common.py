@@ -31,6 +31,25 @@ def best_time(fn, repeats: int = 5, min_seconds: float = 0.2) -> float:
     return best
 
 
+def compare(fns: dict, rounds: int = 7, min_seconds: float = 0.2) -> dict[str, float]:
+    """Best seconds per call of each function, timed in interleaved rounds so that a noisy machine
+    affects all of them alike (ratios are what the benchmarks report)."""
+    for fn in fns.values():
+        fn()  # warm-up (compilation)
+    best = dict.fromkeys(fns, np.inf)
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            calls, tick = 0, time.perf_counter()
+            while True:
+                fn()
+                calls += 1
+                elapsed = time.perf_counter() - tick
+                if elapsed >= min_seconds:
+                    break
+            best[name] = min(best[name], elapsed / calls)
+    return best
+
+
 def train_step_flops(n: int, widths: tuple[int, ...], batch: int, steps: int, channels: int) -> float:
     """Matmul flops of one gnODE train step: forward (F, G, readout) times 3 (forward + two backward products)."""
     sizes = (n, *widths, n)

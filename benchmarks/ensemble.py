@@ -18,7 +18,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import CONFIGS, best_time
+from common import CONFIGS, compare
 
 STEPS_PER_CALL = 10
 
@@ -63,11 +63,16 @@ def main():
 
     one = jax.tree_util.tree_map(lambda a: a[0], (params, frozen, opt_state, data))
     single = jax.jit(steps)
-    t_single = best_time(lambda: jax.block_until_ready(single(*one, order)))
     ens_steps = make_steps(static, optimizer, "mse", Euler(unroll=args.unroll))
     ensemble = jax.jit(jax.vmap(ens_steps, in_axes=(0, 0, 0, 0, None)))
     sharded = shard_members((params, frozen, opt_state, data), members)
-    t_ensemble = best_time(lambda: jax.block_until_ready(ensemble(*sharded, order)))
+    times = compare(
+        {
+            "single": lambda: jax.block_until_ready(single(*one, order)),
+            "ensemble": lambda: jax.block_until_ready(ensemble(*sharded, order)),
+        }
+    )
+    t_single, t_ensemble = times["single"], times["ensemble"]
 
     sequential_rate = STEPS_PER_CALL / t_single  # model-steps per second, one model after another
     ensemble_rate = members * STEPS_PER_CALL / t_ensemble

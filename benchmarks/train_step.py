@@ -22,7 +22,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import CONFIGS, best_time, matmul_peak_gflops, train_step_flops
+from common import CONFIGS, best_time, compare, matmul_peak_gflops, train_step_flops
 
 STEPS_PER_CALL = 10
 
@@ -34,7 +34,7 @@ def data(cfg, count):
     return x, y
 
 
-def time_gnode(cfg) -> float:
+def gnode_step(cfg):
     import equinox as eqx
     import jax
     import jax.numpy as jnp
@@ -58,10 +58,10 @@ def time_gnode(cfg) -> float:
         out = steps(params, frozen, opt_state, batch_data, order)
         jax.block_until_ready(out)
 
-    return best_time(run) / STEPS_PER_CALL
+    return run
 
 
-def time_handwritten_jax(cfg) -> float:
+def handwritten_jax_step(cfg):
     """The minimal JAX reference: explicit arrays, time-major ``lax.scan``, optax AdamW."""
     import jax
     import jax.numpy as jnp
@@ -117,7 +117,7 @@ def time_handwritten_jax(cfg) -> float:
     x, y = data(cfg, batch * STEPS_PER_CALL)
     xs = jnp.asarray(x.reshape(STEPS_PER_CALL, batch, *x.shape[1:]))
     ys = jnp.asarray(y.reshape(STEPS_PER_CALL, batch, *y.shape[1:]))
-    return best_time(lambda: jax.block_until_ready(steps(p, opt_state, xs, ys))) / STEPS_PER_CALL
+    return lambda: jax.block_until_ready(steps(p, opt_state, xs, ys))
 
 
 def time_torch(cfg, threads: int) -> float:
@@ -177,7 +177,8 @@ def main():
     rows = {}
     for name in args.configs:
         cfg = CONFIGS[name]
-        row = {"gnode_ms": 1e3 * time_gnode(cfg), "jax_scan_ms": 1e3 * time_handwritten_jax(cfg)}
+        times = compare({"gnode": gnode_step(cfg), "jax_scan": handwritten_jax_step(cfg)})
+        row = {f"{k}_ms": 1e3 * v / STEPS_PER_CALL for k, v in times.items()}
         if not args.no_torch:
             for threads in (1, 2):
                 row[f"torch_{threads}t_ms"] = 1e3 * time_torch(cfg, threads)

@@ -90,7 +90,7 @@ class Linear(eqx.Module):
         self.bias = init_bias(bkey, out) if bias else None
 
     def __call__(self, x: Float[Array, " inp"]) -> Float[Array, " out"]:
-        y = self.weight @ x
+        y = x @ self.weight.T
         return y if self.bias is None else y + self.bias
 
 
@@ -144,11 +144,11 @@ class MLP(eqx.Module):
 
     def project_input(self, x: Float[Array, " inp"]) -> Float[Array, " w0"]:
         """The input's contribution ``U x`` to the first layer (no bias on ``U``)."""
-        return self.input_weight @ x
+        return x @ self.input_weight.T
 
     def from_projection(self, h: Float[Array, " state"], drive: Float[Array, " w0"]) -> Array:
         """Evaluate the MLP given ``drive = U x`` computed by :meth:`project_input`."""
-        return self.from_first_products(self.state_weight @ h, drive)
+        return self.from_first_products(h @ self.state_weight.T, drive)
 
     def from_first_products(self, wh: Float[Array, " w0"], drive: Float[Array, " w0"]) -> Array:
         """Evaluate the MLP given ``W h`` (see :func:`state_products`) and ``U x``."""
@@ -172,7 +172,7 @@ def state_products(h: Float[Array, " state"], *mlps: MLP) -> list[Array]:
     their stacked weights: fewer, larger matmuls inside the time loop (the stacking is loop-invariant).
     """
     if len(mlps) == 1:
-        return [mlps[0].state_weight @ h]
-    stacked = jnp.concatenate([m.state_weight for m in mlps], axis=0) @ h
+        return [h @ mlps[0].state_weight.T]
+    stacked = h @ jnp.concatenate([m.state_weight for m in mlps], axis=0).T
     sizes = [m.state_weight.shape[0] for m in mlps]
     return list(jnp.split(stacked, np.cumsum(sizes)[:-1]))
