@@ -42,7 +42,8 @@ def test_per_sample_times_in_a_batch():
         batch, _ = predict(model, xs, ts, **kwargs)
         for i in range(3):
             single, _ = model(xs[i], ts[i], **kwargs)
-            np.testing.assert_allclose(batch[i], single, atol=1e-5)
+            # adaptive: step choices may differ by float rounding, so agree to the solver's tolerance
+            np.testing.assert_allclose(batch[i], single, atol=1e-5 if integrator is None else 1e-4)
 
 
 def test_make_model_errors():
