@@ -31,7 +31,7 @@ def best_time(fn, repeats: int = 5, min_seconds: float = 0.2) -> float:
     return best
 
 
-def compare(fns: dict, rounds: int = 7, min_seconds: float = 0.2) -> dict[str, float]:
+def compare(fns: dict, rounds: int = 11, min_seconds: float = 0.3) -> dict[str, float]:
     """Best seconds per call of each function, timed in interleaved rounds so that a noisy machine
     affects all of them alike (ratios are what the benchmarks report)."""
     for fn in fns.values():
@@ -57,6 +57,17 @@ def train_step_flops(n: int, widths: tuple[int, ...], batch: int, steps: int, ch
     gate = (n + channels) * n
     readout = n * n
     return 3 * 2.0 * batch * steps * (flow + gate + readout)
+
+
+def matmul_gflops(m: int, k: int, repeats: int = 100) -> float:
+    """JAX's fp32 rate for a chain of ``repeats`` dependent (m x k) @ (k x k) matmuls in one ``lax.scan``
+    (no dispatch cost): the ceiling for a recurrent layer of that shape."""
+    import jax
+    import jax.numpy as jnp
+
+    a, w = jnp.ones((m, k), jnp.float32), jnp.full((k, k), 1.0 / k, jnp.float32)
+    chain = jax.jit(lambda x, y: jax.lax.scan(lambda c, _: (c @ y, None), x, None, length=repeats)[0])
+    return 2 * m * k * k * repeats / best_time(lambda: chain(a, w).block_until_ready()) / 1e9
 
 
 def matmul_peak_gflops(size: int = 2048) -> dict[str, float]:

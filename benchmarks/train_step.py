@@ -22,7 +22,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import CONFIGS, best_time, compare, matmul_peak_gflops, train_step_flops
+from common import CONFIGS, best_time, compare, matmul_gflops, matmul_peak_gflops, train_step_flops
 
 STEPS_PER_CALL = 10
 
@@ -188,6 +188,10 @@ def main():
         flops = train_step_flops(**cfg)
         row["gflops"] = flops / (row["gnode_ms"] / 1e3) / 1e9
         row["fraction_of_peak"] = row["gflops"] / peak["peak"]
+        width = max(cfg["widths"])
+        # the largest layer, (batch x width) @ (width x width), chained in a scan: the rate its shape allows
+        row["layer_matmul_gflops"] = matmul_gflops(cfg["batch"], width)
+        row["layer_matmul_fraction_of_peak"] = row["layer_matmul_gflops"] / peak["peak"]
         rows[name] = row
         print(f"{name:>10}: " + "  ".join(f"{k} {v:.3g}" for k, v in row.items()), flush=True)
     print(json.dumps({"peak_gflops": peak, "configs": rows}))

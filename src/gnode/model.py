@@ -84,9 +84,11 @@ class Model(eqx.Module):
         t0: float = 0.0,
     ) -> tuple[Float[Array, "time out"], Float[Array, "time state"]]:
         """One sample. Returns: readouts ``ys`` and states ``hs`` at the observation times."""
-        if ts is None:
-            ts = self.dt * jnp.arange(1, xs.shape[0] + 1, dtype=xs.dtype)
-        hs = integrator.integrate(self.field, self.initial_state(xs[0]), xs, ts, t0, self.tau)
+        regular = ts is None
+        if regular:
+            ts = t0 + self.dt * jnp.arange(1, xs.shape[0] + 1, dtype=xs.dtype)
+        h0 = self.initial_state(xs[0])
+        hs = integrator.integrate(self.field, h0, xs, ts, t0, self.tau, dt=self.dt if regular else None)
         return jax.vmap(self.readout)(hs), hs
 
     def batch(
