@@ -60,18 +60,23 @@ def main():
                 summary = json.loads((out / "summary.json").read_text())
             else:
                 tick = time.perf_counter()
-                summary = train_run(config, out, resume=(out / "checkpoint.npz").is_file(), progress=False)
+                summary = train_run(
+                    config, out, resume=(out / "checkpoint.npz").is_file(), progress=False, keep_best_on_divergence=True
+                )
                 summary["wall_seconds"] = time.perf_counter() - tick
                 (out / "summary.json").write_text(json.dumps(summary, indent=2))
             rows.append({**summary, "seed": seed, "lr": config.lr, "batch": config.batch_size})
+            diverged = (
+                f"  (diverged at epoch {summary['diverged_at_epoch']})" if summary.get("diverged_at_epoch") else ""
+            )
             print(
                 f"{spec['task']:>20} {spec['model']:>6} N={spec['dim']:<3} seed {seed}: "
-                f"val MSE {summary['val_mse']:.4f}  R2 {summary['val_r2']:.4f}",
+                f"val MSE {summary['val_mse']:.4f}  R2 {summary['val_r2']:.4f}{diverged}",
                 flush=True,
             )
 
-    print("\n| task | model | N | F | params | seeds | val MSE | val R² |")
-    print("|---|---|---|---|---|---|---|---|")
+    print("\n| task | model | N | F | params | seeds | val MSE | val R² | diverged |")
+    print("|---|---|---|---|---|---|---|---|---|")
     groups: dict[tuple, list] = {}
     for r in rows:
         groups.setdefault((r["task"], r["model"], r["dim"], tuple(r["dynamics"])), []).append(r)
@@ -81,7 +86,7 @@ def main():
         spread = lambda a: f"{a.mean():.4f}" + (f" ± {a.std():.4f}" if len(a) > 1 else "")  # noqa: E731
         print(
             f"| {task} | {model} | {dim} | {list(dyn)} | {rs[0]['parameters']} | {len(rs)} | {spread(mse)} | "
-            f"{spread(r2)} |"
+            f"{spread(r2)} | {sum(bool(r.get('diverged_at_epoch')) for r in rs)} |"
         )
     print(json.dumps({"suite": args.suite, "epochs": args.epochs, "rows": rows}))
 

@@ -13,16 +13,18 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 
-from gnode.errors import ConfigError
+from gnode.errors import ConfigError, DivergenceError
 from gnode.init import critical_init
 from gnode.losses import masked_mse, r2_score
 from gnode.model import Model, make_model, parameter_count, predict
 from gnode.tasks import FLIPFLOP_TASKS, make_flipflop
-from gnode.train import RunDir, TrainConfig, fit, load_tree
+from gnode.train import RunDir, TrainConfig, fit, load_tree, save_tree
+from gnode.train.fit import new_train_state
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,24 +126,47 @@ def evaluate(model: Model, data) -> dict[str, float]:
     }
 
 
-def train_run(config: RunConfig, out: str | Path, *, resume: bool = False, progress: bool = True) -> dict[str, Any]:
-    """Train ``config`` into the run directory ``out``; return (and write) ``summary.json``."""
+def train_run(
+    config: RunConfig,
+    out: str | Path,
+    *,
+    resume: bool = False,
+    progress: bool = True,
+    keep_best_on_divergence: bool = False,
+) -> dict[str, Any]:
+    """Train ``config`` into the run directory ``out``; return (and write) ``summary.json``.
+
+    ``keep_best_on_divergence``: when the loss becomes non-finite, report the best-validation model seen
+    before it (from the last good checkpoint) with ``diverged_at_epoch`` set, instead of raising.
+    """
     model, train, val = build(config)  # validates every setting before anything is written
     run = RunDir.create(out, config.to_dict(), resume=resume)
     tick = time.perf_counter()
-    result = fit(model, train, val, config.train_config(), run_dir=run, resume=resume, progress=progress)
+    diverged_at = None
+    try:
+        result = fit(model, train, val, config.train_config(), run_dir=run, resume=resume, progress=progress)
+        best, best_epoch = result.model, result.summary["best_epoch"]
+    except DivergenceError:
+        if not keep_best_on_divergence:
+            raise
+        template, static = new_train_state(model, config.train_config())
+        state, meta = load_tree(run.checkpoint_path, template)
+        best, best_epoch = eqx.combine(state.best_params, state.frozen, static), int(state.best_epoch)
+        diverged_at = meta["epoch"] + 1
+        save_tree(run.model_path, best, {"which": "best validation before divergence"})
     seconds = time.perf_counter() - tick
-    scores = evaluate(result.model, val)
+    scores = evaluate(best, val)
     summary = {
         "task": config.task,
         "model": config.model,
         "dim": config.dim,
         "dynamics": list(config.dynamics),
-        "parameters": parameter_count(result.model),
+        "parameters": parameter_count(best),
         "val_mse": scores["mse"],
         "val_r2": scores["r2"],
-        "train_r2": evaluate(result.model, train)["r2"],
-        "best_epoch": result.summary["best_epoch"],
+        "train_r2": evaluate(best, train)["r2"],
+        "best_epoch": best_epoch,
+        "diverged_at_epoch": diverged_at,
         "epochs": config.epochs,
         "train_seconds_this_process": seconds,
         "machine": f"{platform.machine()} {jax.default_backend()} x{jax.local_device_count()}",
