@@ -17,18 +17,7 @@ CONFIGS = {
 
 def best_time(fn, repeats: int = 5, min_seconds: float = 0.2) -> float:
     """Best-of-``repeats`` seconds per call; each repeat runs ``fn`` until ``min_seconds`` have passed."""
-    fn()  # warm-up (compilation)
-    best = np.inf
-    for _ in range(repeats):
-        calls, tick = 0, time.perf_counter()
-        while True:
-            fn()
-            calls += 1
-            elapsed = time.perf_counter() - tick
-            if elapsed >= min_seconds:
-                break
-        best = min(best, elapsed / calls)
-    return best
+    return compare({"fn": fn}, rounds=repeats, min_seconds=min_seconds)["fn"]
 
 
 def compare(fns: dict, rounds: int = 11, min_seconds: float = 0.3) -> dict[str, float]:

@@ -17,7 +17,7 @@ import jax.random as jr
 import numpy as np
 
 from gnode.fields import GNODE, MGRU, NODE
-from gnode.init import critical_init, max_real_eigenvalue
+from gnode.init import critical_gain, critical_init
 from gnode.model import make_model
 from gnode.solve import Adaptive, Euler
 from gnode.tasks import make_flipflop
@@ -86,8 +86,7 @@ def critical() -> dict[str, object]:
                 key=jr.key(seed),
             )
             h = jr.normal(jr.key(100 + seed), (n,))
-            eta = max_real_eigenvalue(net, h, jnp.zeros(1))
-            edge.append((1 / (eta + 1)) ** (1 / (layers + 1)))
+            edge.append(critical_gain(net, h, jnp.zeros(1)))
             dflow = np.asarray(jax.jacfwd(net.field.ungated_velocity)(h, jnp.zeros(1))) + np.eye(n)
             frobenius.append((n / np.sum(dflow**2)) ** (1 / (2 * (layers + 1))))
         gains[layers] = {

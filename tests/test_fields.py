@@ -59,7 +59,7 @@ def test_rnn_and_gru_formulas():
     gru = GRU(5, 3, key=jr.key(0))
     lin = lambda m, s: m.state_weight @ s + m.input_weight @ x + m.first_bias  # noqa: E731
     z, r = sig(lin(gru.update, h)), sig(lin(gru.reset, h))
-    cand = jnp.tanh(lin(gru.candidate, r * h))
+    cand = jnp.tanh(lin(gru.flow, r * h))
     np.testing.assert_allclose(gru.velocity(h, x), z * (cand - h), atol=1e-6)
 
 

@@ -6,8 +6,6 @@ splits ``velocity(h, x)`` into ``project_input(x)`` (done once for a whole seque
 the time loop) and ``velocity_from_projection(h, drive)`` (inside it).
 """
 
-from __future__ import annotations
-
 import abc
 from collections.abc import Sequence
 from typing import Any
@@ -16,6 +14,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+from equinox import AbstractVar
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from gnode.errors import ConfigError
@@ -65,7 +64,25 @@ class AbstractField(eqx.Module):
         return self.velocity_from_projection(h, self.project_input(x))
 
 
-class NODE(AbstractField):
+class AbstractFlowField(AbstractField):
+    """A field built around a flow network ``F`` (an :class:`MLP`), which fixes its sizes."""
+
+    flow: AbstractVar[MLP]
+
+    @property
+    def state_dim(self) -> int:
+        return self.flow.state_weight.shape[-1]
+
+    @property
+    def input_dim(self) -> int:
+        return self.flow.input_weight.shape[-1]
+
+    @property
+    def flow_layers(self) -> int:
+        return self.flow.num_weight_layers
+
+
+class NODE(AbstractFlowField):
     """Neural ODE: ``v = -h + F(h, x)``, F an MLP (relu hidden layers, identity output by default).
 
     Arguments:
@@ -100,18 +117,6 @@ class NODE(AbstractField):
             key=key,
         )
 
-    @property
-    def state_dim(self) -> int:
-        return self.flow.state_weight.shape[-1]
-
-    @property
-    def input_dim(self) -> int:
-        return self.flow.input_weight.shape[-1]
-
-    @property
-    def flow_layers(self) -> int:
-        return self.flow.num_weight_layers
-
     def project_input(self, x):
         return self.flow.project_input(x)
 
@@ -122,7 +127,7 @@ class NODE(AbstractField):
         return self.velocity(h, x)
 
 
-class GNODE(AbstractField):
+class GNODE(AbstractFlowField):
     """Gated neural ODE: ``v = G(h, x) * (-h + F(h, x))``, G an MLP with a sigmoid output.
 
     Arguments:
@@ -170,18 +175,6 @@ class GNODE(AbstractField):
             key=gkey,
         )
 
-    @property
-    def state_dim(self) -> int:
-        return self.flow.state_weight.shape[-1]
-
-    @property
-    def input_dim(self) -> int:
-        return self.flow.input_weight.shape[-1]
-
-    @property
-    def flow_layers(self) -> int:
-        return self.flow.num_weight_layers
-
     def project_input(self, x):
         return self.flow.project_input(x), self.gate_net.project_input(x)
 
@@ -198,16 +191,16 @@ class GNODE(AbstractField):
         return self.gate_net(h, x)
 
 
-class GRU(AbstractField):
+class GRU(AbstractFlowField):
     """Continuous-time GRU: ``v = z * (-h + tanh(W_h (r * h) + U_h x + b_h))``.
 
     ``z = sigmoid(W_z h + U_z x + b_z)`` is the update gate and ``r`` the reset gate, so one Euler
     step with ``alpha = dt / tau`` is ``h' = (1 - alpha z) h + alpha z h~``.
     """
 
+    flow: MLP  # the candidate tanh(W_h (r * h) + U_h x + b_h)
     update: MLP
     reset: MLP
-    candidate: MLP
 
     def __init__(self, state_dim: int, input_dim: int, *, init: str = "glorot_uniform", key: PRNGKeyArray):
         _check_dims(state_dim, input_dim)
@@ -215,29 +208,17 @@ class GRU(AbstractField):
         kwargs = dict(init=init)
         self.update = MLP(state_dim, input_dim, state_dim, (), final_activation="sigmoid", key=zkey, **kwargs)
         self.reset = MLP(state_dim, input_dim, state_dim, (), final_activation="sigmoid", key=rkey, **kwargs)
-        self.candidate = MLP(state_dim, input_dim, state_dim, (), final_activation="tanh", key=hkey, **kwargs)
-
-    @property
-    def state_dim(self) -> int:
-        return self.candidate.state_weight.shape[-1]
-
-    @property
-    def input_dim(self) -> int:
-        return self.candidate.input_weight.shape[-1]
-
-    @property
-    def flow_layers(self) -> int:
-        return 1
+        self.flow = MLP(state_dim, input_dim, state_dim, (), final_activation="tanh", key=hkey, **kwargs)
 
     def project_input(self, x):
-        return self.update.project_input(x), self.reset.project_input(x), self.candidate.project_input(x)
+        return self.update.project_input(x), self.reset.project_input(x), self.flow.project_input(x)
 
     def _parts(self, h, drive):
         z_drive, r_drive, h_drive = drive
         z_wh, r_wh = state_products(h, self.update, self.reset)
         z = self.update.from_first_products(z_wh, z_drive)
         r = self.reset.from_first_products(r_wh, r_drive)
-        return z, self.candidate.from_projection(r * h, h_drive)
+        return z, self.flow.from_projection(r * h, h_drive)
 
     def velocity_from_projection(self, h, drive):
         z, candidate = self._parts(h, drive)

@@ -37,6 +37,15 @@ def max_real_eigenvalue(model: Model, h: Float[Array, " state"], x: Float[Array,
     return float(np.max(np.linalg.eigvals(np.asarray(jac, dtype=np.float64)).real))
 
 
+def critical_gain(model: Model, h: Float[Array, " state"], x: Float[Array, " inp"]) -> float:
+    """The factor on every weight of F that would put ``max Re eig`` at 0 if F were homogeneous:
+    ``(1 / (eta + 1)) ** (1 / L)``. For weights drawn N(0, 1/fan_in) this is the critical gain."""
+    eta = max_real_eigenvalue(model, h, x)
+    if eta + 1.0 <= 0.0:
+        raise ConfigError(f"critical init needs max Re eig > -1 at the initial state, got {eta:.3f}")
+    return (1.0 / (eta + 1.0)) ** (1.0 / model.field.flow_layers)
+
+
 def reference_point(model: Model, inputs: Float[Array, "samples time inp"]) -> tuple[Array, Array]:
     """The linearisation point: the initial state (trial mean for a learned rule) and the mean input."""
     x_mean = jnp.mean(inputs, axis=(0, 1))
@@ -68,15 +77,12 @@ def critical_init(
     h, x = reference_point(model, jnp.asarray(inputs))
     if isinstance(model.initial_state, FixedState):
         h = model.initial_state.h0
-    layers = model.field.flow_layers
     eta0 = eta = max_real_eigenvalue(model, h, x)
     total, steps = 1.0, 0
     for _ in range(max_iterations):
         if abs(eta) < tol:
             break
-        if eta + 1.0 <= 0.0:
-            raise ConfigError(f"critical init needs max Re eig > -1 at the initial state, got {eta:.3f}")
-        factor = (1.0 / (eta + 1.0)) ** (1.0 / layers)
+        factor = critical_gain(model, h, x)
         model = scale_field(model, factor)
         total *= factor
         steps += 1
