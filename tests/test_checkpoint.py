@@ -47,3 +47,14 @@ def test_pickled_objects_are_refused(tmp_path, model):
     np.savez(tmp_path / "evil.npz", header=np.array([object()], dtype=object))
     with pytest.raises(CheckpointError):
         load_tree(tmp_path / "evil.npz", model)
+
+
+def test_arrays_of_equal_shape_cannot_be_swapped(tmp_path):
+    from gnode.fields import GNODE, NODE
+
+    # a gnODE with one-layer F and G holds the same six arrays, shape for shape, as a pair of nODEs
+    gnode = GNODE(3, 2, (), key=jr.key(0))
+    node_pair = (NODE(3, 2, (), key=jr.key(0)), NODE(3, 2, (), key=jr.key(1)))
+    save_tree(tmp_path / "pair.npz", node_pair)
+    with pytest.raises(CheckpointError, match="does not match the model"):
+        load_tree(tmp_path / "pair.npz", gnode)

@@ -48,10 +48,17 @@ def _array_leaves(tree: PyTree) -> list:
     return jax.tree_util.tree_leaves(eqx.filter(tree, eqx.is_array))
 
 
+def _array_paths(tree: PyTree) -> list[str]:
+    """Where each array sits in the tree (``.field.flow.state_weight``...): two arrays of equal shape
+    cannot be swapped silently by a change of field order."""
+    pairs = jax.tree_util.tree_flatten_with_path(eqx.filter(tree, eqx.is_array))[0]
+    return [jax.tree_util.keystr(path) for path, _ in pairs]
+
+
 def save_tree(path: str | os.PathLike, tree: PyTree, meta: dict | None = None) -> None:
     """Save the array leaves of ``tree`` (and a JSON-able ``meta``) to ``path`` atomically."""
     leaves = [np.asarray(x) for x in _array_leaves(tree)]
-    header = {"format": FORMAT, "num_leaves": len(leaves), "meta": meta or {}}
+    header = {"format": FORMAT, "num_leaves": len(leaves), "paths": _array_paths(tree), "meta": meta or {}}
     arrays = {f"leaf_{i:05d}": x for i, x in enumerate(leaves)}
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
     buf = io.BytesIO()
@@ -79,6 +86,15 @@ def load_tree(path: str | os.PathLike, like: PyTree) -> tuple[PyTree, dict]:
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile, json.JSONDecodeError) as err:
         raise CheckpointError(f"checkpoint {path} is corrupt or unreadable ({type(err).__name__})") from None
     template = _array_leaves(like)
+    if "paths" in header and header["paths"] != _array_paths(like):
+        wanted = _array_paths(like)
+        first = next((i for i, (a, b) in enumerate(zip(header["paths"], wanted, strict=False)) if a != b), None)
+        where = (
+            f"array {first} is {header['paths'][first]}, the model has {wanted[first]}"
+            if first is not None
+            else (f"{len(header['paths'])} arrays, the model needs {len(wanted)}")
+        )
+        raise CheckpointError(f"checkpoint {path} does not match the model: {where}")
     if len(template) != len(leaves):
         raise CheckpointError(f"checkpoint {path} holds {len(leaves)} arrays, the model needs {len(template)}")
     for i, (got, want) in enumerate(zip(leaves, template, strict=True)):
