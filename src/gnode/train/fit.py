@@ -305,7 +305,6 @@ def fit(
         run_epoch = jax.jit(lambda s, seed, tr, va: epoch_fn(s, epoch_key(seed, s.epoch), tr, va))
     else:
         seed_arr = jnp.asarray(config.seed + np.arange(members) if seeds is None else seeds)
-        state, seed_arr = shard_members((state, seed_arr), members)
         run_epoch = jax.jit(
             jax.vmap(lambda s, seed, tr, va: epoch_fn(s, epoch_key(seed, s.epoch), tr, va), in_axes=(0, 0, None, None))
         )
@@ -315,6 +314,8 @@ def fit(
             raise ConfigError("resume needs a run directory")
         state, _ = load_tree(run_dir.checkpoint_path, state)
         history = run_dir.truncate_metrics(int(np.max(np.asarray(state.epoch))))
+    if members is not None:
+        state, seed_arr = shard_members((state, seed_arr), members)
     train_arrays, val_arrays = data_arrays(train), data_arrays(val)
     steps_per_epoch = train.num_samples // config.batch_size
     fault_epoch = int(os.environ.get(FAULT_ENV, "0"))
