@@ -52,7 +52,7 @@ class Euler(AbstractIntegrator):
 
     Arguments:
         substeps: Euler steps per bin (1 is the paper's setting).
-        unroll: ``lax.scan`` unroll factor (a speed knob; results are identical).
+        unroll: ``lax.scan`` unroll factor (a speed knob; the same results up to float rounding).
     """
 
     substeps: int = eqx.field(static=True, default=1)
