@@ -64,6 +64,13 @@ class AbstractField(eqx.Module):
         return self.velocity_from_projection(h, self.project_input(x))
 
 
+def _flow_mlp(state_dim, input_dim, widths, activation, flow_output, init, key) -> MLP:
+    """F: an MLP from (h, x) back to the state space."""
+    return MLP(
+        state_dim, input_dim, state_dim, widths, activation=activation, final_activation=flow_output, init=init, key=key
+    )
+
+
 class AbstractFlowField(AbstractField):
     """A field built around a flow network ``F`` (an :class:`MLP`), which fixes its sizes."""
 
@@ -106,16 +113,7 @@ class NODE(AbstractFlowField):
         key: PRNGKeyArray,
     ):
         _check_dims(state_dim, input_dim)
-        self.flow = MLP(
-            state_dim,
-            input_dim,
-            state_dim,
-            flow_widths,
-            activation=activation,
-            final_activation=flow_output,
-            init=init,
-            key=key,
-        )
+        self.flow = _flow_mlp(state_dim, input_dim, flow_widths, activation, flow_output, init, key)
 
     def project_input(self, x):
         return self.flow.project_input(x)
@@ -154,16 +152,7 @@ class GNODE(AbstractFlowField):
     ):
         _check_dims(state_dim, input_dim)
         fkey, gkey = jr.split(key)
-        self.flow = MLP(
-            state_dim,
-            input_dim,
-            state_dim,
-            flow_widths,
-            activation=activation,
-            final_activation=flow_output,
-            init=init,
-            key=fkey,
-        )
+        self.flow = _flow_mlp(state_dim, input_dim, flow_widths, activation, flow_output, init, fkey)
         self.gate_net = MLP(
             state_dim,
             input_dim,

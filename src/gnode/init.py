@@ -40,10 +40,13 @@ def max_real_eigenvalue(model: Model, h: Float[Array, " state"], x: Float[Array,
 def critical_gain(model: Model, h: Float[Array, " state"], x: Float[Array, " inp"]) -> float:
     """The factor on every weight of F that would put ``max Re eig`` at 0 if F were homogeneous:
     ``(1 / (eta + 1)) ** (1 / L)``. For weights drawn N(0, 1/fan_in) this is the critical gain."""
-    eta = max_real_eigenvalue(model, h, x)
+    return _gain(max_real_eigenvalue(model, h, x), model.field.flow_layers)
+
+
+def _gain(eta: float, layers: int) -> float:
     if eta + 1.0 <= 0.0:
         raise ConfigError(f"critical init needs max Re eig > -1 at the initial state, got {eta:.3f}")
-    return (1.0 / (eta + 1.0)) ** (1.0 / model.field.flow_layers)
+    return (1.0 / (eta + 1.0)) ** (1.0 / layers)
 
 
 def reference_point(model: Model, inputs: Float[Array, "samples time inp"]) -> tuple[Array, Array]:
@@ -82,7 +85,7 @@ def critical_init(
     for _ in range(max_iterations):
         if abs(eta) < tol:
             break
-        factor = critical_gain(model, h, x)
+        factor = _gain(eta, model.field.flow_layers)  # eta is already known: no second eigendecomposition
         model = scale_field(model, factor)
         total *= factor
         steps += 1

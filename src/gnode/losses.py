@@ -37,15 +37,20 @@ def last_state_cross_entropy(
     mask: Float[Array, "batch time"] | None = None,
 ) -> Float[Array, ""]:
     """Cross-entropy of the readout at each sequence's last observed step."""
-    idx = last_index(mask, logits.shape[0], logits.shape[1])
-    final = logits[jnp.arange(logits.shape[0]), idx]
-    return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(final, labels))
+    return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(last_readout(logits, mask), labels))
 
 
 def accuracy(logits, labels, mask=None) -> Float[Array, ""]:
+    """Fraction of sequences whose readout at the last observed step picks the right class."""
+    return jnp.mean(jnp.argmax(last_readout(logits, mask), axis=-1) == labels)
+
+
+def last_readout(
+    logits: Float[Array, "batch time classes"], mask: Float[Array, "batch time"] | None
+) -> Float[Array, "batch classes"]:
+    """The readout of each sequence at its last observed step."""
     idx = last_index(mask, logits.shape[0], logits.shape[1])
-    final = logits[jnp.arange(logits.shape[0]), idx]
-    return jnp.mean(jnp.argmax(final, axis=-1) == labels)
+    return logits[jnp.arange(logits.shape[0]), idx]
 
 
 def r2_score(pred: Array, target: Array, mask: Array | None = None) -> Float[Array, ""]:
