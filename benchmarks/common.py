@@ -59,6 +59,28 @@ def matmul_gflops(m: int, k: int, repeats: int = 100) -> float:
     return 2 * m * k * k * repeats / best_time(lambda: chain(a, w).block_until_ready()) / 1e9
 
 
+def torch_matmul_gflops(m: int, k: int, repeats: int = 100) -> float | None:
+    """The same chain in PyTorch eager (MKL), best of 1 and 2 threads; ``None`` without torch. It shows whether
+    the ceiling of a layer shape is XLA's or the machine's."""
+    try:
+        import torch
+    except ImportError:
+        return None
+    a, w = torch.ones(m, k), torch.full((k, k), 1.0 / k)
+
+    def chain():
+        x = a
+        for _ in range(repeats):
+            x = x @ w
+        return x
+
+    rates = []
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        rates.append(2 * m * k * k * repeats / best_time(chain) / 1e9)
+    return max(rates)
+
+
 def matmul_peak_gflops(size: int = 2048) -> dict[str, float]:
     """fp32 matmul throughput of this machine (best of JAX and PyTorch, all cores), GFLOP/s."""
     import jax

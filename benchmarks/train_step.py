@@ -22,7 +22,15 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import CONFIGS, best_time, compare, matmul_gflops, matmul_peak_gflops, train_step_flops
+from common import (
+    CONFIGS,
+    best_time,
+    compare,
+    matmul_gflops,
+    matmul_peak_gflops,
+    torch_matmul_gflops,
+    train_step_flops,
+)
 
 STEPS_PER_CALL = 10
 
@@ -192,6 +200,9 @@ def main():
         # the largest layer, (batch x width) @ (width x width), chained in a scan: the rate its shape allows
         row["layer_matmul_gflops"] = matmul_gflops(cfg["batch"], width)
         row["layer_matmul_fraction_of_peak"] = row["layer_matmul_gflops"] / peak["peak"]
+        if not args.no_torch:  # the same chain with MKL: is the ceiling XLA's or the machine's?
+            row["layer_matmul_torch_gflops"] = torch_matmul_gflops(cfg["batch"], width)
+            row["layer_matmul_torch_fraction_of_peak"] = row["layer_matmul_torch_gflops"] / peak["peak"]
         rows[name] = row
         print(f"{name:>10}: " + "  ".join(f"{k} {v:.3g}" for k, v in row.items()), flush=True)
     print(json.dumps({"peak_gflops": peak, "configs": rows}))
