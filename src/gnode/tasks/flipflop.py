@@ -15,6 +15,7 @@ import numpy as np
 
 from gnode.data import SequenceData
 from gnode.errors import ConfigError
+from gnode.tasks.storable import Annulus, Box, Points, StorableSet, circle
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,7 +29,7 @@ class FlipFlopSpec:
         bounds: per-channel amplitude ``a`` (``uniform``) or the radii (``ring``: (r,), ``annulus``: (r_in, r_out)).
         initial_memory: the target before the first pulse.
         frequency: mean pulses per trial.
-        storable: the set of values the network must store, for analysis (a name and its parameters).
+        storable: the set of values the network must store (for the attractor metrics of ``gnode.analysis``).
     """
 
     channels: int
@@ -37,17 +38,17 @@ class FlipFlopSpec:
     bounds: tuple[float, ...]
     initial_memory: tuple[float, ...]
     frequency: float = 12.0
-    storable: str = ""
+    storable: StorableSet | None = None
 
 
 FLIPFLOP_TASKS: dict[str, FlipFlopSpec] = {
-    "three_bit": FlipFlopSpec(3, "binary", True, (1.0,) * 3, (1.0,) * 3, storable="corners of the cube [-1,1]^3"),
-    "three_bit_variable": FlipFlopSpec(3, "uniform", True, (1.0,) * 3, (0.0,) * 3, storable="cube [-1,1]^3"),
-    "four_point": FlipFlopSpec(2, "binary", True, (1.0, 1.0), (1.0, 1.0), storable="four points (+-1, +-1)"),
-    "square": FlipFlopSpec(2, "uniform", True, (1.0, 1.0), (0.0, 0.0), storable="square [-1,1]^2"),
-    "rectangle": FlipFlopSpec(2, "uniform", True, (2.0, 1.0), (0.0, 0.0), storable="rectangle [-2,2]x[-1,1]"),
-    "ring": FlipFlopSpec(2, "ring", False, (2.0,), (2.0, 0.0), storable="circle of radius 2"),
-    "annulus": FlipFlopSpec(2, "annulus", False, (1.0, 2.0), (1.5, 0.0), frequency=6.0, storable="annulus 1<|v|<2"),
+    "three_bit": FlipFlopSpec(3, "binary", True, (1.0,) * 3, (1.0,) * 3, storable=Points.corners((1.0,) * 3)),
+    "three_bit_variable": FlipFlopSpec(3, "uniform", True, (1.0,) * 3, (0.0,) * 3, storable=Box((1.0,) * 3)),
+    "four_point": FlipFlopSpec(2, "binary", True, (1.0, 1.0), (1.0, 1.0), storable=Points.corners((1.0, 1.0))),
+    "square": FlipFlopSpec(2, "uniform", True, (1.0, 1.0), (0.0, 0.0), storable=Box((1.0, 1.0))),
+    "rectangle": FlipFlopSpec(2, "uniform", True, (2.0, 1.0), (0.0, 0.0), storable=Box((2.0, 1.0))),
+    "ring": FlipFlopSpec(2, "ring", False, (2.0,), (2.0, 0.0), storable=circle(2.0)),
+    "annulus": FlipFlopSpec(2, "annulus", False, (1.0, 2.0), (1.5, 0.0), frequency=6.0, storable=Annulus(1.0, 2.0)),
 }
 
 

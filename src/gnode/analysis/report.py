@@ -1,0 +1,196 @@
+"""The whole analysis of a trained model on a task: slow and fixed points, spectra, attractor metrics, memory
+drift, pictures, ``summary.json`` and an HTML report. ``gnode analyze`` and ``gnode demo`` call :func:`analyze`."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from gnode.analysis.attractors import dimensions, drift_statistics, shape_match
+from gnode.analysis.fixed_points import FixedPointFinder, box_starts, sample_starts
+from gnode.analysis.jacobian import Autonomous, along_trajectories, gate_decomposition, spectrum
+from gnode.analysis.plots import plot_cloud, plot_plane, plot_readout, plot_trajectory_spectra
+from gnode.errors import ConfigError
+from gnode.model import Model, predict
+from gnode.tasks.storable import Points, StorableSet
+from gnode.train.checkpoint import write_json
+
+
+@dataclasses.dataclass(frozen=True)
+class AnalysisConfig:
+    """Settings of :func:`analyze`.
+
+    Attributes:
+        starts: initial states for the fixed-point search; ``box_fraction`` of them uniform in the box around the
+            trajectories padded by 20 % (they find saddles and points off the trajectories), the rest drawn from
+            the validation trajectories plus Gaussian noise of ``noise`` times the states' standard deviation.
+        finder: the :class:`FixedPointFinder`.
+        dimension_threshold: a slow point's dimension counts eigenvalues with ``|Re lambda| <`` this (1/tau units).
+        delta: coverage radius in readout units (default 5 % of the storable set's diameter).
+        point_tol: for a finite storable set, a target counts as found if a stable fixed point's readout is this
+            close.
+        hold_factor: memory drift is measured over a zero-input hold of this many trial lengths.
+        trials: validation trials used for trajectories, starts and drift.
+    """
+
+    starts: int = 1024
+    box_fraction: float = 0.25
+    noise: float = 0.05
+    finder: FixedPointFinder = dataclasses.field(default_factory=FixedPointFinder)
+    dimension_threshold: float = 0.1
+    delta: float | None = None
+    point_tol: float = 0.1
+    hold_factor: float = 10.0
+    trials: int = 100
+    seed: int = 0
+
+
+def _readout(model: Model, points: np.ndarray) -> np.ndarray:
+    if len(points) == 0:
+        return np.zeros((0, model.readout.weight.shape[0]))
+    return np.asarray(jax.vmap(model.readout)(jnp.asarray(points, jnp.float32)))
+
+
+def _starts(states: np.ndarray, config: AnalysisConfig) -> np.ndarray:
+    flat = states.reshape(-1, states.shape[-1])
+    n_box = round(config.box_fraction * config.starts)
+    near = sample_starts(flat, config.starts - n_box, config.noise * float(flat.std()), seed=config.seed)
+    if n_box == 0:
+        return near
+    lo, hi = flat.min(0), flat.max(0)
+    pad = 0.2 * (hi - lo) + 1e-3
+    return np.concatenate([near, box_starts(lo - pad, hi + pad, n_box, seed=config.seed + 1)])
+
+
+def _point_targets(storable: Points, stable_readouts: np.ndarray, tol: float) -> dict[str, Any]:
+    """For each target point, the distance to the nearest stable fixed point's readout."""
+    targets = np.asarray(storable.points)
+    if len(stable_readouts) == 0:
+        return {"targets_found": 0, "targets": len(targets), "max_target_distance": None}
+    distance = np.linalg.norm(targets[:, None] - stable_readouts[None], axis=-1).min(1)
+    return {
+        "targets_found": int(np.sum(distance <= tol)),
+        "targets": len(targets),
+        "max_target_distance": float(distance.max()),
+    }
+
+
+def analyze(
+    model: Model,
+    inputs: np.ndarray,
+    storable: StorableSet | None,
+    out: str | Path,
+    config: AnalysisConfig | None = None,
+    *,
+    title: str = "",
+) -> dict[str, Any]:
+    """Analyse ``model`` driven by ``inputs`` ``(trials, time, channels)`` (a task's validation inputs) and
+    write the figures, ``summary.json`` and ``report.html`` into ``out`` (created; must not hold a report).
+
+    Returns: the summary (also in ``summary.json``).
+    """
+    config = AnalysisConfig() if config is None else config
+    inputs = np.asarray(inputs, np.float32)[: config.trials]
+    if inputs.ndim != 3 or inputs.shape[-1] != model.field.input_dim:
+        raise ConfigError(f"inputs must be (trials, time, {model.field.input_dim}), got {inputs.shape}")
+    if storable is not None and storable.dim != model.readout.weight.shape[0]:
+        outs = model.readout.weight.shape[0]
+        raise ConfigError(f"the storable set lives in {storable.dim}-D, the readout in {outs}-D")
+    out = Path(out)
+    if (out / "summary.json").exists():
+        raise ConfigError(f"{out} already holds an analysis; choose another directory")
+    out.mkdir(parents=True, exist_ok=True)
+
+    outputs, states = (np.asarray(a) for a in predict(model, jnp.asarray(inputs)))
+    n = states.shape[-1]
+    velocity = Autonomous(model.field)
+    found = config.finder(velocity, _starts(states, config))
+    summary: dict[str, Any] = {"state_dim": n, "fixed_points": found.summary()}
+
+    # slow points: their spectra give the local dimension of the learned memory
+    if len(found.slow_points):
+        slow_dims = dimensions(spectrum(velocity, found.slow_points), config.dimension_threshold)
+        counts = np.bincount(slow_dims, minlength=n + 1)
+        summary["dimension"] = int(np.floor(np.median(slow_dims)))
+        summary["dimension_counts"] = {str(d): int(c) for d, c in enumerate(counts)}
+    else:
+        summary["dimension"] = None
+    slow_readouts, fixed_readouts = _readout(model, found.slow_points), _readout(model, found.points)
+    stable = np.array([s == "stable" for s in found.stability], bool)
+    summary["stable_readouts"] = fixed_readouts[stable].round(4).tolist() if stable.sum() <= 16 else "many"
+    if found.points.size:
+        gates, ungated = gate_decomposition(model.field, found.points)
+        summary["gate_at_fixed_points"] = {"min": float(gates.min()), "median": float(np.median(gates))}
+        summary["ungated_max_real_eigenvalue"] = {
+            "stable_points": float(ungated.eigenvalues.real[stable].max(1).max()) if stable.any() else None,
+        }
+
+    if storable is not None:
+        summary["storable"] = storable.describe()
+        if len(slow_readouts):
+            summary["shape"] = shape_match(storable, slow_readouts, config.delta)
+        if isinstance(storable, Points):
+            summary["point_targets"] = _point_targets(storable, fixed_readouts[stable], config.point_tol)
+        diameter = storable.diameter()
+    else:
+        diameter = float(np.ptp(outputs.reshape(-1, outputs.shape[-1]), axis=0).max())
+
+    # memory: run each trial to its end, then hold the input at zero
+    steps = inputs.shape[1]
+    hold = max(1, round(config.hold_factor * steps))
+    held, _ = predict(model, jnp.asarray(np.concatenate([inputs, np.zeros_like(inputs[:, :1]).repeat(hold, 1)], 1)))
+    summary["drift"] = drift_statistics(np.asarray(held)[:, steps - 1 :], hold * model.dt, diameter)
+
+    traj = along_trajectories(model.field, states, inputs, model.tau)
+    slowest = traj.time_constants.max(-1)
+    summary["trajectories"] = {
+        "median_slowest_time_constant_s": float(np.median(slowest)),
+        "median_fastest_time_constant_s": float(np.median(traj.time_constants.min(-1))),
+        "median_gate": float(np.median(traj.gates)),
+    }
+
+    figures = {}
+    name = title or "model"
+    if n == 2:
+        summary["plane"] = plot_plane(model.field, states[:8], found, out / "plane.png", title=name)
+        figures["plane.png"] = "State space: speed of the autonomous flow, streamlines, nullclines, fixed points"
+    else:
+        summary["cloud"] = plot_cloud(states, found, out / "cloud.png", title=name)
+        figures["cloud.png"] = "Slow points, fixed points and trajectories" + (" (top 3 PCs)" if n > 3 else "")
+    if outputs.shape[-1] >= 2:
+        plot_readout(slow_readouts, fixed_readouts, found.stability, storable, outputs, out / "readout.png", title=name)
+        figures["readout.png"] = "Readout space: slow and fixed points over the storable set"
+    plot_trajectory_spectra(traj, inputs, out / "spectra.png")
+    figures["spectra.png"] = "Local time constants and gates along a validation trial"
+    summary["figures"] = list(figures)
+    write_json(out / "summary.json", summary)
+    write_report(out / "report.html", name, summary, figures)
+    return summary
+
+
+def _rows(prefix: str, value: Any):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _rows(f"{prefix}.{key}" if prefix else key, item)
+    else:
+        yield prefix, f"{value:.4g}" if isinstance(value, float) else str(value)
+
+
+def write_report(path: Path, title: str, summary: dict[str, Any], figures: dict[str, str]) -> None:
+    """One self-contained HTML page: the numbers as a table, then each figure with its caption."""
+    rows = "\n".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in _rows("", summary))
+    images = "\n".join(
+        f'<figure><img src="{html.escape(f)}" style="max-width:100%"><figcaption>{html.escape(c)}</figcaption></figure>'
+        for f, c in figures.items()
+    )
+    path.write_text(
+        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head><body>"
+        f"<h1>gnode analysis: {html.escape(title)}</h1><table border='1' cellpadding='3'>{rows}</table>"
+        f"{images}</body></html>\n"
+    )
