@@ -100,3 +100,23 @@ def test_config_file_and_unknown_keys(tmp_path):
     cfg.write_text('task = "ring"\nwidth = 3\n')
     bad = runner.invoke(app, ["train", "--out", str(tmp_path / "r2"), "--config", str(cfg)])
     assert bad.exit_code == 2 and "unknown config keys ['width']" in bad.stderr
+
+
+def test_analyze_a_run_and_its_errors(tmp_path):
+    run = tmp_path / "r"
+    assert runner.invoke(app, ["train", "--out", str(run), *SMALL, "--epochs", "1"]).exit_code == 0
+    ok = runner.invoke(app, ["analyze", str(run), "--starts", "32", "--trials", "4"])
+    assert ok.exit_code == 0, ok.output
+    assert "dimension at slow points" in ok.output
+    for name in ("summary.json", "report.html", "plane.png", "readout.png", "spectra.png"):
+        assert (run / "analysis" / name).is_file(), name
+    again = runner.invoke(app, ["analyze", str(run), "--starts", "32"])
+    assert again.exit_code == 2 and "already holds an analysis" in again.stderr
+    (run / "model.npz").unlink()
+    missing = runner.invoke(app, ["analyze", str(run), "--out", str(tmp_path / "a2")])
+    assert missing.exit_code == 2 and "checkpoint not found" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
+    nothing = runner.invoke(app, ["analyze", str(tmp_path / "nothing")])
+    assert nothing.exit_code == 2 and "no run in" in nothing.stderr
+    empty = runner.invoke(app, ["analyze", str(run), "--starts", "0"])
+    assert empty.exit_code == 2 and "--starts and --trials must be positive" in empty.stderr

@@ -1,4 +1,7 @@
-"""``gnode train`` and ``gnode demo``. Every error from gnode is one line on stderr and exit code 2."""
+"""``gnode train``, ``gnode analyze`` and ``gnode demo``.
+
+Every error from gnode is one line on stderr and exit code 2.
+"""
 
 from __future__ import annotations
 
@@ -104,6 +107,54 @@ def train(
     print_table(f"{run_config.model} on {run_config.task} -> {out}", summary)
 
 
+def summary_rows(summary: dict[str, Any]) -> dict[str, Any]:
+    """The headline numbers of an analysis summary, flattened for a table."""
+    fixed, shape, drift = summary["fixed_points"], summary.get("shape", {}), summary["drift"]
+    rows = {
+        "fixed points (stable / saddles / unstable)": f"{fixed['stable']} / {fixed['saddles']} / {fixed['unstable']}",
+        "slow points": fixed["slow_points"],
+        "dimension at slow points": summary["dimension"],
+    }
+    if shape:
+        rows["chamfer / diameter"] = shape["chamfer_fraction"]
+        rows["coverage"] = shape["coverage"]
+    if summary.get("point_targets"):
+        targets = summary["point_targets"]
+        rows["targets with a stable point"] = f"{targets['targets_found']} / {targets['targets']}"
+    rows[f"drift over {drift['hold_seconds']:g} s / diameter"] = drift["median_drift_fraction"]
+    return rows
+
+
+def run_analysis(run_dir: Path, out: Path, starts: int, trials: int, title: str) -> dict[str, Any]:
+    from gnode.analysis.report import AnalysisConfig, analyze
+    from gnode.experiment import build, load_run
+    from gnode.tasks import FLIPFLOP_TASKS
+
+    model, config = load_run(run_dir)
+    _, _, val = build(config)
+    settings = AnalysisConfig(starts=starts, trials=trials)
+    return analyze(model, val.inputs, FLIPFLOP_TASKS[config.task].storable, out, settings, title=title)
+
+
+@app.command()
+@one_line_errors
+def analyze(
+    run_dir: Annotated[Path, typer.Argument(help="a finished run directory (from gnode train)")],
+    out: Annotated[Path | None, typer.Option(help="output directory (default RUN_DIR/analysis; must be new)")] = None,
+    starts: Annotated[int, typer.Option(help="initial states of the fixed-point search")] = 1024,
+    trials: Annotated[int, typer.Option(help="validation trials for trajectories and drift")] = 100,
+):
+    """Read the dynamics of a trained run: fixed and slow points, spectra, attractor metrics, memory drift.
+
+    Writes PNGs, report.html and summary.json into RUN_DIR/analysis.
+    """
+    if starts <= 0 or trials <= 0:
+        raise ConfigError(f"--starts and --trials must be positive, got {starts} and {trials}")
+    out = run_dir / "analysis" if out is None else out
+    summary = run_analysis(run_dir, out, starts, trials, title=run_dir.name)
+    print_table(f"analysis of {run_dir} -> {out}", summary_rows(summary))
+
+
 @app.command()
 @one_line_errors
 def demo(
@@ -111,9 +162,8 @@ def demo(
     epochs: Annotated[int, typer.Option(help="training epochs")] = 60,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ):
-    """Train a 2-D gnODE on the ring task and draw what it learned (a few minutes on 2 CPU cores)."""
-    from gnode.analysis.portrait import plot_phase_portrait
-    from gnode.experiment import RunConfig, build, train_run
+    """Train a 2-D gnODE on the ring task and read what it learned (a few minutes on 2 CPU cores)."""
+    from gnode.experiment import RunConfig, train_run
     from gnode.train.checkpoint import write_json
 
     config = RunConfig(
@@ -126,33 +176,33 @@ def demo(
         batch_size=10,
         epochs=epochs,
     )
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise ConfigError(f"{out} exists and is not empty; choose a new --out")
     tick = time.perf_counter()
     summary = train_run(config, out / "run", progress=progress)
-    from gnode.experiment import load_run
-
-    model, _ = load_run(out / "run")
-    _, _, val = build(config)
-    speeds = plot_phase_portrait(
-        model,
-        val.inputs,
-        val.targets,
-        out / "phase_portrait.png",
-        title=f"2-D gnODE, ring task: validation R2 = {summary['val_r2']:.3f}",
-    )
-    summary = {**summary, **speeds, "wall_seconds": time.perf_counter() - tick, "figure": "phase_portrait.png"}
+    trained_seconds = time.perf_counter() - tick
+    analysis = run_analysis(out / "run", out / "analysis", 1024, 100, title="2-D gnODE on the ring task")
+    rows = summary_rows(analysis)
+    summary = {
+        **summary,
+        "analysis": {k: v for k, v in analysis.items() if k != "figures"},
+        "wall_seconds": time.perf_counter() - tick,
+        "train_seconds": trained_seconds,
+        "figures": [f"analysis/{f}" for f in analysis["figures"]] + ["analysis/report.html"],
+    }
     write_json(out / "summary.json", summary)
     report = [
-        "gnode demo: a 2-D gated neural ODE trained on the ring flip-flop task",
+        "gnode demo: a 2-D gated neural ODE trained on the ring flip-flop task, and what it learned",
         f"  config: {dataclasses.asdict(config)}",
         f"  validation MSE {summary['val_mse']:.4f}, R2 {summary['val_r2']:.4f} "
         f"({summary['parameters']} parameters, best epoch {summary['best_epoch']} of {epochs})",
-        f"  autonomous speed |v(h,0)| on the plotted grid: min {speeds['min_speed']:.2e}, "
-        f"median {speeds['median_speed']:.2e} (a ring of slow points is the learned memory)",
-        f"  figure: {out / 'phase_portrait.png'}; run directory: {out / 'run'}",
-        f"  wall time {summary['wall_seconds']:.0f} s",
+        "  the learned memory (readout space; the task stores points of a circle of radius 2):",
+        *(f"    {k}: {v:.4g}" if isinstance(v, float) else f"    {k}: {v}" for k, v in rows.items()),
+        f"  figures and report: {out / 'analysis'} (plane.png, readout.png, spectra.png, report.html)",
+        f"  run directory: {out / 'run'}; wall time {summary['wall_seconds']:.0f} s (training {trained_seconds:.0f} s)",
     ]
     (out / "report.txt").write_text("\n".join(report) + "\n")
-    print_table(f"gnode demo -> {out}", summary)
+    print_table(f"gnode demo -> {out}", {**{k: summary[k] for k in ("val_mse", "val_r2", "wall_seconds")}, **rows})
 
 
 if __name__ == "__main__":
