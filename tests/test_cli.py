@@ -120,3 +120,14 @@ def test_analyze_a_run_and_its_errors(tmp_path):
     assert nothing.exit_code == 2 and "no run in" in nothing.stderr
     empty = runner.invoke(app, ["analyze", str(run), "--starts", "0"])
     assert empty.exit_code == 2 and "--starts and --trials must be positive" in empty.stderr
+
+
+def test_demo_writes_its_report_and_never_overwrites(tmp_path):
+    out = tmp_path / "demo"
+    result = runner.invoke(app, ["demo", "--out", str(out), "--epochs", "2", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    for name in ("report.txt", "summary.json", "analysis/report.html", "analysis/plane.png", "run/model.npz"):
+        assert (out / name).is_file(), name
+    assert "dimension at slow points" in (out / "report.txt").read_text()
+    again = runner.invoke(app, ["demo", "--out", str(out), "--epochs", "2", "--no-progress"])
+    assert again.exit_code == 2 and "not empty" in again.stderr

@@ -96,7 +96,8 @@ class FixedPoints:
         points: ``(K, N)`` distinct fixed points (``q < fixed_tol``); ``q``: their ``q``.
         spectrum: Jacobians and eigen-decompositions at ``points``.
         stability: ``"stable"``, ``"saddle-k"`` or ``"unstable"`` per fixed point.
-        starts: number of initial states; ``descent_steps``: Adam steps the slowest start needed.
+        starts: number of initial states; ``converged``: how many of them refined to ``q < fixed_tol`` (before
+            deduplication); ``descent_steps``: Adam steps the slowest start needed.
     """
 
     slow_points: np.ndarray
@@ -106,6 +107,7 @@ class FixedPoints:
     spectrum: Spectrum
     stability: list[str]
     starts: int
+    converged: int
     descent_steps: int
 
     def count(self, kind: str) -> int:
@@ -115,6 +117,7 @@ class FixedPoints:
     def summary(self) -> dict:
         return {
             "starts": self.starts,
+            "converged": self.converged,
             "slow_points": len(self.slow_points),
             "fixed_points": len(self.points),
             "stable": self.count("stable"),
@@ -185,6 +188,7 @@ class FixedPointFinder(eqx.Module):
             spectrum=spec,
             stability=spec.stability(self.stability_tol),
             starts=len(starts),
+            converged=int(fixed.sum()),
             descent_steps=int(steps),
         )
 

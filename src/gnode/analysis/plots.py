@@ -72,9 +72,9 @@ def plot_plane(
     """
     plt = _pyplot()
     flat = np.concatenate([states.reshape(-1, 2), fixed.points.reshape(-1, 2)])
-    lo, hi = flat.min(0), flat.max(0)
-    pad = 0.2 * (hi - lo) + 1e-3
-    g = plane_grid(field, lo - pad, hi + pad, grid)
+    # 20 % around the points, and a view at least 0.1 wide (streamplot needs a well-conditioned grid)
+    centre, half = (flat.min(0) + flat.max(0)) / 2, np.maximum(0.6 * np.ptp(flat, axis=0), 0.05)
+    g = plane_grid(field, centre - half, centre + half, grid)
     gated = not np.allclose(g["gate"], 1.0)
     fig, axes = plt.subplots(1, 2 if gated else 1, figsize=(12 if gated else 6.5, 5.3), squeeze=False)
     ax = axes[0, 0]
