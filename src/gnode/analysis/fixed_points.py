@@ -6,9 +6,11 @@ Two phases, both vmapped over the initial states in one compiled program:
    ``max_steps`` pass; where it crosses ``slow_tol`` is its **slow point**. Stopping there, instead of
    running on, keeps the slow points spread along an approximate continuous attractor (Adam's steps do not
    shrink with the gradient, so a long descent drags every state along the attractor to a few minima).
-2. **Refinement** (Levenberg-Marquardt on ``v(h) = 0``, optimistix): from each slow point. It converges
-   quadratically at isolated fixed points and, where the Jacobian is singular (a continuous attractor), to a
-   nearby point of the attractor. A refined point with ``q < fixed_tol`` is a **fixed point**.
+2. **Refinement** (Levenberg-Marquardt on ``v(h) = 0``, a few lines of ``jnp.linalg``) from each slow point.
+   It converges quadratically at isolated fixed points and, where the Jacobian is singular (a continuous
+   attractor), to a nearby point of the attractor. A refined point with ``q < fixed_tol`` is a **fixed point**.
+   (Refining from far off is avoided on purpose: there LM can leap to where a gate shuts, ``v ~ 0`` with
+   ``F != h``.)
 
 Fixed points are deduplicated (within ``unique_tol``, keeping the lowest ``q``) and classified by the
 eigenvalues of their Jacobian. Units: ``v`` is ``tau dh/dt``, so ``q`` is in (state / tau)^2 and
@@ -24,7 +26,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import optimistix as optx
 from jaxtyping import Array, Float
 from scipy.spatial import cKDTree
 
@@ -61,17 +62,30 @@ def _descend(velocity, starts, learning_rate, max_steps, slow_tol):
 
 
 @eqx.filter_jit
-def _refine(velocity, starts, max_steps, rtol, atol):
-    solver = optx.LevenbergMarquardt(rtol=rtol, atol=atol)
+def _refine(velocity, starts, steps, damping):
+    """Levenberg-Marquardt on ``v(h) = 0``: ``dh = -(J^T J + mu I)^-1 J^T v``, a step kept only if it lowers q
+    (then ``mu`` shrinks 3x, else it grows 4x). ``mu I`` rather than ``mu diag(J^T J)`` keeps the step defined
+    where ``J`` is singular, as it is along a continuous attractor."""
+    eye = jnp.eye(starts.shape[-1], dtype=starts.dtype)
 
     def one(h0):
-        sol = optx.least_squares(lambda h, _: velocity(h), solver, h0, max_steps=max_steps, throw=False)
-        # keep the start if the solver made it worse (it can stop on a failed step)
-        better = _speed_squared(velocity, sol.value) <= _speed_squared(velocity, h0)
-        return jnp.where(better, sol.value, h0)
+        def step(carry, _):
+            h, q, mu = carry
+            v, jac = velocity(h), jax.jacfwd(velocity)(h)
+            trial = h - jnp.linalg.solve(jac.T @ jac + mu * eye, jac.T @ v)
+            q_trial = _speed_squared(velocity, trial)
+            better = q_trial < q
+            return (
+                jnp.where(better, trial, h),
+                jnp.where(better, q_trial, q),
+                jnp.where(better, mu / 3.0, mu * 4.0),
+            ), None
 
-    h = jax.vmap(one)(starts)
-    return h, jax.vmap(lambda p: _speed_squared(velocity, p))(h)
+        init = (h0, _speed_squared(velocity, h0), jnp.asarray(damping, h0.dtype))
+        (h, q, _), _ = jax.lax.scan(step, init, None, length=steps)
+        return h, q
+
+    return jax.vmap(one)(starts)
 
 
 def unique_points(points: np.ndarray, scores: np.ndarray, tol: float) -> np.ndarray:
@@ -135,24 +149,23 @@ class FixedPointFinder(eqx.Module):
         learning_rate, max_steps: Adam's step size and its step budget in the descent phase.
         slow_tol: ``q`` below which a point is slow (ends the descent).
         fixed_tol: ``q`` below which a refined point is fixed.
-        refine_steps, refine_rtol, refine_atol: the Levenberg-Marquardt budget and step tolerances.
+        refine_steps, damping: Levenberg-Marquardt's number of steps and initial damping ``mu``.
         unique_tol: fixed points closer than this (state units) are one.
         stability_tol: an eigenvalue with real part above this (1/tau units) is unstable.
     """
 
     learning_rate: float = 1e-2
-    max_steps: int = 5000
+    max_steps: int = 2000
     slow_tol: float = 1e-6
     fixed_tol: float = 1e-10
-    refine_steps: int = 100
-    refine_rtol: float = 1e-7
-    refine_atol: float = 1e-9
+    refine_steps: int = 30
+    damping: float = 1e-2
     unique_tol: float = 1e-3
     stability_tol: float = 1e-4
 
     def __check_init__(self):
-        if not (self.learning_rate > 0 and self.max_steps >= 0 and self.refine_steps >= 0):
-            raise ConfigError("learning_rate must be positive and the step budgets non-negative")
+        if not (self.learning_rate > 0 and self.damping > 0 and self.max_steps >= 0 and self.refine_steps >= 0):
+            raise ConfigError("learning_rate and damping must be positive, the step budgets non-negative")
         if not 0 < self.fixed_tol <= self.slow_tol:
             raise ConfigError(f"need 0 < fixed_tol <= slow_tol, got {self.fixed_tol}, {self.slow_tol}")
 
@@ -169,12 +182,11 @@ class FixedPointFinder(eqx.Module):
         h, q, steps = _descend(velocity, jnp.asarray(starts), self.learning_rate, self.max_steps, self.slow_tol)
         h, q = np.asarray(h), np.asarray(q)
         slow = q < self.slow_tol
-        refined, refined_q = (
-            _refine(velocity, jnp.asarray(h[slow]), self.refine_steps, self.refine_rtol, self.refine_atol)
-            if slow.any()
-            else (h[:0], q[:0])
-        )
-        refined, refined_q = np.asarray(refined), np.asarray(refined_q)
+        refined, refined_q = h[slow], q[slow]
+        if slow.any():
+            refined, refined_q = (
+                np.asarray(a) for a in _refine(velocity, jnp.asarray(refined), self.refine_steps, self.damping)
+            )
         fixed = refined_q < self.fixed_tol
         keep = unique_points(refined[fixed], refined_q[fixed], self.unique_tol) if fixed.any() else np.zeros(0, int)
         points, point_q = refined[fixed][keep], refined_q[fixed][keep]

@@ -125,10 +125,14 @@ def analyze(
     stable = np.array([s == "stable" for s in found.stability], bool)
     summary["stable_readouts"] = fixed_readouts[stable].round(4).tolist() if stable.sum() <= 16 else "many"
     if found.points.size:
-        gates, ungated = gate_decomposition(model.field, found.points)
+        gates, ungated_spectrum = gate_decomposition(model.field, found.points)
         summary["gate_at_fixed_points"] = {"min": float(gates.min()), "median": float(np.median(gates))}
+        # v = G * (-h + F) also vanishes where a gate shuts: count the fixed points that are not zeros of -h + F
+        x0 = jnp.zeros((model.field.input_dim,))
+        ungated = jax.vmap(lambda h: model.field.ungated_velocity(h, x0))(jnp.asarray(found.points))
+        summary["gate_closed_fixed_points"] = int(np.sum(np.linalg.norm(np.asarray(ungated), axis=1) > 1e-3))
         summary["ungated_max_real_eigenvalue"] = {
-            "stable_points": float(ungated.eigenvalues.real[stable].max(1).max()) if stable.any() else None,
+            "stable_points": float(ungated_spectrum.eigenvalues.real[stable].max(1).max()) if stable.any() else None,
         }
 
     if storable is not None:
