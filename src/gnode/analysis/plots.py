@@ -54,6 +54,7 @@ def _draw_fixed(ax, points: np.ndarray, stability: list[str], project=lambda p: 
 
 def plane_grid(field: AbstractField, lo, hi, size: int, x=None) -> dict[str, np.ndarray]:
     """``v(h, x*)`` and ``G(h, x*)`` on a ``size x size`` grid over ``[lo, hi]`` (a 2-D field)."""
+    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)  # float32 spacing fails streamplot's check
     xs, ys = np.linspace(lo[0], hi[0], size), np.linspace(lo[1], hi[1], size)
     gx, gy = np.meshgrid(xs, ys)
     x = jnp.zeros((field.input_dim,)) if x is None else jnp.asarray(x)
@@ -152,20 +153,31 @@ def plot_readout(
     fig = plt.figure(figsize=(6.5, 6))
     ax = fig.add_subplot(projection="3d") if three else fig.add_subplot()
     keep = slice(0, 3) if three else slice(0, 2)
-    if storable is not None:
-        target = storable.sample(400)
-        ax.scatter(*target[:, keep].T, s=6, c="tab:green", alpha=0.25, label=f"storable: {storable.describe()}")
+    target = None if storable is None else storable.sample(400)[:, keep]
+    # the view: the storable set and the outputs, padded; far-off points (e.g. where a gate shut) are left out
+    shown = np.concatenate([outputs.reshape(-1, dim)[:, keep], *([] if target is None else [target])])
+    lo, hi = shown.min(0), shown.max(0)
+    lo, hi = lo - 0.15 * (hi - lo) - 1e-3, hi + 0.15 * (hi - lo) + 1e-3
+
+    def inside(points):
+        return np.all((points[:, keep] >= lo) & (points[:, keep] <= hi), axis=1)
+
+    if target is not None:
+        ax.scatter(*target.T, s=6, c="tab:green", alpha=0.25, label=f"storable: {storable.describe()}")
     for trial in outputs[:6]:
         ax.plot(*trial[:, keep].T, lw=0.7, alpha=0.6)
     if len(slow_readouts):
-        ax.scatter(*slow_readouts[:, keep].T, s=3, c="0.3", alpha=0.5, label="slow points")
-    if dim >= 2:
-        _draw_fixed(ax, fixed_readouts[:, keep], stability)
+        ax.scatter(*slow_readouts[inside(slow_readouts)][:, keep].T, s=3, c="0.3", alpha=0.5, label="slow points")
+    visible = inside(fixed_readouts)
+    _draw_fixed(ax, fixed_readouts[visible][:, keep], [k for k, v in zip(stability, visible, strict=True) if v])
+    outside = int(np.sum(~visible))
+    for set_limit, a, b in zip((ax.set_xlim, ax.set_ylim, *((ax.set_zlim,) if three else ())), lo, hi, strict=True):
+        set_limit(a, b)
     ax.set(xlabel="y1", ylabel="y2")
     if not three:
         ax.set_aspect("equal")
     ax.legend(loc="upper right", fontsize=7)
-    ax.set_title(title or "readout space")
+    ax.set_title((title or "readout space") + (f" ({outside} fixed points outside the view)" if outside else ""))
     _save(fig, path)
 
 
