@@ -40,19 +40,29 @@ SUITES = {
 COMMON = {"2d": dict(), "3bit": dict(initial_state="fixed", lr=3e-3, weight_decay=1e-3, batch_size=10)}
 
 
+def selected(spec: dict, only: list[str] | None) -> bool:
+    """``--only square ring gnode``: the tasks named (all if none) crossed with the models named (all if none)."""
+    if not only:
+        return True
+    suites = [s for specs in SUITES.values() for s in specs]
+    tasks = [o for o in only if o in {s["task"] for s in suites}]
+    models = [o for o in only if o in {s["model"] for s in suites}]
+    return (not tasks or spec["task"] in tasks) and (not models or spec["model"] in models)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("suite", choices=sorted(SUITES))
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
-    parser.add_argument("--only", nargs="*", default=None, help="restrict to these tasks or models")
+    parser.add_argument("--only", nargs="*", default=None, help="restrict to these tasks and/or models")
     args = parser.parse_args()
 
     rows = []
     for seed in args.seeds:
         for spec in SUITES[args.suite]:
-            if args.only and spec["task"] not in args.only and spec["model"] not in args.only:
+            if not selected(spec, args.only):
                 continue
             config = RunConfig(**{**COMMON[args.suite], **spec}, epochs=args.epochs, model_seed=seed, seed=seed)
             out = args.out / f"{spec['task']}_{spec['model']}_N{spec['dim']}_seed{seed}"

@@ -29,6 +29,11 @@ def test_analysis_writes_figures_summary_and_report(tmp_path, task, dim):
     assert ("cloud.png" in summary["figures"]) == (dim != 2)
     page = (tmp_path / "a" / "report.html").read_text()
     assert "drift.median_drift_fraction" in page and all(f in page for f in summary["figures"])
+    listed = written.get("fixed_point_list", [])
+    assert len(listed) == min(summary["fixed_points"]["fixed_points"], 64)
+    for point in listed:  # each listed point is a zero of v, with its class and spectrum
+        assert point["q"] < 1e-10 and len(point["state"]) == dim and len(point["eigenvalues_real"]) == dim
+        assert point["stability"].split("-")[0] in ("stable", "saddle", "unstable")
     with pytest.raises(ConfigError, match="already holds"):
         analyze(model, val.inputs, FLIPFLOP_TASKS[task].storable, tmp_path / "a", SMALL)
 

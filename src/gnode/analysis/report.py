@@ -37,6 +37,8 @@ class AnalysisConfig:
             close.
         hold_factor: memory drift is measured over a zero-input hold of this many trial lengths.
         trials: validation trials used for trajectories, starts and drift.
+        listed_points: ``summary.json`` lists each fixed point (state, readout, class, eigenvalues, gates, the
+            spectrum of ``-I + dF/dh``) up to this many.
     """
 
     starts: int = 1024
@@ -48,6 +50,7 @@ class AnalysisConfig:
     point_tol: float = 0.1
     hold_factor: float = 10.0
     trials: int = 100
+    listed_points: int = 64
     seed: int = 0
 
 
@@ -130,10 +133,22 @@ def analyze(
         # v = G * (-h + F) also vanishes where a gate shuts: count the fixed points that are not zeros of -h + F
         x0 = jnp.zeros((model.field.input_dim,))
         ungated = jax.vmap(lambda h: model.field.ungated_velocity(h, x0))(jnp.asarray(found.points))
-        summary["gate_closed_fixed_points"] = int(np.sum(np.linalg.norm(np.asarray(ungated), axis=1) > 1e-3))
-        summary["ungated_max_real_eigenvalue"] = {
-            "stable_points": float(ungated_spectrum.eigenvalues.real[stable].max(1).max()) if stable.any() else None,
-        }
+        ungated_speed = np.linalg.norm(np.asarray(ungated), axis=1)
+        summary["gate_closed_fixed_points"] = int(np.sum(ungated_speed > 1e-3))
+        summary["fixed_point_list"] = [
+            {
+                "state": found.points[i].round(5).tolist(),
+                "readout": fixed_readouts[i].round(5).tolist(),
+                "q": float(found.q[i]),
+                "stability": found.stability[i],
+                "eigenvalues_real": found.spectrum.eigenvalues[i].real.round(5).tolist(),
+                "eigenvalues_imag": found.spectrum.eigenvalues[i].imag.round(5).tolist(),
+                "gate": gates[i].round(5).tolist(),
+                "ungated_eigenvalues_real": ungated_spectrum.eigenvalues[i].real.round(5).tolist(),
+                "ungated_speed": float(ungated_speed[i]),
+            }
+            for i in range(min(len(found.points), config.listed_points))
+        ]
 
     if storable is not None:
         summary["storable"] = storable.describe()
@@ -186,15 +201,34 @@ def _rows(prefix: str, value: Any):
         yield prefix, f"{value:.4g}" if isinstance(value, float) else str(value)
 
 
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
+    return f"<table border='1' cellpadding='3'><tr>{head}</tr>{body}</table>"
+
+
 def write_report(path: Path, title: str, summary: dict[str, Any], figures: dict[str, str]) -> None:
-    """One self-contained HTML page: the numbers as a table, then each figure with its caption."""
-    rows = "\n".join(f"<tr><td>{html.escape(k)}</td><td>{html.escape(v)}</td></tr>" for k, v in _rows("", summary))
+    """One self-contained HTML page: the numbers, the fixed points, then each figure with its caption."""
+    numbers = {k: v for k, v in summary.items() if k != "fixed_point_list"}
+    points = [
+        [
+            p["stability"],
+            ", ".join(f"{y:.3f}" for y in p["readout"]),
+            f"{p['q']:.2e}",
+            f"{max(p['eigenvalues_real']):.4f}",
+            f"{min(p['gate']):.3g}",
+            f"{p['ungated_speed']:.2e}",
+        ]
+        for p in summary.get("fixed_point_list", [])
+    ]
+    header = ["class", "readout", "q", "max Re eig", "min gate", "|-h + F|"]
     images = "\n".join(
         f'<figure><img src="{html.escape(f)}" style="max-width:100%"><figcaption>{html.escape(c)}</figcaption></figure>'
         for f, c in figures.items()
     )
     path.write_text(
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head><body>"
-        f"<h1>gnode analysis: {html.escape(title)}</h1><table border='1' cellpadding='3'>{rows}</table>"
-        f"{images}</body></html>\n"
+        f"<h1>gnode analysis: {html.escape(title)}</h1>"
+        f"{_table(['quantity', 'value'], [list(r) for r in _rows('', numbers)])}"
+        f"<h2>Fixed points</h2>{_table(header, points)}{images}</body></html>\n"
     )
