@@ -111,7 +111,8 @@ class FixedPoints:
         spectrum: Jacobians and eigen-decompositions at ``points``.
         stability: ``"stable"``, ``"saddle-k"`` or ``"unstable"`` per fixed point.
         starts: number of initial states; ``converged``: how many of them refined to ``q < fixed_tol`` (before
-            deduplication); ``descent_steps``: Adam steps the slowest start needed.
+            deduplication); ``descent_steps``: Adam steps the slowest start needed; ``descent_q``: every start's
+            ``q`` where its descent stopped (to tune ``slow_tol`` and ``max_steps`` when few points are slow).
     """
 
     slow_points: np.ndarray
@@ -123,6 +124,7 @@ class FixedPoints:
     starts: int
     converged: int
     descent_steps: int
+    descent_q: np.ndarray
 
     def count(self, kind: str) -> int:
         """Number of fixed points whose class starts with ``kind`` (``"stable"``, ``"saddle"``, ``"unstable"``)."""
@@ -139,6 +141,8 @@ class FixedPoints:
             "unstable": self.count("unstable"),
             "max_fixed_q": float(self.q.max()) if len(self.q) else None,
             "descent_steps": self.descent_steps,
+            "descent_q_median": float(np.median(self.descent_q)),
+            "descent_q_min": float(np.min(self.descent_q)),
         }
 
 
@@ -202,6 +206,7 @@ class FixedPointFinder(eqx.Module):
             starts=len(starts),
             converged=int(fixed.sum()),
             descent_steps=int(steps),
+            descent_q=q,
         )
 
 

@@ -129,7 +129,8 @@ def plot_cloud(states: np.ndarray, fixed: FixedPoints, path: str | Path, *, titl
     _draw_fixed(ax, fixed.points, fixed.stability, project)
     labels = ("h1", "h2", "h3") if n == 3 else ("PC1", "PC2", "PC3")
     ax.set(xlabel=labels[0], ylabel=labels[1], zlabel=labels[2])
-    ax.legend(loc="upper left", fontsize=8)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper left", fontsize=8)
     ax.set_title(title or ("state space" if n == 3 else f"top 3 PCs ({100 * explained.sum():.0f} % of variance)"))
     _save(fig, path)
     return {"explained_variance": float(explained.sum())}
@@ -176,7 +177,8 @@ def plot_readout(
     ax.set(xlabel="y1", ylabel="y2")
     if not three:
         ax.set_aspect("equal")
-    ax.legend(loc="upper right", fontsize=7)
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="upper right", fontsize=7)
     ax.set_title((title or "readout space") + (f" ({outside} fixed points outside the view)" if outside else ""))
     _save(fig, path)
 

@@ -113,6 +113,7 @@ def summary_rows(summary: dict[str, Any]) -> dict[str, Any]:
     rows = {
         "fixed points (stable / saddles / unstable)": f"{fixed['stable']} / {fixed['saddles']} / {fixed['unstable']}",
         "slow points": fixed["slow_points"],
+        "median q where the descent stopped": fixed["descent_q_median"],
         "dimension at slow points": summary["dimension"],
     }
     if shape:
@@ -125,15 +126,19 @@ def summary_rows(summary: dict[str, Any]) -> dict[str, Any]:
     return rows
 
 
-def run_analysis(run_dir: Path, out: Path, starts: int, trials: int, title: str) -> dict[str, Any]:
+def run_analysis(run_dir: Path, out: Path, title: str, **settings: Any) -> dict[str, Any]:
+    """``gnode analyze`` on a run directory; ``settings`` go to ``AnalysisConfig`` or, for ``slow_tol`` and
+    ``max_steps``, to its ``FixedPointFinder``."""
+    from gnode.analysis.fixed_points import FixedPointFinder
     from gnode.analysis.report import AnalysisConfig, analyze
     from gnode.experiment import build, load_run
     from gnode.tasks import FLIPFLOP_TASKS
 
     model, config = load_run(run_dir)
     _, _, val = build(config)
-    settings = AnalysisConfig(starts=starts, trials=trials)
-    return analyze(model, val.inputs, FLIPFLOP_TASKS[config.task].storable, out, settings, title=title)
+    finder = {k: settings.pop(k) for k in ("slow_tol", "max_steps") if k in settings}
+    analysis = AnalysisConfig(finder=FixedPointFinder(**finder), **settings)
+    return analyze(model, val.inputs, FLIPFLOP_TASKS[config.task].storable, out, analysis, title=title)
 
 
 @app.command()
@@ -143,6 +148,8 @@ def analyze(
     out: Annotated[Path | None, typer.Option(help="output directory (default RUN_DIR/analysis; must be new)")] = None,
     starts: Annotated[int, typer.Option(help="initial states of the fixed-point search")] = 1024,
     trials: Annotated[int, typer.Option(help="validation trials for trajectories and drift")] = 100,
+    slow_tol: Annotated[float, typer.Option(help="q = |v|^2/2 below which a point is slow")] = 1e-6,
+    max_steps: Annotated[int, typer.Option(help="Adam steps of the slow-point descent")] = 2000,
 ):
     """Read the dynamics of a trained run: fixed and slow points, spectra, attractor metrics, memory drift.
 
@@ -151,7 +158,9 @@ def analyze(
     if starts <= 0 or trials <= 0:
         raise ConfigError(f"--starts and --trials must be positive, got {starts} and {trials}")
     out = run_dir / "analysis" if out is None else out
-    summary = run_analysis(run_dir, out, starts, trials, title=run_dir.name)
+    summary = run_analysis(
+        run_dir, out, run_dir.name, starts=starts, trials=trials, slow_tol=slow_tol, max_steps=max_steps
+    )
     print_table(f"analysis of {run_dir} -> {out}", summary_rows(summary))
 
 
@@ -181,7 +190,7 @@ def demo(
     tick = time.perf_counter()
     summary = train_run(config, out / "run", progress=progress)
     trained_seconds = time.perf_counter() - tick
-    analysis = run_analysis(out / "run", out / "analysis", 1024, 100, title="2-D gnODE on the ring task")
+    analysis = run_analysis(out / "run", out / "analysis", "2-D gnODE on the ring task")
     rows = summary_rows(analysis)
     summary = {
         **summary,
