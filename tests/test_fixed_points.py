@@ -103,3 +103,13 @@ def test_starts_are_deterministic():
     states = np.random.default_rng(0).normal(size=(3, 10, 2))
     np.testing.assert_array_equal(sample_starts(states, 7, 0.1, seed=3), sample_starts(states, 7, 0.1, seed=3))
     assert sample_starts(states, 7, 0.1).shape == (7, 2)
+
+
+def test_refining_from_a_looser_tolerance_finds_the_same_points():
+    starts = box_starts([-2, -2], [2, 2], 100)
+    strict = FixedPointFinder()(bistable, starts)
+    loose = FixedPointFinder(max_steps=50, refine_tol=1e-1)(bistable, starts)
+    assert loose.descent_steps <= 50 and sorted(loose.stability) == sorted(strict.stability)
+    np.testing.assert_allclose(np.sort(loose.points[:, 0]), np.sort(strict.points[:, 0]), atol=1e-5)
+    with pytest.raises(ConfigError, match="refine_tol"):
+        FixedPointFinder(refine_tol=1e-9)
