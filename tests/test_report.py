@@ -42,6 +42,10 @@ def test_bad_inputs(tmp_path):
     model = make_model("gnode", 2, 2, 2, flow_widths=(4,), key=jr.key(0))
     with pytest.raises(ConfigError, match="inputs must be"):
         analyze(model, np.zeros((4, 10, 3)), None, tmp_path / "a", SMALL)
+    with pytest.raises(ConfigError, match="inputs must be non-empty"):
+        analyze(model, np.zeros((0, 10, 2)), None, tmp_path / "a", SMALL)
+    with pytest.raises(ConfigError, match="NaN"):
+        analyze(model, np.full((4, 10, 2), np.nan), None, tmp_path / "a", SMALL)
     with pytest.raises(ConfigError, match="storable set lives in 3-D"):
         analyze(model, np.zeros((4, 10, 2)), FLIPFLOP_TASKS["three_bit"].storable, tmp_path / "b", SMALL)
     assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

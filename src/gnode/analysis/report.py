@@ -100,8 +100,10 @@ def analyze(
     """
     config = AnalysisConfig() if config is None else config
     inputs = np.asarray(inputs, np.float32)[: config.trials]
-    if inputs.ndim != 3 or inputs.shape[-1] != model.field.input_dim:
-        raise ConfigError(f"inputs must be (trials, time, {model.field.input_dim}), got {inputs.shape}")
+    if inputs.ndim != 3 or inputs.shape[-1] != model.field.input_dim or 0 in inputs.shape[:2]:
+        raise ConfigError(f"inputs must be non-empty (trials, time, {model.field.input_dim}), got {inputs.shape}")
+    if not np.all(np.isfinite(inputs)):
+        raise ConfigError("inputs contain NaN or inf")
     if storable is not None and storable.dim != model.readout.weight.shape[0]:
         outs = model.readout.weight.shape[0]
         raise ConfigError(f"the storable set lives in {storable.dim}-D, the readout in {outs}-D")
