@@ -14,18 +14,14 @@ import json
 import shutil
 from pathlib import Path
 
-from gnode.analysis.report import analyze
-from gnode.experiment import build, load_run
-from gnode.tasks import FLIPFLOP_TASKS
+from gnode.analysis.report import analyze_run
 
 
 def analysed(run: Path) -> dict:
     out = run / "analysis"
     if (out / "summary.json").exists():
         return json.loads((out / "summary.json").read_text())
-    model, config = load_run(run)
-    _, _, val = build(config)
-    return analyze(model, val.inputs, FLIPFLOP_TASKS[config.task].storable, out, title=run.name)
+    return analyze_run(run, out, title=run.name)
 
 
 def row(run: Path, summary: dict) -> dict:

@@ -55,25 +55,30 @@ def hausdorff_distance(a, b) -> float:
     return float(max(directed_hausdorff(a, b)[0], directed_hausdorff(b, a)[0]))
 
 
+def _covered(target: np.ndarray, readouts, delta: float) -> float:
+    target, readouts = _check_sets(target, readouts)
+    return float(np.mean(cKDTree(readouts).query(target)[0] <= delta))
+
+
 def coverage(storable: StorableSet, readouts, delta: float | None = None, *, samples: int = 2000) -> float:
     """Fraction of an even sample of ``storable`` within ``delta`` (default 5 % of its diameter) of ``readouts``."""
-    target, readouts = _check_sets(storable.sample(samples), readouts)
     delta = 0.05 * storable.diameter() if delta is None else delta
-    return float(np.mean(cKDTree(readouts).query(target)[0] <= delta))
+    return _covered(storable.sample(samples), readouts, delta)
 
 
 def shape_match(storable: StorableSet, readouts, delta: float | None = None, *, samples: int = 2000) -> dict:
     """Chamfer and Hausdorff distances (absolute and as a fraction of the set's diameter) and coverage."""
     target = storable.sample(samples)
     diameter = storable.diameter()
+    delta = 0.05 * diameter if delta is None else delta
     chamfer, hausdorff = chamfer_distance(readouts, target), hausdorff_distance(readouts, target)
     return {
         "chamfer": chamfer,
         "chamfer_fraction": chamfer / diameter,
         "hausdorff": hausdorff,
         "hausdorff_fraction": hausdorff / diameter,
-        "coverage": coverage(storable, readouts, delta, samples=samples),
-        "delta": 0.05 * diameter if delta is None else delta,
+        "coverage": _covered(target, readouts, delta),
+        "delta": delta,
         "diameter": diameter,
     }
 

@@ -12,12 +12,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from gnode.analysis.attractors import dimensions, drift_statistics, shape_match
+from gnode.analysis.attractors import dimensions, drift_statistics, manifold_dimension, shape_match
 from gnode.analysis.fixed_points import FixedPointFinder, box_starts, sample_starts
 from gnode.analysis.jacobian import Autonomous, along_trajectories, gate_decomposition, spectrum
 from gnode.analysis.plots import plot_cloud, plot_plane, plot_readout, plot_trajectory_spectra
 from gnode.errors import ConfigError
+from gnode.experiment import build, load_run
 from gnode.model import Model, predict
+from gnode.tasks import FLIPFLOP_TASKS
 from gnode.tasks.storable import Points, StorableSet
 from gnode.train.checkpoint import write_json
 
@@ -120,9 +122,9 @@ def analyze(
 
     # slow points: their spectra give the local dimension of the learned memory
     if len(found.slow_points):
-        slow_dims = dimensions(spectrum(velocity, found.slow_points), config.dimension_threshold)
-        counts = np.bincount(slow_dims, minlength=n + 1)
-        summary["dimension"] = int(np.floor(np.median(slow_dims)))
+        slow_spectrum = spectrum(velocity, found.slow_points)
+        counts = np.bincount(dimensions(slow_spectrum, config.dimension_threshold), minlength=n + 1)
+        summary["dimension"] = manifold_dimension(slow_spectrum, config.dimension_threshold)
         summary["dimension_counts"] = {str(d): int(c) for d, c in enumerate(counts)}
     else:
         summary["dimension"] = None
@@ -193,6 +195,13 @@ def analyze(
     write_json(out / "summary.json", summary)
     write_report(out / "report.html", name, summary, figures)
     return summary
+
+
+def analyze_run(run_dir: str | Path, out: str | Path, config: AnalysisConfig | None = None, *, title: str = ""):
+    """:func:`analyze` on a flip-flop run directory: its best model, its task's validation inputs and storable set."""
+    model, run_config = load_run(run_dir)
+    _, _, val = build(run_config)
+    return analyze(model, val.inputs, FLIPFLOP_TASKS[run_config.task].storable, out, config, title=title)
 
 
 def _rows(prefix: str, value: Any):

@@ -130,15 +130,10 @@ def run_analysis(run_dir: Path, out: Path, title: str, **settings: Any) -> dict[
     """``gnode analyze`` on a run directory; ``settings`` go to ``AnalysisConfig`` or, for ``slow_tol`` and
     ``max_steps``, to its ``FixedPointFinder``."""
     from gnode.analysis.fixed_points import FixedPointFinder
-    from gnode.analysis.report import AnalysisConfig, analyze
-    from gnode.experiment import build, load_run
-    from gnode.tasks import FLIPFLOP_TASKS
+    from gnode.analysis.report import AnalysisConfig, analyze_run
 
-    model, config = load_run(run_dir)
-    _, _, val = build(config)
     finder = {k: settings.pop(k) for k in ("slow_tol", "max_steps") if k in settings}
-    analysis = AnalysisConfig(finder=FixedPointFinder(**finder), **settings)
-    return analyze(model, val.inputs, FLIPFLOP_TASKS[config.task].storable, out, analysis, title=title)
+    return analyze_run(run_dir, out, AnalysisConfig(finder=FixedPointFinder(**finder), **settings), title=title)
 
 
 @app.command()
