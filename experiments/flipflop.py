@@ -2,6 +2,8 @@
 
     python experiments/flipflop.py 2d   --out runs/flipflop_2d     # 2-D gnODE vs nODE, F = [316, 316]
     python experiments/flipflop.py 3bit --out runs/flipflop_3bit   # variable-amplitude 3-bit, 5 models
+    python experiments/flipflop.py 2d --out runs/flipflop_2d_hold --init-from runs/flipflop_2d_300 \
+        --hold 400 --lr 1e-3 --epochs 60   # fine-tune the 2-D runs on trials followed by a 4-s zero-input hold
 
 Each run is an ordinary ``gnode train`` run directory (config, metrics, checkpoints, summary.json);
 a finished run is skipped, so an interrupted suite resumes where it stopped. The last lines printed
@@ -57,6 +59,11 @@ def main():
     parser.add_argument("--epochs", type=int, default=100)
     parser.add_argument("--seeds", type=int, nargs="+", default=[0])
     parser.add_argument("--only", nargs="*", default=None, help="restrict to these tasks and/or models")
+    parser.add_argument("--lr", type=float, default=None, help="learning rate for every run (default: the suite's)")
+    parser.add_argument("--hold", type=int, default=0, help="zero-input bins appended to every trial")
+    parser.add_argument(
+        "--init-from", type=Path, default=None, help="start each run from the same-named run in this directory"
+    )
     args = parser.parse_args()
 
     rows = []
@@ -64,8 +71,16 @@ def main():
         for spec in SUITES[args.suite]:
             if not selected(spec, args.only):
                 continue
-            config = RunConfig(**{**COMMON[args.suite], **spec}, epochs=args.epochs, model_seed=seed, seed=seed)
-            out = args.out / f"{spec['task']}_{spec['model']}_N{spec['dim']}_seed{seed}"
+            name = f"{spec['task']}_{spec['model']}_N{spec['dim']}_seed{seed}"
+            config = RunConfig(
+                **{**COMMON[args.suite], **spec, **({"lr": args.lr} if args.lr else {})},
+                epochs=args.epochs,
+                model_seed=seed,
+                seed=seed,
+                hold=args.hold,
+                init_from=str(args.init_from / name) if args.init_from else "",
+            )
+            out = args.out / name
             if (out / "summary.json").is_file():
                 summary = json.loads((out / "summary.json").read_text())
             else:
@@ -98,7 +113,7 @@ def main():
             f"| {task} | {model} | {dim} | {list(dyn)} | {rs[0]['parameters']} | {len(rs)} | {spread(mse)} | "
             f"{spread(r2)} | {sum(bool(r.get('diverged_at_epoch')) for r in rs)} |"
         )
-    print(json.dumps({"suite": args.suite, "epochs": args.epochs, "rows": rows}))
+    print(json.dumps({"suite": args.suite, "epochs": args.epochs, "hold": args.hold, "rows": rows}))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,12 @@
+import dataclasses
+import json
+
+import jax
 import jax.numpy as jnp
+import numpy as np
 import pytest
 
-from gnode.errors import ConfigError, DivergenceError
+from gnode.errors import CheckpointError, ConfigError, DivergenceError
 from gnode.experiment import RunConfig, build, load_run, train_run
 from gnode.train import RunDir, load_tree, save_tree
 from gnode.train.fit import new_train_state
@@ -44,3 +49,30 @@ def test_config_validation():
         RunConfig.from_dict({"task": "ring", "layers": 3})
     with pytest.raises(ConfigError, match="unknown task"):
         RunConfig(task="copy")
+
+
+def test_init_from_starts_at_the_other_runs_model(tmp_path):
+    train_run(RunConfig(**SMALL, epochs=2), tmp_path / "a", progress=False)
+    start, _ = load_run(tmp_path / "a")
+    # a vanishing learning rate and no decay: the fine-tuned model stays where it started
+    tuned = RunConfig(**{**SMALL, "n_train": 50}, epochs=1, hold=5, init_from=str(tmp_path / "a"), lr=1e-12)
+    train_run(dataclasses.replace(tuned, weight_decay=0.0), tmp_path / "b", progress=False)
+    model, config = load_run(tmp_path / "b")
+    assert config.hold == 5 and config.init_from == str(tmp_path / "a")
+    for got, want in zip(jax.tree.leaves(model), jax.tree.leaves(start), strict=True):
+        np.testing.assert_allclose(got, want, atol=1e-6)
+    with pytest.raises(CheckpointError, match="init_from .* the model needs"):
+        train_run(RunConfig(**{**SMALL, "dim": 3}, init_from=str(tmp_path / "a")), tmp_path / "c", progress=False)
+    with pytest.raises(CheckpointError, match="init_from .* not found"):
+        train_run(RunConfig(**SMALL, init_from=str(tmp_path / "none")), tmp_path / "d", progress=False)
+
+
+def test_resume_a_run_written_before_newer_settings(tmp_path):
+    config = RunConfig(**SMALL, epochs=1)
+    train_run(config, tmp_path / "r", progress=False)
+    saved = json.loads((tmp_path / "r" / "config.json").read_text())
+    for key in ("steps", "hold", "init_from"):  # settings added later keep their defaults
+        del saved[key]
+    (tmp_path / "r" / "config.json").write_text(json.dumps(saved))
+    summary = train_run(dataclasses.replace(config, epochs=2), tmp_path / "r", resume=True, progress=False)
+    assert summary["best_epoch"] in (1, 2)

@@ -75,8 +75,21 @@ def test_amplitudes_of_continuous_variants():
     assert (np.abs(ann).sum(-1) > 0).mean() < 0.6 * on.mean()
 
 
+def test_hold_appends_zero_input_and_keeps_the_last_value():
+    spec = FLIPFLOP_TASKS["square"]
+    x, y = flipflop_trials(spec, 20)
+    xh, yh = flipflop_trials(spec, 20, hold=30)
+    assert xh.shape == (20, 130, 2)
+    np.testing.assert_array_equal(xh[:, :100], x)  # the same trials, then the hold
+    np.testing.assert_array_equal(yh[:, :100], y)
+    assert not xh[:, 100:].any()
+    np.testing.assert_array_equal(yh[:, 100:], np.repeat(y[:, -1:], 30, axis=1))
+
+
 def test_bad_task_arguments():
     with pytest.raises(ConfigError, match="unknown task"):
         make_flipflop("five_bit")
     with pytest.raises(ConfigError):
         make_flipflop("ring", n_train=0)
+    with pytest.raises(ConfigError, match="hold=-1"):
+        make_flipflop("ring", hold=-1)

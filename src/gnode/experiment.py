@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 
-from gnode.errors import ConfigError, DivergenceError
+from gnode.errors import CheckpointError, ConfigError, DivergenceError
 from gnode.init import critical_init
 from gnode.losses import masked_mse, r2_score
 from gnode.model import Model, make_model, parameter_count, predict
@@ -29,7 +29,12 @@ from gnode.train.fit import new_train_state
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
-    """Task, model and optimisation settings of one run (defaults: the authors' 2-D gnODE on the ring)."""
+    """Task, model and optimisation settings of one run (defaults: the authors' 2-D gnODE on the ring).
+
+    ``steps`` and ``hold`` set the trial (bins, then zero-input bins that hold the last value; see
+    ``gnode.tasks.flipflop``). ``init_from`` names a run directory whose best model starts this run
+    (fine-tuning, e.g. on a longer hold); the architecture must match.
+    """
 
     task: str = "ring"
     model: str = "gnode"
@@ -45,6 +50,9 @@ class RunConfig:
     task_seed: int = 8
     n_train: int = 500
     n_val: int = 100
+    steps: int = 100
+    hold: int = 0
+    init_from: str = ""
     lr: float = 1e-3
     weight_decay: float = 0.1
     batch_size: int = 100
@@ -97,7 +105,14 @@ class RunConfig:
 
 def build(config: RunConfig) -> tuple[Model, Any, Any]:
     """The initial model and the train / validation data of ``config``."""
-    train, val = make_flipflop(config.task, n_train=config.n_train, n_val=config.n_val, seed=config.task_seed)
+    train, val = make_flipflop(
+        config.task,
+        n_train=config.n_train,
+        n_val=config.n_val,
+        steps=config.steps,
+        hold=config.hold,
+        seed=config.task_seed,
+    )
     channels = train.inputs.shape[-1]
     model = make_model(
         config.model,
@@ -140,7 +155,12 @@ def train_run(
     before it (from the last good checkpoint) with ``diverged_at_epoch`` set, instead of raising.
     """
     model, train, val = build(config)  # validates every setting before anything is written
-    run = RunDir.create(out, config.to_dict(), resume=resume)
+    if config.init_from:
+        try:
+            model, _ = load_tree(RunDir(config.init_from).model_path, model)
+        except CheckpointError as err:
+            raise CheckpointError(f"init_from {config.init_from}: {err}") from None
+    run = RunDir.create(out, config.to_dict(), resume=resume, defaults=RunConfig().to_dict())
     tick = time.perf_counter()
     diverged_at = None
     try:

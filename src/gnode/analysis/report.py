@@ -198,9 +198,13 @@ def analyze(
 
 
 def analyze_run(run_dir: str | Path, out: str | Path, config: AnalysisConfig | None = None, *, title: str = ""):
-    """:func:`analyze` on a flip-flop run directory: its best model, its task's validation inputs and storable set."""
+    """:func:`analyze` on a flip-flop run directory: its best model, its task's validation inputs and storable set.
+
+    A run trained with a zero-input ``hold`` is analysed on its trials without it, so that the drift hold is
+    ``hold_factor`` times the same trial length for every run.
+    """
     model, run_config = load_run(run_dir)
-    _, _, val = build(run_config)
+    _, _, val = build(dataclasses.replace(run_config, hold=0))
     return analyze(model, val.inputs, FLIPFLOP_TASKS[run_config.task].storable, out, config, title=title)
 
 

@@ -5,6 +5,10 @@ bins with replacement; an onset later than ``T - 1 - width`` is dropped, otherwi
 the pulse value on bins ``onset .. onset + width`` (3 bins for ``width = 2``); later pulses overwrite
 earlier ones. The target latches the last non-zero input of each channel (no delay), starting from
 the task's initial memory. The first ``n_train`` trials train, the next ``n_val`` validate.
+
+``hold`` (gnode's option, 0 in the authors' task) appends that many zero-input bins to every trial, over
+which the target keeps the last stored value: it asks the network to hold a memory longer than the
+typical gap between pulses (about ``steps / frequency`` bins).
 """
 
 from __future__ import annotations
@@ -73,11 +77,11 @@ def _pulse_value(spec: FlipFlopSpec, rng: np.random.Generator) -> tuple[np.ndarr
 
 
 def flipflop_trials(
-    spec: FlipFlopSpec, num_trials: int, *, steps: int = 100, width: int = 2, seed: int = 8
+    spec: FlipFlopSpec, num_trials: int, *, steps: int = 100, width: int = 2, hold: int = 0, seed: int = 8
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Inputs and targets, both ``(num_trials, steps, channels)`` float32."""
+    """Inputs and targets, both ``(num_trials, steps + hold, channels)`` float32."""
     rng = np.random.default_rng(seed)
-    inputs = np.zeros((num_trials, steps, spec.channels), np.float32)
+    inputs = np.zeros((num_trials, steps + hold, spec.channels), np.float32)
     for trial in range(num_trials):
         for onset in rng.integers(0, steps, size=rng.poisson(spec.frequency)):
             channels, values = _pulse_value(spec, rng)
@@ -85,7 +89,7 @@ def flipflop_trials(
                 inputs[trial, onset : onset + width + 1][:, channels] = values
     targets = np.empty_like(inputs)
     memory = np.broadcast_to(np.asarray(spec.initial_memory, np.float32), inputs[:, 0].shape).copy()
-    for t in range(steps):
+    for t in range(steps + hold):
         pulse = inputs[:, t]
         memory = np.where(pulse != 0, pulse, memory)
         targets[:, t] = memory
@@ -99,16 +103,22 @@ def make_flipflop(
     n_val: int = 100,
     steps: int = 100,
     width: int = 2,
+    hold: int = 0,
     seed: int = 8,
 ) -> tuple[SequenceData, SequenceData]:
     """The train and validation sets of a flip-flop variant (see ``FLIPFLOP_TASKS``)."""
     if name not in FLIPFLOP_TASKS:
         raise ConfigError(f"unknown task {name!r}; choose one of {list(FLIPFLOP_TASKS)}")
-    if n_train <= 0 or n_val <= 0 or steps <= 0 or width < 0:
-        raise ConfigError(f"task sizes must be positive (n_train={n_train}, n_val={n_val}, steps={steps})")
+    if n_train <= 0 or n_val <= 0 or steps <= 0 or width < 0 or hold < 0:
+        raise ConfigError(
+            "n_train, n_val and steps must be positive and width, hold non-negative; "
+            f"got n_train={n_train}, n_val={n_val}, steps={steps}, width={width}, hold={hold}"
+        )
     if width >= steps:
         raise ConfigError(f"pulse width {width} does not fit in {steps} steps")
-    inputs, targets = flipflop_trials(FLIPFLOP_TASKS[name], n_train + n_val, steps=steps, width=width, seed=seed)
+    inputs, targets = flipflop_trials(
+        FLIPFLOP_TASKS[name], n_train + n_val, steps=steps, width=width, hold=hold, seed=seed
+    )
     train = SequenceData(inputs[:n_train], targets[:n_train])
     val = SequenceData(inputs[n_train:], targets[n_train:])
     return train, val

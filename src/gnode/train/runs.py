@@ -25,13 +25,18 @@ class RunDir:
     summary_path = property(lambda self: self.path / "summary.json")
 
     @classmethod
-    def create(cls, path: str | Path, config: dict[str, Any], *, resume: bool = False) -> RunDir:
-        """Open ``path`` for a new run (it must be empty or absent) or for ``--resume`` (it must hold one)."""
+    def create(
+        cls, path: str | Path, config: dict[str, Any], *, resume: bool = False, defaults: dict[str, Any] | None = None
+    ) -> RunDir:
+        """Open ``path`` for a new run (it must be empty or absent) or for ``--resume`` (it must hold one).
+
+        ``defaults`` fill the keys a saved config lacks (a run written before those settings existed).
+        """
         run = cls(path)
         if resume:
             if not run.checkpoint_path.is_file():
                 raise RunDirError(f"cannot resume: no checkpoint in {run.path}")
-            saved = run.read_config()
+            saved = {**(defaults or {}), **run.read_config()}
             changed = sorted(
                 k for k in set(saved) | set(config) if saved.get(k) != config.get(k) and k not in EXTENDABLE
             )
