@@ -61,9 +61,9 @@ def test_init_from_starts_at_the_other_runs_model(tmp_path):
     assert config.hold == 5 and config.init_from == str(tmp_path / "a")
     for got, want in zip(jax.tree.leaves(model), jax.tree.leaves(start), strict=True):
         np.testing.assert_allclose(got, want, atol=1e-6)
-    with pytest.raises(CheckpointError, match="init_from .* the model needs"):
+    with pytest.raises(CheckpointError, match=r"init_from .* the model needs"):
         train_run(RunConfig(**{**SMALL, "dim": 3}, init_from=str(tmp_path / "a")), tmp_path / "c", progress=False)
-    with pytest.raises(CheckpointError, match="init_from .* not found"):
+    with pytest.raises(CheckpointError, match=r"init_from .* not found"):
         train_run(RunConfig(**SMALL, init_from=str(tmp_path / "none")), tmp_path / "d", progress=False)
 
 

@@ -1,3 +1,5 @@
+import dataclasses
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -109,6 +111,23 @@ def test_ensemble_matches_separate_fits(square):
             # those rounding differences of tiny gradients to ~lr-sized steps, hence atol ~ lr / 10
             np.testing.assert_allclose(x, y[i], atol=1e-3)
         np.testing.assert_allclose(single.history[-1]["val_loss"], ens.history[-1]["val_loss"][i], rtol=2e-3)
+
+
+def test_ensemble_with_one_data_set_per_member_matches_separate_fits():
+    data = [make_flipflop(task, n_train=60, n_val=20) for task in ("square", "ring")]
+    models = [small(seed=s) for s in (0, 1)]
+    config = TrainConfig(lr=3e-3, batch_size=20, epochs=2)
+    _, ens = fit_ensemble(models, [d[0] for d in data], [d[1] for d in data], config, progress=False)
+    for i, (train, val) in enumerate(data):
+        single = fit(models[i], train, val, dataclasses.replace(config, seed=config.seed + i), progress=False)
+        for x, y in zip(leaves(single.final_model), leaves(ens.final_model), strict=True):
+            np.testing.assert_allclose(x, y[i], atol=3e-4)  # see test_ensemble_matches_separate_fits
+        np.testing.assert_allclose(single.history[-1]["val_loss"], ens.history[-1]["val_loss"][i], rtol=2e-3)
+    with pytest.raises(ConfigError, match="1 per-member data sets for an ensemble of 2"):
+        fit_ensemble(models, [data[0][0]], [data[0][1]], config, progress=False)
+    with pytest.raises(DataError, match="equal shapes"):
+        short = make_flipflop("ring", n_train=40, n_val=20)
+        fit_ensemble(models, [data[0][0], short[0]], [data[0][1], short[1]], config, progress=False)
 
 
 def test_ensemble_freezes_a_diverged_member(square):

@@ -11,7 +11,7 @@ import dataclasses
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import equinox as eqx
@@ -260,10 +260,22 @@ def _to_host(tree):
     return jax.tree_util.tree_map(lambda a: np.asarray(a).tolist(), tree)
 
 
+def _member_data(data: Sequence[SequenceData], one: Model, loss: str, name: str, members: int | None):
+    """Check per-member data sets (equal shapes, one per member); return their arrays stacked on axis 0."""
+    if members is None or len(data) != members:
+        raise ConfigError(f"{name}: {len(data)} per-member data sets for an ensemble of {members} members")
+    checked = [check_data(one, d, loss, f"{name} (member {i})") for i, d in enumerate(data)]
+    layouts = {tuple(None if a is None else a.shape for a in dataclasses.astuple(d)) for d in checked}
+    if len(layouts) > 1:
+        raise DataError(f"{name}: per-member data sets must have equal shapes, got {sorted(map(str, layouts))}")
+    arrays = [data_arrays(d) for d in checked]
+    return checked[0], jax.tree_util.tree_map(lambda *a: jnp.stack(a), *arrays)
+
+
 def fit(
     model: Model,
-    train: SequenceData,
-    val: SequenceData,
+    train: SequenceData | Sequence[SequenceData],
+    val: SequenceData | Sequence[SequenceData],
     config: TrainConfig,
     *,
     integrator: AbstractIntegrator = Euler(),
@@ -278,7 +290,8 @@ def fit(
 
     Arguments:
         model: the model, or (with ``members``) a stack of models along axis 0 of every array.
-        train, val: data sets; val is evaluated whole after every epoch.
+        train, val: data sets; val is evaluated whole after every epoch. With ``members``, either one data
+            set shared by every member or a sequence of equal-shape data sets, one per member.
         config: optimisation settings.
         integrator: the solver used in training.
         run_dir: where to write metrics, checkpoints and the summary (None: in memory only).
@@ -293,8 +306,16 @@ def fit(
         DivergenceError: a single model's loss became non-finite (the run dir keeps the last good checkpoint).
     """
     one = model if members is None else jax.tree_util.tree_map(lambda a: a[0] if eqx.is_array(a) else a, model)
-    train = check_data(one, train, config.loss, "train")
-    val = check_data(one, val, config.loss, "validation")
+    per_member = not isinstance(train, SequenceData)
+    if per_member != (not isinstance(val, SequenceData)):
+        raise ConfigError("train and val must both be shared data sets or both per-member sequences")
+    if per_member:
+        train, train_arrays = _member_data(train, one, config.loss, "train", members)
+        val, val_arrays = _member_data(val, one, config.loss, "validation", members)
+    else:
+        train = check_data(one, train, config.loss, "train")
+        val = check_data(one, val, config.loss, "validation")
+        train_arrays, val_arrays = data_arrays(train), data_arrays(val)
     if train.num_samples < config.batch_size:
         raise ConfigError(f"batch size {config.batch_size} exceeds the {train.num_samples} training samples")
     optimizer = make_optimizer(config.clip_norm)
@@ -306,7 +327,10 @@ def fit(
     else:
         seed_arr = jnp.asarray(config.seed + np.arange(members) if seeds is None else seeds)
         run_epoch = jax.jit(
-            jax.vmap(lambda s, seed, tr, va: epoch_fn(s, epoch_key(seed, s.epoch), tr, va), in_axes=(0, 0, None, None))
+            jax.vmap(
+                lambda s, seed, tr, va: epoch_fn(s, epoch_key(seed, s.epoch), tr, va),
+                in_axes=(0, 0, 0 if per_member else None, 0 if per_member else None),
+            )
         )
     history: list[dict[str, Any]] = []
     if resume:
@@ -316,7 +340,6 @@ def fit(
         history = run_dir.truncate_metrics(int(np.max(np.asarray(state.epoch))))
     if members is not None:
         state, seed_arr = shard_members((state, seed_arr), members)
-    train_arrays, val_arrays = data_arrays(train), data_arrays(val)
     steps_per_epoch = train.num_samples // config.batch_size
     fault_epoch = int(os.environ.get(FAULT_ENV, "0"))
     start = int(np.max(np.asarray(state.epoch)))
