@@ -131,3 +131,35 @@ def test_demo_writes_its_report_and_never_overwrites(tmp_path):
     assert "dimension at slow points" in (out / "report.txt").read_text()
     again = runner.invoke(app, ["demo", "--out", str(out), "--epochs", "2", "--no-progress"])
     assert again.exit_code == 2 and "not empty" in again.stderr
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[grid]\nlayers = [1, 2]\n", "unknown config keys"),
+        ("[grid]\nlr = []\n", "'lr' is empty"),
+        ("[base]\nn_train = 20\n[grid]\nbatch_size = [10, 50]\n", "batch size 50 exceeds"),
+        ("[grid]\nlr = [0.1]\n[sweep]\nx = 1\n", "unknown sections"),
+        ("[grid\n", "is not valid"),
+    ],
+)
+def test_bad_sweep_files_stop_before_anything_runs(tmp_path, text, message):
+    path = tmp_path / "s.toml"
+    path.write_text(text)
+    result = runner.invoke(app, ["sweep", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and message in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()
+
+
+def test_sweep_writes_a_table_and_resumes(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(
+        '[base]\ntask = "four_point"\ndynamics = [8]\nn_train = 40\nn_val = 20\nbatch_size = 20\nepochs = 1\n'
+        "[grid]\nlr = [0.001, 0.01]\nbatch_size = [10, 20]\n"
+    )
+    first = runner.invoke(app, ["sweep", str(path), "--out", str(tmp_path / "out")])
+    assert first.exit_code == 0, first.output
+    assert "4 cells, 0 already finished, 2 groups" in first.output
+    assert len((tmp_path / "out" / "results.csv").read_text().splitlines()) == 5
+    again = runner.invoke(app, ["sweep", str(path), "--out", str(tmp_path / "out")])
+    assert "4 already finished, 0 groups" in again.output

@@ -22,8 +22,10 @@ from gnode.errors import CheckpointError, ConfigError, DivergenceError
 from gnode.init import critical_init
 from gnode.losses import masked_mse, r2_score
 from gnode.model import Model, make_model, parameter_count, predict
+from gnode.sweep import expand_grid
 from gnode.tasks import FLIPFLOP_TASKS, make_flipflop
 from gnode.train import RunDir, TrainConfig, fit, load_tree, save_tree
+from gnode.train.ensemble import fit_ensemble
 from gnode.train.fit import new_train_state
 
 
@@ -68,6 +70,8 @@ class RunConfig:
         object.__setattr__(self, "dynamics", tuple(int(w) for w in self.dynamics))
         object.__setattr__(self, "gate", tuple(int(w) for w in self.gate))
         self.train_config()  # validates the optimisation settings
+        if self.batch_size > self.n_train:
+            raise ConfigError(f"batch size {self.batch_size} exceeds the {self.n_train} training trials")
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RunConfig:
@@ -193,6 +197,61 @@ def train_run(
     }
     run.write_summary(summary)
     return summary
+
+
+def sweep_cells(base: dict[str, Any], grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The run settings of every cell of a sweep, each checked as a :class:`RunConfig` before anything runs."""
+    cells = expand_grid(base, grid)
+    return [RunConfig.from_dict(cell).to_dict() for cell in cells]
+
+
+MEMBER_SETTINGS = ("lr", "weight_decay", "seed", "model_seed")  # what may differ inside one vmapped group
+
+
+def group_key(values: dict[str, Any]) -> str:
+    """Runs whose settings differ only in ``MEMBER_SETTINGS`` train together as one vmapped ensemble."""
+    return json.dumps({k: v for k, v in sorted(values.items()) if k not in MEMBER_SETTINGS}, default=str)
+
+
+def train_group(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Train runs that share a :func:`group_key` in one vmapped program; one result row per run.
+
+    Each member keeps its own initialisation (``model_seed``), data order (``seed``), learning rate and decay;
+    the rows give its best-validation scores.
+    """
+    configs = [RunConfig.from_dict(c) for c in cells]
+    if len({group_key(c.to_dict()) for c in configs}) != 1:
+        raise ConfigError("train_group: the runs differ in more than " + ", ".join(MEMBER_SETTINGS))
+    built = [build(c) for c in configs]
+    _, train, val = built[0]
+    tick = time.perf_counter()
+    best, result = fit_ensemble(
+        [m for m, _, _ in built],
+        train,
+        val,
+        configs[0].train_config(),
+        lrs=[c.lr for c in configs],
+        weight_decays=[c.weight_decay for c in configs],
+        seeds=[c.seed for c in configs],
+        progress=False,
+    )
+    seconds = time.perf_counter() - tick
+    rows = []
+    for i, model in enumerate(best):
+        scores, train_scores = evaluate(model, val), evaluate(model, train)
+        rows.append(
+            {
+                "val_mse": scores["mse"],
+                "val_r2": scores["r2"],
+                "train_r2": train_scores["r2"],
+                "best_epoch": int(result.summary["best_epoch"][i]),
+                "diverged": bool(result.summary["diverged"][i]),
+                "parameters": parameter_count(model),
+                "group_size": len(configs),
+                "group_seconds": seconds,
+            }
+        )
+    return rows
 
 
 def load_run(path: str | Path) -> tuple[Model, RunConfig]:

@@ -1,4 +1,4 @@
-"""``gnode train``, ``gnode analyze`` and ``gnode demo``.
+"""``gnode train``, ``gnode sweep``, ``gnode analyze`` and ``gnode demo``.
 
 Every error from gnode is one line on stderr and exit code 2.
 """
@@ -163,6 +163,33 @@ def analyze(
         run_dir, out, run_dir.name, starts=starts, trials=trials, slow_tol=slow_tol, max_steps=max_steps
     )
     print_table(f"analysis of {run_dir} -> {out}", summary_rows(summary))
+
+
+@app.command()
+@one_line_errors
+def sweep(
+    config: Annotated[Path, typer.Argument(help="TOML file: [base] settings and a [grid] of lists")],
+    out: Annotated[Path, typer.Option(help="sweep folder (reused to resume: finished cells are skipped)")],
+    ray_address: Annotated[
+        str | None, typer.Option(help="run the groups on Ray: 'local', 'auto' or ray://host:port")
+    ] = None,
+):
+    """Train every combination of the grid's values; runs that differ only in lr, decay or seeds share one
+    vmapped program. Writes OUT/results.csv and OUT/summary.json."""
+    from gnode.experiment import group_key, sweep_cells, train_group
+    from gnode.sweep import read_sweep_file, run_sweep
+
+    tables = read_sweep_file(config, ("base", "grid"))
+    cells = sweep_cells(tables["base"], tables["grid"])
+    rows = run_sweep(
+        cells, group_key=group_key, run_group=train_group, out=out, ray_address=ray_address, log=console.print
+    )
+    best = min(rows, key=lambda r: r["val_mse"])
+    grid_keys = list(tables["grid"])
+    print_table(
+        f"sweep {config} -> {out}: {len(rows)} cells; the best",
+        {**{k: best[k] for k in grid_keys}, "val_mse": best["val_mse"], "val_r2": best["val_r2"]},
+    )
 
 
 @app.command()
