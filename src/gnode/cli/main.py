@@ -1,4 +1,4 @@
-"""``gnode train``, ``gnode sweep``, ``gnode analyze`` and ``gnode demo``.
+"""``gnode train``, ``gnode sweep``, ``gnode expressivity``, ``gnode analyze`` and ``gnode demo``.
 
 Every error from gnode is one line on stderr and exit code 2.
 """
@@ -190,6 +190,22 @@ def sweep(
         f"sweep {config} -> {out}: {len(rows)} cells; the best",
         {**{k: best[k] for k in grid_keys}, "val_mse": best["val_mse"], "val_r2": best["val_r2"]},
     )
+
+
+@app.command()
+@one_line_errors
+def expressivity(
+    config: Annotated[Path, typer.Argument(help="TOML file: [base] and [grid] of fit settings, [measure] threshold")],
+    out: Annotated[Path, typer.Option(help="sweep folder (reused to resume: finished fits are skipped)")],
+    ray_address: Annotated[
+        str | None, typer.Option(help="run the groups on Ray: 'local', 'auto' or ray://host:port")
+    ] = None,
+):
+    """Measure trajectory capacity over a grid of models (docs/expressivity.md): R² against K, capacity against
+    N and F, gnODE against nODE. Writes results.csv, capacity.csv, capacity.md, PNGs and expressivity.json."""
+    from gnode.expressivity.sweep import run_expressivity
+
+    run_expressivity(config, out, ray_address=ray_address, log=console.print)
 
 
 @app.command()
