@@ -1,10 +1,12 @@
 """Capacity: the largest target complexity K a model reproduces, from the rows of an expressivity sweep.
 
-For each model (the cells' settings other than ``knots``, ``seed`` and ``target``), the median R² over seeds and
-targets is taken at every K of the grid. The capacity is the largest K such that the median R² is at least the
-threshold at that K *and at every smaller K of the grid* (a lucky pass above a failure does not count); 0 when
-the smallest K already fails. ``capacity_interpolated`` places the crossing between the last passing K and the
-next one, linearly in (log K, median R²), which resolves capacities that fall between grid values.
+For each model (the cells' settings other than ``knots``, ``seed``, ``target`` and ``lr``), each fit's R² is
+the best over the learning rates tried (a per-fit tuning, so that capacity is not a learning-rate artefact);
+the median of those over seeds and targets is taken at every K of the grid. The capacity is the largest K
+such that the median R² is at least the threshold at that K *and at every smaller K of the grid* (a lucky
+pass above a failure does not count); 0 when the smallest K already fails. ``capacity_interpolated`` places
+the crossing between the last passing K and the next one, linearly in (log K, median R²), which resolves
+capacities that fall between grid values.
 """
 
 from __future__ import annotations
@@ -19,10 +21,14 @@ MODEL_KEYS = ("model", "dim", "depth", "width", "gate_depth", "gate_width")
 
 
 def median_r2(rows: Sequence[dict[str, Any]], keys: Sequence[str] = MODEL_KEYS) -> dict[tuple, dict[int, float]]:
-    """``{model key: {K: median R² over seeds and targets}}``."""
-    values: dict[tuple, dict[int, list[float]]] = {}
+    """``{model key: {K: median over seeds and targets of the best R² over learning rates}}``."""
+    tuned: dict[tuple, float] = {}
     for row in rows:
-        values.setdefault(tuple(row[k] for k in keys), {}).setdefault(int(row["knots"]), []).append(row["r2"])
+        fit = (tuple(row[k] for k in keys), int(row["knots"]), row.get("seed", 0), row.get("target", 0))
+        tuned[fit] = max(tuned.get(fit, float("-inf")), row["r2"])
+    values: dict[tuple, dict[int, list[float]]] = {}
+    for (key, knots, _, _), r2 in tuned.items():
+        values.setdefault(key, {}).setdefault(knots, []).append(r2)
     return {key: {k: float(np.median(v)) for k, v in sorted(per_k.items())} for key, per_k in values.items()}
 
 

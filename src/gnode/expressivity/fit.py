@@ -2,8 +2,8 @@
 
 The model runs with no input (``input_dim = 0``) from its initial state: ``learned`` (a trained ``h0``) or
 ``fixed`` (a random, untrained one), and a linear readout is trained with it to reproduce the target over the
-whole trajectory (MSE, full batch, Adam). Cells that differ only in ``knots``, ``seed`` and ``target`` share
-their shapes, so a group of them trains as one vmapped ensemble with one target per member.
+whole trajectory (MSE, full batch, Adam). Cells that differ only in ``knots``, ``seed``, ``target`` and ``lr``
+share their shapes, so a group of them trains as one vmapped ensemble with one target per member.
 """
 
 from __future__ import annotations
@@ -120,11 +120,12 @@ class FitCell:
         )
 
 
-MEMBER_SETTINGS = ("knots", "seed", "target")
+MEMBER_SETTINGS = ("knots", "seed", "target", "lr")
 
 
 def group_key(values: dict[str, Any]) -> str:
-    """Cells that differ only in the target (``MEMBER_SETTINGS``) fit together in one vmapped program."""
+    """Cells that differ only in the target or the learning rate (``MEMBER_SETTINGS``) fit together in one
+    vmapped program."""
     return json.dumps({k: v for k, v in sorted(values.items()) if k not in MEMBER_SETTINGS})
 
 
@@ -143,7 +144,9 @@ def fit_group(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
         lr=first.lr, weight_decay=0.0, batch_size=1, epochs=first.iterations // first.evaluate_every, seed=0
     )
     tick = time.perf_counter()
-    best, result = fit_ensemble([f.build() for f in fits], train, check, config, progress=False)
+    best, result = fit_ensemble(
+        [f.build() for f in fits], train, check, config, lrs=[f.lr for f in fits], progress=False
+    )
     seconds = time.perf_counter() - tick
     rows = []
     for i, model in enumerate(best):
