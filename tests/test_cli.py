@@ -1,3 +1,4 @@
+import json
 import os
 import subprocess
 import sys
@@ -163,3 +164,36 @@ def test_sweep_writes_a_table_and_resumes(tmp_path):
     assert len((tmp_path / "out" / "results.csv").read_text().splitlines()) == 5
     again = runner.invoke(app, ["sweep", str(path), "--out", str(tmp_path / "out")])
     assert "4 already finished, 0 groups" in again.output
+
+
+def test_expressivity_writes_capacity_table_and_figures(tmp_path):
+    path = tmp_path / "e.toml"
+    path.write_text(
+        "[base]\niterations = 50\nsteps = 30\n[grid]\nmodel = ['gnode', 'node']\ndim = [2]\ndepth = [0]\n"
+        "knots = [2, 4]\nseed = [0, 1]\n[measure]\nthreshold = 0.8\n"
+    )
+    result = runner.invoke(app, ["expressivity", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 0, result.output
+    out = tmp_path / "out"
+    for name in ("results.csv", "capacity.csv", "capacity.md", "r2_vs_k.png", "capacity_vs_n.png", "gating.png"):
+        assert (out / name).is_file(), name
+    summary = json.loads((out / "expressivity.json").read_text())
+    assert summary["fits"] == 8 and {r["model"] for r in summary["capacity"]} == {"gnode", "node"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[grid]\nlayers = [1]\n", "unknown expressivity settings"),
+        ("[grid]\nknots = []\n", "'knots' is empty"),
+        ("[grid]\ndim = [4, 0]\n", "must be positive"),
+        ("[measure]\nthreshold = 1.5\n", "threshold must lie in (0, 1)"),
+        ("[measure]\nlevel = 0.5\n", "unknown [measure] settings"),
+    ],
+)
+def test_bad_expressivity_files_stop_before_anything_runs(tmp_path, text, message):
+    path = tmp_path / "e.toml"
+    path.write_text(text)
+    result = runner.invoke(app, ["expressivity", str(path), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and message in result.output and len(result.output.strip().splitlines()) == 1
+    assert not (tmp_path / "out").exists()

@@ -75,7 +75,7 @@ def plot_capacity(table: Sequence[dict], path: Path) -> None:
                     r["dim"], r["capacity_interpolated"], "o", color=colour, mfc="white" if r["saturated"] else colour
                 )
         ax.set_xscale("log", base=2)
-        ax.set_yscale("log", base=2)
+        ax.set_yscale("symlog", base=2, linthresh=1)  # capacity 0 stays on the plot
         ax.set_xlabel("state dimension N")
         ax.set_title(model)
     axes[0, 0].set_ylabel("capacity (largest K with median R² ≥ threshold)")
