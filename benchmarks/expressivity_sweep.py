@@ -1,0 +1,66 @@
+"""Fits per second of the expressivity sweep: one vmapped group against the same fits one after the other.
+
+    python benchmarks/expressivity_sweep.py                  # 24 fits: gnODE N = 8, F = 1 x 64, 500 steps each
+    python benchmarks/expressivity_sweep.py --members 36 --dim 16 --width 128 --depth 2
+
+Both sides call :func:`gnode.expressivity.fit.fit_group`, the sweep's unit of work: ``vmapped`` once with every
+cell, ``sequential`` once per cell (each call compiles its own program, as one-fit-at-a-time code would). The
+compile cost is measured by a one-epoch call, so the steady-state ratio (compilation taken out of both sides) is
+printed too. Run it on an idle machine. The last line printed is JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--members", type=int, default=24)
+    parser.add_argument("--model", default="gnode")
+    parser.add_argument("--dim", type=int, default=8)
+    parser.add_argument("--depth", type=int, default=1)
+    parser.add_argument("--width", type=int, default=64)
+    parser.add_argument("--iterations", type=int, default=500)
+    args = parser.parse_args()
+    from gnode.expressivity.fit import fit_group
+
+    base = dict(model=args.model, dim=args.dim, depth=args.depth, width=args.width, iterations=args.iterations)
+    knots = (2, 4, 8, 16, 32, 64)
+    cells = [{**base, "knots": knots[i % len(knots)], "seed": i // len(knots)} for i in range(args.members)]
+
+    def timed(group):
+        tick = time.perf_counter()
+        fit_group(group)
+        return time.perf_counter() - tick
+
+    one_epoch = [{**c, "iterations": 50} for c in cells]
+    compile_group = timed(one_epoch)  # compile + 50 steps, vmapped
+    compile_single = timed(one_epoch[:1])  # compile + 50 steps, one fit
+    vmapped = timed(cells)
+    sequential = sum(timed([c]) for c in cells)
+    m = len(cells)
+    steady_vmapped = vmapped - compile_group
+    steady_sequential = sequential - m * compile_single
+    result = {
+        "fits": m,
+        "cell": base,
+        "vmapped_seconds": vmapped,
+        "sequential_seconds": sequential,
+        "vmapped_fits_per_second": m / vmapped,
+        "sequential_fits_per_second": m / sequential,
+        "speedup": sequential / vmapped,
+        "speedup_without_compilation": steady_sequential / steady_vmapped,
+        "compile_and_one_epoch_seconds": {"group": compile_group, "single": compile_single},
+    }
+    print(f"{m} fits of {base}")
+    print(f"  vmapped:    {vmapped:7.1f} s  ({m / vmapped:.2f} fits/s)")
+    print(f"  sequential: {sequential:7.1f} s  ({m / sequential:.2f} fits/s)")
+    print(f"  speedup {sequential / vmapped:.2f}x; without compilation {steady_sequential / steady_vmapped:.2f}x")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
