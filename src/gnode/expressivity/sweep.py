@@ -52,6 +52,28 @@ def markdown_table(table: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def dimension_needed_table(table: list[dict[str, Any]], levels: tuple[float, ...] = (4, 8, 16, 32)) -> str:
+    """The smallest N whose capacity reaches each level, for every (model, F): does a richer F need fewer
+    dimensions?"""
+    flows = sorted({(r["depth"], r["width"]) for r in table})
+    lines = [
+        "| model | F | " + " | ".join(f"N for capacity ≥ {c:g}" for c in levels) + " |",
+        "|---" * (len(levels) + 2) + "|",
+    ]
+    for model in sorted({r["model"] for r in table}):
+        for flow in flows:
+            rows = sorted(
+                (r for r in table if (r["model"], r["depth"], r["width"]) == (model, *flow)), key=lambda r: r["dim"]
+            )
+            needed = [
+                next((str(r["dim"]) for r in rows if r["capacity_interpolated"] >= c), "> " + str(rows[-1]["dim"]))
+                for c in levels
+            ]
+            label = flow_label({"depth": flow[0], "width": flow[1]})
+            lines.append(f"| {model} | {label} | " + " | ".join(needed) + " |")
+    return "\n".join(lines)
+
+
 def run_expressivity(
     config: str | Path, out: str | Path, *, ray_address: str | None = None, log=print
 ) -> dict[str, Any]:
@@ -68,7 +90,7 @@ def run_expressivity(
         writer = csv.DictWriter(f, columns, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(table)
-    text = markdown_table(table)
+    text = markdown_table(table) + "\n\n" + dimension_needed_table(table)
     (out / "capacity.md").write_text(text + "\n")
     plot_r2_curves(table, threshold, out / "r2_vs_k.png")
     plot_capacity(table, out / "capacity_vs_n.png")
