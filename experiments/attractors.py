@@ -5,16 +5,19 @@
 
 Runs ``gnode analyze`` on each run directory (its ``analysis/`` is reused when present), copies the figures to
 ``--figures`` as ``RUN_<figure>.png``, and prints a markdown table and, last, a JSON object with every row.
+``val_r2`` is measured on the task's own 1-s validation trials, also for runs trained with a zero-input ``hold``.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import shutil
 from pathlib import Path
 
 from gnode.analysis.report import analyze_run
+from gnode.experiment import build, evaluate, load_run
 
 
 def analysed(run: Path) -> dict:
@@ -24,9 +27,15 @@ def analysed(run: Path) -> dict:
     return analyze_run(run, out, title=run.name)
 
 
+def standard_trial_r2(run: Path) -> float:
+    """Validation R² on the task's own trials (without a trained ``hold``)."""
+    model, config = load_run(run)
+    _, _, val = build(dataclasses.replace(config, hold=0))
+    return evaluate(model, val)["r2"]
+
+
 def row(run: Path, summary: dict) -> dict:
     config = json.loads((run / "config.json").read_text())
-    trained = json.loads((run / "summary.json").read_text())
     shape, fixed = summary.get("shape", {}), summary["fixed_points"]
     targets = summary.get("point_targets") or {}
     return {
@@ -34,7 +43,8 @@ def row(run: Path, summary: dict) -> dict:
         "task": config["task"],
         "model": config["model"],
         "N": config["dim"],
-        "val_r2": trained["val_r2"],
+        "hold": config.get("hold", 0),
+        "val_r2": standard_trial_r2(run),
         "stable": fixed["stable"],
         "saddles": fixed["saddles"],
         "unstable": fixed["unstable"],
