@@ -6,10 +6,8 @@ This is what ``gnode train`` and ``gnode demo`` call, and what sweeps will call.
 from __future__ import annotations
 
 import dataclasses
-import json
 import platform
 import time
-import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +20,8 @@ from gnode.errors import CheckpointError, ConfigError, DivergenceError
 from gnode.init import critical_init
 from gnode.losses import masked_mse, r2_score
 from gnode.model import Model, make_model, parameter_count, predict
-from gnode.sweep import expand_grid
+from gnode.settings import check_keys, read_settings_file
+from gnode.sweep import expand_grid, key_without
 from gnode.tasks import FLIPFLOP_TASKS, make_flipflop
 from gnode.train import RunDir, TrainConfig, fit, load_tree, save_tree
 from gnode.train.ensemble import fit_ensemble
@@ -75,23 +74,12 @@ class RunConfig:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RunConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown config keys {unknown}; known: {sorted(known)}")
+        check_keys(cls, values, "config keys")
         return cls(**values)
 
     @classmethod
     def from_file(cls, path: str | Path) -> RunConfig:
-        path = Path(path)
-        try:
-            text = path.read_text()
-            values = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-        except FileNotFoundError:
-            raise ConfigError(f"config file not found: {path}") from None
-        except (json.JSONDecodeError, tomllib.TOMLDecodeError) as err:
-            raise ConfigError(f"config file {path} is not valid: {err}") from None
-        return cls.from_dict(values)
+        return cls.from_dict(read_settings_file(path))
 
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
@@ -210,7 +198,7 @@ MEMBER_SETTINGS = ("lr", "weight_decay", "seed", "model_seed")  # what may diffe
 
 def group_key(values: dict[str, Any]) -> str:
     """Runs whose settings differ only in ``MEMBER_SETTINGS`` train together as one vmapped ensemble."""
-    return json.dumps({k: v for k, v in sorted(values.items()) if k not in MEMBER_SETTINGS}, default=str)
+    return key_without(values, MEMBER_SETTINGS)
 
 
 def train_group(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -14,12 +14,12 @@ import hashlib
 import itertools
 import json
 import time
-import tomllib
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from gnode.errors import ConfigError
+from gnode.settings import read_settings_file
 from gnode.train.checkpoint import write_json
 
 
@@ -45,14 +45,7 @@ def read_sweep_file(path: str | Path, tables: Sequence[str]) -> dict[str, dict[s
     Raises:
         ConfigError: a missing or unreadable file, or an unknown or malformed table.
     """
-    path = Path(path)
-    try:
-        text = path.read_text()
-        content = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
-    except FileNotFoundError:
-        raise ConfigError(f"sweep file not found: {path}") from None
-    except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-        raise ConfigError(f"sweep file {path} is not valid: {err}") from None
+    content = read_settings_file(path, "sweep file")
     unknown = sorted(set(content) - set(tables))
     if unknown:
         raise ConfigError(f"{path}: unknown sections {unknown}; known: {list(tables)}")
@@ -60,6 +53,11 @@ def read_sweep_file(path: str | Path, tables: Sequence[str]) -> dict[str, dict[s
         if not isinstance(table, dict):
             raise ConfigError(f"{path}: [{name}] must be a table of settings")
     return {name: dict(content.get(name, {})) for name in tables}
+
+
+def key_without(values: Mapping[str, Any], members: Sequence[str]) -> str:
+    """A group key: the cell's settings other than ``members`` (those that may differ inside a group)."""
+    return json.dumps({k: v for k, v in sorted(values.items()) if k not in members}, default=str)
 
 
 def cell_id(cell: Mapping[str, Any]) -> str:

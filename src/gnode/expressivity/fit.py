@@ -9,7 +9,6 @@ share their shapes, so a group of them trains as one vmapped ensemble with one t
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from typing import Any
 
@@ -21,6 +20,8 @@ from gnode.data import SequenceData
 from gnode.errors import ConfigError
 from gnode.losses import r2_score
 from gnode.model import Model, make_model, parameter_count, predict
+from gnode.settings import check_keys
+from gnode.sweep import key_without
 from gnode.tasks.trajectories import TARGET_KINDS, random_trajectories
 from gnode.train.ensemble import fit_ensemble
 from gnode.train.fit import TrainConfig
@@ -83,10 +84,7 @@ class FitCell:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> FitCell:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ConfigError(f"unknown expressivity settings {unknown}; known: {sorted(known)}")
+        check_keys(cls, values, "expressivity settings")
         cell = cls(**values)
         # a width without layers means nothing: one name for each distinct model
         return dataclasses.replace(
@@ -126,7 +124,7 @@ MEMBER_SETTINGS = ("knots", "seed", "target", "lr")
 def group_key(values: dict[str, Any]) -> str:
     """Cells that differ only in the target or the learning rate (``MEMBER_SETTINGS``) fit together in one
     vmapped program."""
-    return json.dumps({k: v for k, v in sorted(values.items()) if k not in MEMBER_SETTINGS})
+    return key_without(values, MEMBER_SETTINGS)
 
 
 def fit_group(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
