@@ -6,7 +6,8 @@
         --hold 400 --lr 1e-3 --epochs 60   # fine-tune the 2-D runs on trials followed by a 4-s zero-input hold
 
 Each run is an ordinary ``gnode train`` run directory (config, metrics, checkpoints, summary.json);
-a finished run is skipped, so an interrupted suite resumes where it stopped. The last lines printed
+a finished run is skipped, so an interrupted suite resumes where it stopped, and a larger ``--epochs``
+continues the finished runs from their checkpoints (as ``gnode train --resume --epochs``). The last lines printed
 are a markdown table and a JSON object with every row.
 """
 
@@ -81,9 +82,10 @@ def main():
                 init_from=str(args.init_from / name) if args.init_from else "",
             )
             out = args.out / name
-            if (out / "summary.json").is_file():
-                summary = json.loads((out / "summary.json").read_text())
-            else:
+            previous = json.loads((out / "summary.json").read_text()) if (out / "summary.json").is_file() else None
+            if previous and (previous["epochs"] >= args.epochs or previous.get("diverged_at_epoch")):
+                summary = previous
+            else:  # new, interrupted, or asked for more epochs than it has: (re)start from its checkpoint
                 tick = time.perf_counter()
                 summary = train_run(
                     config, out, resume=(out / "checkpoint.npz").is_file(), progress=False, keep_best_on_divergence=True
