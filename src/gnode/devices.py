@@ -2,8 +2,8 @@
 
 XLA runs the small operations of a recurrent model one at a time on one core; an ensemble split
 over several CPU devices runs its parts on all cores at once (``benchmarks/ensemble.py``). The
-setting must be made before JAX starts its backend, so call :func:`use_cpu_cores` first thing (the
-``gnode`` command does), or set ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` yourself.
+setting must be made before JAX starts its backend, so call :func:`use_cpu_cores` first thing (``gnode
+sweep`` and ``gnode expressivity`` do), or set ``XLA_FLAGS=--xla_force_host_platform_device_count=N`` yourself.
 """
 
 from __future__ import annotations

@@ -176,6 +176,9 @@ def sweep(
 ):
     """Train every combination of the grid's values; runs that differ only in lr, decay or seeds share one
     vmapped program. Writes OUT/results.csv and OUT/summary.json."""
+    from gnode.devices import use_cpu_cores
+
+    use_cpu_cores()  # before JAX starts: each group's members are split over the cores
     from gnode.experiment import group_key, sweep_cells, train_group
     from gnode.sweep import read_sweep_file, run_sweep
 
@@ -203,6 +206,9 @@ def expressivity(
 ):
     """Measure trajectory capacity over a grid of models (docs/expressivity.md): R² against K, capacity against
     N and F, gnODE against nODE. Writes results.csv, capacity.csv, capacity.md, PNGs and expressivity.json."""
+    from gnode.devices import use_cpu_cores
+
+    use_cpu_cores()  # before JAX starts: each group's members are split over the cores
     from gnode.expressivity.sweep import run_expressivity
 
     run_expressivity(config, out, ray_address=ray_address, log=console.print)
