@@ -78,7 +78,7 @@ def plot_capacity(table: Sequence[dict], path: Path) -> None:
         ax.set_yscale("symlog", base=2, linthresh=1)  # capacity 0 stays on the plot
         ax.set_xlabel("state dimension N")
         ax.set_title(model)
-    axes[0, 0].set_ylabel("capacity (largest K with median R² ≥ threshold)")
+    axes[0, 0].set_ylabel("capacity (largest K passed)")
     axes[0, -1].legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -86,7 +86,7 @@ def plot_capacity(table: Sequence[dict], path: Path) -> None:
 
 
 def plot_gating(table: Sequence[dict], path: Path) -> None:
-    """log2(gnODE capacity / nODE capacity) for each (N, F)."""
+    """log2(gnODE capacity / nODE capacity) for each (N, F); "–" where either capacity is 0."""
     flows = _flows(table)
     dims = sorted({r["dim"] for r in table})
     by = {(r["model"], r["dim"], r["depth"], r["width"]): r["capacity_interpolated"] for r in table}
@@ -100,7 +100,9 @@ def plot_gating(table: Sequence[dict], path: Path) -> None:
     limit = max(1.0, float(np.nanmax(np.abs(ratio)))) if np.isfinite(ratio).any() else 1.0
     image = ax.imshow(ratio, cmap="RdBu", vmin=-limit, vmax=limit, aspect="auto")
     for (i, j), value in np.ndenumerate(ratio):
-        ax.text(j, i, "–" if np.isnan(value) else f"{value:+.2f}", ha="center", va="center", fontsize=8)
+        dark = not np.isnan(value) and abs(value) > 0.6 * limit
+        text = "–" if np.isnan(value) else f"{value:+.2f}"
+        ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
     ax.set_xticks(range(len(flows)), [flow_label({"depth": d, "width": w}) for d, w in flows], fontsize=7)
     ax.set_yticks(range(len(dims)), [f"N = {d}" for d in dims])
     ax.set_title("log2(gnODE capacity / nODE capacity)", fontsize=9)
