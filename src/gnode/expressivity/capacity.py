@@ -18,6 +18,25 @@ from typing import Any
 import numpy as np
 
 MODEL_KEYS = ("model", "dim", "depth", "width", "gate_depth", "gate_width")
+VARIANT_KEYS = ("depth", "width", "gate_depth", "gate_width")  # the networks, apart from N and gating
+
+
+def variant(row: dict[str, Any]) -> tuple[int, int, int, int]:
+    """(depth, width, gate_depth, gate_width) of a row."""
+    return tuple(int(row[k]) for k in VARIANT_KEYS)
+
+
+def variant_label(key: tuple[int, int, int, int]) -> str:
+    """``F: 2 x 128`` (hidden layers x width), ``F: affine``, plus ``G: 1 x 32`` for a gate with hidden layers."""
+    depth, width, gate_depth, gate_width = key
+    return (f"F: {depth} x {width}" if depth else "F: affine") + (
+        f", G: {gate_depth} x {gate_width}" if gate_depth else ""
+    )
+
+
+def ungated(key: tuple[int, int, int, int]) -> tuple[int, int, int, int]:
+    """The nODE that a gnODE variant is compared with: the same F, no gate."""
+    return (*key[:2], 0, 0)
 
 
 def median_r2(rows: Sequence[dict[str, Any]], keys: Sequence[str] = MODEL_KEYS) -> dict[tuple, dict[int, float]]:

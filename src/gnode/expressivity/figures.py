@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import matplotlib
 
@@ -12,19 +11,16 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-
-def flow_label(row: dict[str, Any]) -> str:
-    """``F: 2 x 128`` (hidden layers x width) or ``F: affine``."""
-    return f"F: {row['depth']} x {row['width']}" if row["depth"] else "F: affine"
+from gnode.expressivity.capacity import ungated, variant, variant_label
 
 
-def _flows(table: Sequence[dict]) -> list[tuple[int, int]]:
-    return sorted({(r["depth"], r["width"]) for r in table})
+def _variants(table: Sequence[dict]) -> list[tuple[int, int, int, int]]:
+    return sorted({variant(r) for r in table})
 
 
 def plot_r2_curves(table: Sequence[dict], threshold: float, path: Path) -> None:
-    """Median R² against K: a panel per (model, F), a line per N."""
-    models, flows = sorted({r["model"] for r in table}), _flows(table)
+    """Median R² against K: a panel per (model, networks), a line per N."""
+    models, flows = sorted({r["model"] for r in table}), _variants(table)
     dims = sorted({r["dim"] for r in table})
     colours = plt.cm.viridis(np.linspace(0, 0.9, len(dims)))
     fig, axes = plt.subplots(
@@ -35,13 +31,13 @@ def plot_r2_curves(table: Sequence[dict], threshold: float, path: Path) -> None:
             ax = axes[i, j]
             for dim, colour in zip(dims, colours, strict=True):
                 for r in table:
-                    if (r["model"], r["depth"], r["width"], r["dim"]) == (model, *flow, dim):
+                    if (r["model"], variant(r), r["dim"]) == (model, flow, dim):
                         ks = [int(k) for k in r["median_r2"]]
                         ax.plot(ks, list(r["median_r2"].values()), "o-", ms=3, color=colour, label=f"N = {dim}")
             ax.axhline(threshold, color="grey", lw=0.8, ls="--")
             ax.set_xscale("log", base=2)
             ax.set_ylim(-0.05, 1.02)
-            ax.set_title(f"{model}, " + flow_label({"depth": flow[0], "width": flow[1]}), fontsize=9)
+            ax.set_title(f"{model}, {variant_label(flow)}", fontsize=9)
             ax.set_xlabel("target complexity K")
             if j == 0:
                 ax.set_ylabel("median R²")
@@ -54,21 +50,19 @@ def plot_r2_curves(table: Sequence[dict], threshold: float, path: Path) -> None:
 def plot_capacity(table: Sequence[dict], path: Path) -> None:
     """Interpolated capacity against N: a panel per model, a line per F; hollow markers where the grid
     saturated (the capacity is at least that)."""
-    models, flows = sorted({r["model"] for r in table}), _flows(table)
+    models, flows = sorted({r["model"] for r in table}), _variants(table)
     colours = plt.cm.plasma(np.linspace(0, 0.85, len(flows)))
     fig, axes = plt.subplots(1, len(models), figsize=(4.2 * len(models), 3.4), squeeze=False, sharey=True)
     for ax, model in zip(axes[0], models, strict=True):
         for flow, colour in zip(flows, colours, strict=True):
-            rows = sorted(
-                (r for r in table if (r["model"], r["depth"], r["width"]) == (model, *flow)), key=lambda r: r["dim"]
-            )
+            rows = sorted((r for r in table if (r["model"], variant(r)) == (model, flow)), key=lambda r: r["dim"])
             dims = [r["dim"] for r in rows]
             ax.plot(
                 dims,
                 [r["capacity_interpolated"] for r in rows],
                 "-",
                 color=colour,
-                label=flow_label({"depth": flow[0], "width": flow[1]}),
+                label=variant_label(flow),
             )
             for r in rows:
                 ax.plot(
@@ -87,13 +81,13 @@ def plot_capacity(table: Sequence[dict], path: Path) -> None:
 
 def plot_gating(table: Sequence[dict], path: Path) -> None:
     """log2(gnODE capacity / nODE capacity) for each (N, F); "–" where either capacity is 0."""
-    flows = _flows(table)
+    flows = sorted({variant(r) for r in table if r["model"] == "gnode"})
     dims = sorted({r["dim"] for r in table})
-    by = {(r["model"], r["dim"], r["depth"], r["width"]): r["capacity_interpolated"] for r in table}
+    by = {(r["model"], r["dim"], variant(r)): r["capacity_interpolated"] for r in table}
     ratio = np.full((len(dims), len(flows)), np.nan)
     for i, dim in enumerate(dims):
         for j, flow in enumerate(flows):
-            g, n = by.get(("gnode", dim, *flow)), by.get(("node", dim, *flow))
+            g, n = by.get(("gnode", dim, flow)), by.get(("node", dim, ungated(flow)))
             if g and n:
                 ratio[i, j] = np.log2(g / n)
     fig, ax = plt.subplots(figsize=(1.3 * len(flows) + 2, 0.6 * len(dims) + 1.5))
@@ -103,7 +97,7 @@ def plot_gating(table: Sequence[dict], path: Path) -> None:
         dark = not np.isnan(value) and abs(value) > 0.6 * limit
         text = "–" if np.isnan(value) else f"{value:+.2f}"
         ax.text(j, i, text, ha="center", va="center", fontsize=8, color="white" if dark else "black")
-    ax.set_xticks(range(len(flows)), [flow_label({"depth": d, "width": w}) for d, w in flows], fontsize=7)
+    ax.set_xticks(range(len(flows)), [variant_label(f) for f in flows], fontsize=7)
     ax.set_yticks(range(len(dims)), [f"N = {d}" for d in dims])
     ax.set_title("log2(gnODE capacity / nODE capacity)", fontsize=9)
     fig.colorbar(image, ax=ax)

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from gnode.errors import ConfigError
-from gnode.expressivity.capacity import capacity_table
-from gnode.expressivity.figures import flow_label, plot_capacity, plot_gating, plot_r2_curves
+from gnode.expressivity.capacity import capacity_table, ungated, variant, variant_label
+from gnode.expressivity.figures import plot_capacity, plot_gating, plot_r2_curves
 from gnode.expressivity.fit import FitCell, fit_group, group_key
 from gnode.sweep import cell_id, expand_grid, read_sweep_file, run_sweep
 from gnode.train.checkpoint import write_json
@@ -33,18 +33,18 @@ def read_config(path: str | Path) -> tuple[list[dict[str, Any]], float]:
 
 
 def markdown_table(table: list[dict[str, Any]]) -> str:
-    """Capacity for every (N, F), gnODE beside nODE."""
-    flows = sorted({(r["depth"], r["width"]) for r in table})
+    """Capacity for every (N, networks), gnODE beside the nODE with the same F."""
+    flows = sorted({variant(r) for r in table})
     dims = sorted({r["dim"] for r in table})
-    by = {(r["model"], r["dim"], r["depth"], r["width"]): r for r in table}
+    by = {(r["model"], r["dim"], variant(r)): r for r in table}
 
     def cell(model, dim, flow):
-        r = by.get((model, dim, *flow))
+        r = by.get((model, dim, flow if model == "gnode" else ungated(flow)))
         if r is None:
             return "–"
         return f"{r['capacity_interpolated']:.1f}" + ("+" if r["saturated"] else "")
 
-    header = "| N | " + " | ".join(flow_label({"depth": d, "width": w}) + " gnODE / nODE" for d, w in flows) + " |"
+    header = "| N | " + " | ".join(variant_label(f) + " gnODE / nODE" for f in flows) + " |"
     lines = [header, "|---" * (len(flows) + 1) + "|"]
     for dim in dims:
         values = [f"{cell('gnode', dim, flow)} / {cell('node', dim, flow)}" for flow in flows]
@@ -53,24 +53,20 @@ def markdown_table(table: list[dict[str, Any]]) -> str:
 
 
 def dimension_needed_table(table: list[dict[str, Any]], levels: tuple[float, ...] = (4, 8, 16, 32)) -> str:
-    """The smallest N whose capacity reaches each level, for every (model, F): does a richer F need fewer
+    """The smallest N whose capacity reaches each level, for every (model, networks): does a richer F need fewer
     dimensions?"""
-    flows = sorted({(r["depth"], r["width"]) for r in table})
     lines = [
-        "| model | F | " + " | ".join(f"N for capacity ≥ {c:g}" for c in levels) + " |",
+        "| model | networks | " + " | ".join(f"N for capacity ≥ {c:g}" for c in levels) + " |",
         "|---" * (len(levels) + 2) + "|",
     ]
     for model in sorted({r["model"] for r in table}):
-        for flow in flows:
-            rows = sorted(
-                (r for r in table if (r["model"], r["depth"], r["width"]) == (model, *flow)), key=lambda r: r["dim"]
-            )
+        for flow in sorted({variant(r) for r in table if r["model"] == model}):
+            rows = sorted((r for r in table if (r["model"], variant(r)) == (model, flow)), key=lambda r: r["dim"])
             needed = [
-                next((str(r["dim"]) for r in rows if r["capacity_interpolated"] >= c), "> " + str(rows[-1]["dim"]))
+                next((str(r["dim"]) for r in rows if r["capacity_interpolated"] >= c), f"> {rows[-1]['dim']}")
                 for c in levels
             ]
-            label = flow_label({"depth": flow[0], "width": flow[1]})
-            lines.append(f"| {model} | {label} | " + " | ".join(needed) + " |")
+            lines.append(f"| {model} | {variant_label(flow)} | " + " | ".join(needed) + " |")
     return "\n".join(lines)
 
 
