@@ -62,7 +62,7 @@ def test_train_group_matches_separate_runs(tmp_path):
 
 def test_sweep_on_a_local_ray_cluster_gives_the_local_results(tmp_path):
     ray = pytest.importorskip("ray")
-    cells = sweep_cells(BASE, {"lr": [1e-3, 1e-2], "batch_size": [10, 20]})
+    cells = sweep_cells({**BASE, "epochs": 1}, {"lr": [1e-3, 1e-2], "batch_size": [10, 20]})
     local = run_sweep(cells, group_key=group_key, run_group=train_group, out=tmp_path / "a", log=lambda _: None)
     try:
         remote = run_sweep(
