@@ -9,7 +9,7 @@ SMALL = dict(dim=3, depth=1, width=16, iterations=100, evaluate_every=50, steps=
 
 
 def test_a_group_gives_what_separate_fits_give():
-    cells = expand_grid(SMALL, {"knots": [2, 4], "seed": [0, 1], "lr": [1e-2]}) + [{**SMALL, "lr": 3e-3}]
+    cells = [*expand_grid(SMALL, {"knots": [2, 4], "seed": [0, 1], "lr": [0.01]}), {**SMALL, "lr": 0.003}]
     assert len({group_key(c) for c in cells}) == 1
     together = fit_group(cells)
     for cell, row in zip(cells, together, strict=True):
