@@ -60,6 +60,8 @@ runner = CliRunner()
         (["--epochs", "0"], "positive"),
         (["--lr", "-1"], "lr > 0"),
         (["--activation", "softsign"], "unknown activation"),
+        (["--hold", "-1"], "hold=-1"),
+        (["--init-from", "nowhere"], "init_from nowhere"),
     ],
 )
 def test_bad_arguments_one_line_error(tmp_path, args, message):
@@ -68,6 +70,15 @@ def test_bad_arguments_one_line_error(tmp_path, args, message):
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert not (tmp_path / "r").exists()
+
+
+def test_fine_tune_on_a_hold(tmp_path):
+    assert runner.invoke(app, ["train", "--out", str(tmp_path / "a"), *SMALL, "--epochs", "1"]).exit_code == 0
+    args = ["--hold", "20", "--init-from", str(tmp_path / "a"), "--epochs", "1"]
+    result = runner.invoke(app, ["train", "--out", str(tmp_path / "b"), *SMALL, *args])
+    assert result.exit_code == 0, result.output
+    config = json.loads((tmp_path / "b" / "config.json").read_text())
+    assert config["hold"] == 20 and config["init_from"] == str(tmp_path / "a") and config["steps"] == 100
 
 
 def test_existing_run_is_never_overwritten(tmp_path):
