@@ -1,5 +1,6 @@
 import dataclasses
 import json
+import shutil
 
 import jax
 import jax.numpy as jnp
@@ -61,6 +62,13 @@ def test_init_from_starts_at_the_other_runs_model(tmp_path):
     assert config.hold == 5 and config.init_from == str(tmp_path / "a")
     for got, want in zip(jax.tree.leaves(model), jax.tree.leaves(start), strict=True):
         np.testing.assert_allclose(got, want, atol=1e-6)
+    # resuming needs only the run's own checkpoint, not the run it started from
+    shutil.rmtree(tmp_path / "a")
+    resumed = train_run(
+        dataclasses.replace(tuned, weight_decay=0.0, epochs=2), tmp_path / "b", resume=True, progress=False
+    )
+    assert resumed["epochs"] == 2
+    train_run(RunConfig(**SMALL, epochs=1), tmp_path / "a", progress=False)
     with pytest.raises(CheckpointError, match=r"init_from .* the model needs"):
         train_run(RunConfig(**{**SMALL, "dim": 3}, init_from=str(tmp_path / "a")), tmp_path / "c", progress=False)
     with pytest.raises(CheckpointError, match=r"init_from .* not found"):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gnode.errors import ConfigError
-from gnode.experiment import RunConfig, group_key, sweep_cells, train_group, train_run
+from gnode.experiment import RunConfig, build, evaluate, group_key, load_run, sweep_cells, train_group, train_run
 from gnode.sweep import cell_id, expand_grid, read_sweep_file, run_sweep
 
 BASE = dict(task="four_point", dim=2, dynamics=[8], n_train=40, n_val=20, batch_size=20, epochs=2)
@@ -44,6 +44,7 @@ def test_groups_run_once_and_a_resumed_sweep_skips_finished_cells(tmp_path):
     calls.clear()
     rows = run_sweep(more[:-1], group_key=lambda c: 0, run_group=run_group, out=tmp_path, log=lambda _: None)
     assert calls == [] and len(rows) == 5
+    assert [r["x"] for r in run_sweep(cells[:2], group_key=lambda c: 0, run_group=run_group, out=tmp_path)] == [1, 2]
     table = (tmp_path / "results.csv").read_text().splitlines()
     assert len(table) == 6 and "cell_id" in table[0]
     assert json.loads((tmp_path / "summary.json").read_text())["finished_cells"] == 5
@@ -58,6 +59,16 @@ def test_train_group_matches_separate_runs(tmp_path):
         alone = train_run(RunConfig.from_dict(cell), tmp_path / cell_id(cell), progress=False)
         np.testing.assert_allclose(row["val_mse"], alone["val_mse"], rtol=1e-3)
     assert len({round(r["val_mse"], 6) for r in rows}) == 4
+
+
+def test_train_group_starts_from_init_from(tmp_path):
+    train_run(RunConfig.from_dict({**BASE, "epochs": 1}), tmp_path / "a", progress=False)
+    start, _ = load_run(tmp_path / "a")
+    cells = sweep_cells({**BASE, "epochs": 1, "weight_decay": 0.0, "init_from": str(tmp_path / "a")}, {"lr": [1e-12]})
+    (row,) = train_group(cells)
+    np.testing.assert_allclose(
+        row["val_mse"], evaluate(start, build(RunConfig.from_dict(cells[0]))[2])["mse"], rtol=1e-5
+    )
 
 
 def test_sweep_on_a_local_ray_cluster_gives_the_local_results(tmp_path):

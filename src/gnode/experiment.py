@@ -125,6 +125,16 @@ def build(config: RunConfig) -> tuple[Model, Any, Any]:
     return model, train, val
 
 
+def warm_start(model: Model, config: RunConfig) -> Model:
+    """``model`` with the parameters of ``config.init_from``'s best model (unchanged when it names none)."""
+    if not config.init_from:
+        return model
+    try:
+        return load_tree(RunDir(config.init_from).model_path, model)[0]
+    except CheckpointError as err:
+        raise CheckpointError(f"init_from {config.init_from}: {err}") from None
+
+
 def evaluate(model: Model, data) -> dict[str, float]:
     pred, _ = predict(model, jnp.asarray(data.inputs))
     return {
@@ -147,11 +157,8 @@ def train_run(
     before it (from the last good checkpoint) with ``diverged_at_epoch`` set, instead of raising.
     """
     model, train, val = build(config)  # validates every setting before anything is written
-    if config.init_from:
-        try:
-            model, _ = load_tree(RunDir(config.init_from).model_path, model)
-        except CheckpointError as err:
-            raise CheckpointError(f"init_from {config.init_from}: {err}") from None
+    if not resume:  # a resumed run starts from its own checkpoint, wherever init_from has gone since
+        model = warm_start(model, config)
     run = RunDir.create(out, config.to_dict(), resume=resume, defaults=RunConfig().to_dict())
     tick = time.perf_counter()
     diverged_at = None
@@ -214,7 +221,7 @@ def train_group(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
     _, train, val = built[0]
     tick = time.perf_counter()
     best, result = fit_ensemble(
-        [m for m, _, _ in built],
+        [warm_start(m, c) for (m, _, _), c in zip(built, configs, strict=True)],
         train,
         val,
         configs[0].train_config(),

@@ -141,7 +141,8 @@ def run_sweep(
         cpus_per_group: Ray CPUs reserved by each group.
         log: where progress lines go.
     Returns:
-        Every row: the cell's settings, its results and ``cell_id``.
+        The row of each of ``cells`` (its settings, its results and ``cell_id``); ``out``'s table also keeps
+        the rows of cells run there before that are not among them.
     """
     store = SweepStore(out)
     store.path.mkdir(parents=True, exist_ok=True)
@@ -174,4 +175,5 @@ def run_sweep(
             ready, _ = ray.wait(list(pending), num_returns=1)
             record(pending.pop(ready[0]), ray.get(ready[0]))
     summary["seconds_this_process"] = time.perf_counter() - tick
-    return store.write_table(summary)
+    wanted = {cid for cid, _ in unique}
+    return [row for row in store.write_table(summary) if row["cell_id"] in wanted]

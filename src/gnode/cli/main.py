@@ -165,14 +165,15 @@ def analyze(
     print_table(f"analysis of {run_dir} -> {out}", summary_rows(summary))
 
 
+RayAddress = Annotated[str | None, typer.Option(help="run the groups on Ray: 'local', 'auto' or ray://host:port")]
+
+
 @app.command()
 @one_line_errors
 def sweep(
     config: Annotated[Path, typer.Argument(help="TOML file: [base] settings and a [grid] of lists")],
     out: Annotated[Path, typer.Option(help="sweep folder (reused to resume: finished cells are skipped)")],
-    ray_address: Annotated[
-        str | None, typer.Option(help="run the groups on Ray: 'local', 'auto' or ray://host:port")
-    ] = None,
+    ray_address: RayAddress = None,
 ):
     """Train every combination of the grid's values; runs that differ only in lr, decay or seeds share one
     vmapped program. Writes OUT/results.csv and OUT/summary.json."""
@@ -200,9 +201,7 @@ def sweep(
 def expressivity(
     config: Annotated[Path, typer.Argument(help="TOML file: [base] and [grid] of fit settings, [measure] threshold")],
     out: Annotated[Path, typer.Option(help="sweep folder (reused to resume: finished fits are skipped)")],
-    ray_address: Annotated[
-        str | None, typer.Option(help="run the groups on Ray: 'local', 'auto' or ray://host:port")
-    ] = None,
+    ray_address: RayAddress = None,
 ):
     """Measure trajectory capacity over a grid of models (docs/expressivity.md): R² against K, capacity against
     N and F, gnODE against nODE. Writes results.csv, capacity.csv, capacity.md, PNGs and expressivity.json."""

@@ -11,7 +11,7 @@ from gnode.errors import ConfigError
 from gnode.expressivity.capacity import capacity_table, ungated, variant, variant_label
 from gnode.expressivity.figures import plot_capacity, plot_gating, plot_r2_curves
 from gnode.expressivity.fit import FitCell, fit_group, group_key
-from gnode.sweep import cell_id, expand_grid, read_sweep_file, run_sweep
+from gnode.sweep import expand_grid, read_sweep_file, run_sweep
 from gnode.train.checkpoint import write_json
 
 SECTIONS = ("base", "grid", "measure")
@@ -78,8 +78,6 @@ def run_expressivity(
     cells, threshold = read_config(config)
     out = Path(out)
     rows = run_sweep(cells, group_key=group_key, run_group=fit_group, out=out, ray_address=ray_address, log=log)
-    wanted = {cell_id(c) for c in cells}
-    rows = [r for r in rows if r["cell_id"] in wanted]  # the folder may also hold an earlier, larger grid
     table = capacity_table(rows, threshold)
     with open(out / "capacity.csv", "w", newline="") as f:
         columns = [k for k in table[0] if k != "median_r2"]
