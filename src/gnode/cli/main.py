@@ -213,6 +213,60 @@ def expressivity(
     run_expressivity(config, out, ray_address=ray_address, log=console.print)
 
 
+@app.command("bench-real")
+@one_line_errors
+def bench_real(
+    task: Annotated[str, typer.Argument(help="japanese-vowels, character-trajectories, walker2d or keywords")],
+    out: Annotated[Path, typer.Option(help="output folder (reused to resume: finished models are skipped)")],
+    drop: Annotated[float, typer.Option(help="fraction of time points each series loses (UEA tasks)")] = 0.3,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="UEA .ts folder (character-trajectories) or Speech Commands root (keywords; default: synthetic)"
+        ),
+    ] = None,
+    models: Annotated[str, typer.Option(help="comma-separated fields")] = "gnode,node,gru,mgru,rnn",
+    seeds: Annotated[int, typer.Option(help="runs per model (one vmapped ensemble)")] = 3,
+    budget: Annotated[int, typer.Option(help="trained parameters per model (state size matched to it)")] = 5000,
+    epochs: Annotated[int, typer.Option(help="most epochs")] = 300,
+    patience: Annotated[int, typer.Option(help="stop after this many epochs without a better validation loss")] = 30,
+    lr: Annotated[float, typer.Option()] = 1e-3,
+    batch_size: Annotated[int, typer.Option("--batch")] = 32,
+    episodes: Annotated[int, typer.Option(help="simulated Walker2d episodes of 1000 steps")] = 40,
+    progress: Annotated[bool, typer.Option(help="show a progress bar")] = False,
+):
+    """Real-world benchmark of gating (docs/results.md): every model at a matched parameter count, several
+    seeds, early stopping; writes results.json and table.md to --out and prints the table."""
+    from gnode.realworld import protocol, tasks
+
+    config = protocol.BenchConfig(
+        models=tuple(m.strip() for m in models.split(",") if m.strip()),
+        seeds=seeds,
+        budget=budget,
+        epochs=epochs,
+        patience=patience,
+        lr=lr,
+        batch_size=batch_size,
+    )
+    if task == "japanese-vowels":
+        built = tasks.japanese_vowels(drop)
+    elif task == "character-trajectories":
+        if data_dir is None:
+            raise ConfigError("character-trajectories needs --data-dir (a folder with the UEA .ts files)")
+        built = tasks.character_trajectories(data_dir, drop)
+    elif task == "walker2d":
+        built = tasks.walker2d(out / "walker2d.npz", episodes=episodes)
+    elif task == "keywords":
+        built = tasks.keywords(data_dir, synthetic_dir=out / "synthetic_keywords")
+    else:
+        raise ConfigError(f"unknown task {task!r}; choose one of {list(tasks.TASKS)}")
+    console.print(f"{built.title}: {built.details['shapes']}")
+    rows = protocol.run_benchmark(built, config, out, progress=progress)
+    table = protocol.markdown_table(rows, built.loss)
+    (out / "table.md").write_text(f"### {built.title}\n\n{table}\n")
+    console.print(table)
+
+
 @app.command()
 @one_line_errors
 def demo(

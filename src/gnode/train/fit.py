@@ -43,7 +43,8 @@ class TrainConfig:
         epochs: full passes over the training set (the remainder of ``samples // batch_size``
         is dropped from each shuffled epoch); seed: data-order seed; loss: ``mse`` or
         ``cross_entropy`` (last observed step); clip_norm: global gradient-norm clip (None: off);
-        checkpoint_every: epochs between checkpoints.
+        checkpoint_every: epochs between checkpoints; patience: stop once the validation loss has not
+        improved for this many epochs (for an ensemble: for every member); None trains all ``epochs``.
     """
 
     lr: float = 1e-3
@@ -54,6 +55,7 @@ class TrainConfig:
     loss: str = "mse"
     clip_norm: float | None = None
     checkpoint_every: int = 1
+    patience: int | None = None
 
     def __post_init__(self):
         if not (self.lr > 0 and self.weight_decay >= 0):
@@ -64,6 +66,8 @@ class TrainConfig:
             raise ConfigError(f"unknown loss {self.loss!r}; choose one of {list(LOSSES)}")
         if self.clip_norm is not None and self.clip_norm <= 0:
             raise ConfigError(f"clip_norm must be positive, got {self.clip_norm}")
+        if self.patience is not None and self.patience <= 0:
+            raise ConfigError(f"patience must be positive, got {self.patience}")
 
 
 class TrainState(eqx.Module):
@@ -223,6 +227,13 @@ def make_epoch(
     return epoch
 
 
+def stalled(state: TrainState, epoch: int, patience: int | None) -> bool:
+    """Early stopping: every member's best validation loss is at least ``patience`` epochs old."""
+    if patience is None:
+        return False
+    return epoch - int(np.max(np.asarray(state.best_epoch))) >= patience
+
+
 def epoch_key(seed, epoch):
     """The data-order key of an epoch: a pure function of (seed, epoch), so resuming is exact."""
     return jr.fold_in(jr.fold_in(jr.key(seed), 0x5EED), epoch)
@@ -345,7 +356,8 @@ def fit(
     start = int(np.max(np.asarray(state.epoch)))
 
     with _ProgressBar(progress, config.epochs, start) as bar:
-        for epoch in range(start + 1, config.epochs + 1):
+        stopped_early = start > 0 and stalled(state, start, config.patience)  # a resumed run that had stopped
+        for epoch in range(start + 1, start if stopped_early else config.epochs + 1):
             tick = time.perf_counter()
             new_state, metrics = run_epoch(state, seed_arr, train_arrays, val_arrays)
             metrics = _to_host(metrics)
@@ -359,18 +371,22 @@ def fit(
             state = new_state
             row = {"epoch": epoch, **metrics, "seconds": elapsed, "steps_per_second": steps_per_epoch / elapsed}
             history.append(row)
+            stop = stalled(state, epoch, config.patience)
             if run_dir is not None:
                 run_dir.append_metrics(row)
-                if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
+                if epoch % config.checkpoint_every == 0 or epoch == config.epochs or stop:
                     save_tree(run_dir.checkpoint_path, state, {"epoch": epoch})
                     if epoch == fault_epoch:
                         os.kill(os.getpid(), signal.SIGKILL)
             bar(row)
+            if stop:
+                break
 
     best = eqx.combine(state.best_params, state.frozen, static)
     final = eqx.combine(state.params, state.frozen, static)
     summary = {
         "epochs": config.epochs,
+        "epochs_run": history[-1]["epoch"] if history else start,
         "best_epoch": _to_host(state.best_epoch),
         "best_val_loss": _to_host(state.best_val),
         "final_train_loss": history[-1]["train_loss"] if history else None,

@@ -1,0 +1,239 @@
+"""The benchmark protocol: matched parameter counts, seeds as one vmapped ensemble, early stopping, test scores.
+
+Every model of a task gets the same budget of trained parameters (the state size is searched for the count
+nearest to it), the same optimiser settings and the same data; the seeds change the initialisation and the
+data order. The parameters with the best validation loss are scored on the test set.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+
+from gnode.data import SequenceData
+from gnode.errors import ConfigError
+from gnode.fields import FIELDS
+from gnode.losses import accuracy, masked_mse
+from gnode.model import Model, make_model, parameter_count, predict
+from gnode.realworld.tasks import RealTask
+from gnode.solve import Euler
+from gnode.train.checkpoint import write_json
+from gnode.train.ensemble import fit_ensemble
+from gnode.train.fit import TrainConfig
+
+MODELS = ("gnode", "node", "gru", "mgru", "rnn")
+LABELS = {"gnode": "gnODE", "node": "nODE", "gru": "GRU", "mgru": "mGRU", "rnn": "leaky RNN"}
+
+
+@dataclasses.dataclass(frozen=True)
+class BenchConfig:
+    """Settings shared by every model of a benchmark.
+
+    Attributes:
+        models: fields to compare; seeds: runs per model; budget: target count of trained parameters.
+        hidden_ratio: width of the one hidden layer of the nODE / gnODE networks, per state unit.
+        tau: the time constant in the data's time unit (original sample steps); max_alpha: the largest
+            Euler step ``dt / tau`` allowed, which sets the substeps per bin from the longest gap in the data.
+        lr, weight_decay, batch_size, epochs, patience, clip_norm: AdamW and early stopping.
+    """
+
+    models: tuple[str, ...] = MODELS
+    seeds: int = 3
+    budget: int = 5_000
+    hidden_ratio: float = 1.0
+    tau: float = 1.0
+    max_alpha: float = 1.0
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    batch_size: int = 32
+    epochs: int = 300
+    patience: int = 30
+    clip_norm: float | None = 1.0
+
+    def __post_init__(self):
+        unknown = sorted(set(self.models) - set(FIELDS))
+        if unknown or not self.models:
+            raise ConfigError(f"unknown model(s) {unknown}; choose from {list(FIELDS)}")
+        if self.seeds < 1 or self.budget < 10 or self.hidden_ratio <= 0 or self.tau <= 0 or self.max_alpha <= 0:
+            raise ConfigError("need seeds >= 1, budget >= 10, and positive hidden_ratio, tau and max_alpha")
+        self.train_config()  # validates the optimiser settings
+
+    def train_config(self) -> TrainConfig:
+        return TrainConfig(
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            batch_size=self.batch_size,
+            epochs=self.epochs,
+            loss="mse",
+            clip_norm=self.clip_norm,
+            checkpoint_every=self.epochs,
+            patience=self.patience,
+        )
+
+
+def build_model(name: str, state_dim: int, task: RealTask, config: BenchConfig, seed: int) -> Model:
+    """A ``name`` model of ``state_dim`` units for ``task`` (nODE / gnODE: one hidden layer per network)."""
+    width = (max(1, round(config.hidden_ratio * state_dim)),) if name in ("gnode", "node") else ()
+    return make_model(
+        name,
+        state_dim,
+        task.input_dim,
+        task.output_dim,
+        flow_widths=width,
+        gate_widths=width if name == "gnode" else (),
+        tau=config.tau,
+        dt=config.tau,
+        key=jr.key(seed),
+    )
+
+
+def matched_state_dim(name: str, task: RealTask, config: BenchConfig, largest: int = 4096) -> int:
+    """The state size whose parameter count is nearest ``config.budget`` (counts grow with the size)."""
+    count = lambda n: parameter_count(build_model(name, n, task, config, 0))  # noqa: E731
+    low, high = 1, largest
+    while low < high:  # the smallest size reaching the budget
+        mid = (low + high) // 2
+        low, high = (mid + 1, high) if count(mid) < config.budget else (low, mid)
+    return min({max(1, low - 1), low}, key=lambda n: (abs(count(n) - config.budget), n))
+
+
+def largest_gap(splits: dict[str, SequenceData], tau: float) -> float:
+    """The longest time between observations in any split (one ``tau`` for data on the regular grid)."""
+    gaps = [np.diff(d.times, axis=1, prepend=0.0).max() for d in splits.values() if d.times is not None]
+    return max(gaps, default=tau)
+
+
+def integrator_for(task: RealTask, config: BenchConfig) -> Euler:
+    """Euler with enough substeps that no step exceeds ``max_alpha`` time constants."""
+    return Euler(substeps=max(1, math.ceil(largest_gap(task.splits, config.tau) / (config.tau * config.max_alpha))))
+
+
+def score(model: Model, data: SequenceData, loss: str, integrator: Euler, chunk: int = 256) -> float:
+    """Test accuracy (classification from the last observed state) or MSE over observed entries."""
+    totals, weights = [], []
+    for start in range(0, data.num_samples, chunk):
+        part = data.subset(slice(start, start + chunk))
+        times = None if part.times is None else jnp.asarray(part.times)
+        pred, _ = predict(model, jnp.asarray(part.inputs), times, integrator)
+        mask = None if part.mask is None else jnp.asarray(part.mask)
+        if loss == "cross_entropy":
+            value = accuracy(pred, jnp.asarray(part.targets), mask)
+        else:
+            value = masked_mse(pred, jnp.asarray(part.targets), mask)
+        totals.append(float(value) * part.num_samples)
+        weights.append(part.num_samples)
+    return sum(totals) / sum(weights)
+
+
+def run_benchmark(
+    task: RealTask, config: BenchConfig, out: str | Path | None = None, progress: bool = False
+) -> list[dict[str, Any]]:
+    """Train every model of ``config`` on ``task``; one row per (model, seed).
+
+    With ``out``, rows are written to ``out/results.json`` after each model, and models already there with
+    the same task and settings are not trained again (an interrupted benchmark continues where it stopped).
+    """
+    store = None if out is None else Path(out) / "results.json"
+    settings = {"task": task.name, "title": task.title, "config": dataclasses.asdict(config), "details": task.details}
+    rows: list[dict[str, Any]] = []
+    if store is not None and store.exists():
+        saved = json.loads(store.read_text())
+        if saved.get("settings") == json.loads(json.dumps(settings)):
+            rows = [r for r in saved["rows"] if r["model"] in config.models]
+    integrator = integrator_for(task, config)
+    train_config = dataclasses.replace(config.train_config(), loss=task.loss)
+    for name in config.models:
+        if any(r["model"] == name for r in rows):
+            continue
+        state_dim = matched_state_dim(name, task, config)
+        models = [build_model(name, state_dim, task, config, seed) for seed in range(config.seeds)]
+        tick = time.perf_counter()
+        best, result = fit_ensemble(
+            models,
+            task.splits["train"],
+            task.splits["val"],
+            train_config,
+            seeds=list(range(config.seeds)),
+            integrator=integrator,
+            progress=progress,
+        )
+        seconds = time.perf_counter() - tick
+        for seed, model in enumerate(best):
+            rows.append(
+                {
+                    "model": name,
+                    "seed": seed,
+                    "state_dim": state_dim,
+                    "parameters": parameter_count(model),
+                    "test": score(model, task.splits["test"], task.loss, integrator),
+                    "val_loss": float(np.asarray(result.summary["best_val_loss"])[seed]),
+                    "best_epoch": int(np.asarray(result.summary["best_epoch"])[seed]),
+                    "epochs_run": result.summary["epochs_run"],
+                    "seconds_all_seeds": seconds,
+                    "substeps": integrator.substeps,
+                }
+            )
+        if store is not None:
+            store.parent.mkdir(parents=True, exist_ok=True)
+            write_json(store, {"settings": settings, "rows": rows})
+    return rows
+
+
+def metric_name(loss: str) -> str:
+    return "test accuracy" if loss == "cross_entropy" else "test MSE"
+
+
+def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Per model: mean and std (ddof 1) of the test score over seeds, parameters, state size, wall time."""
+    summary = {}
+    for name in dict.fromkeys(r["model"] for r in rows):
+        mine = [r for r in rows if r["model"] == name]
+        scores = np.array([r["test"] for r in mine])
+        summary[name] = {
+            "mean": float(scores.mean()),
+            "std": float(scores.std(ddof=1)) if len(scores) > 1 else 0.0,
+            "seeds": len(scores),
+            "parameters": mine[0]["parameters"],
+            "state_dim": mine[0]["state_dim"],
+            "seconds": mine[0]["seconds_all_seeds"],
+            "epochs": float(np.mean([r["epochs_run"] for r in mine])),
+        }
+    return summary
+
+
+def gating_difference(rows: list[dict[str, Any]]) -> tuple[float, float] | None:
+    """gnODE − nODE mean test score and the standard error of that difference (independent seeds)."""
+    summary = summarize(rows)
+    if "gnode" not in summary or "node" not in summary:
+        return None
+    g, n = summary["gnode"], summary["node"]
+    return g["mean"] - n["mean"], math.sqrt(g["std"] ** 2 / g["seeds"] + n["std"] ** 2 / n["seeds"])
+
+
+def markdown_table(rows: list[dict[str, Any]], loss: str) -> str:
+    """The results table: one line per model, mean ± std over seeds."""
+    scale, unit, digits = (100.0, " (%)", 1) if loss == "cross_entropy" else (1.0, "", 4)
+    show = lambda value: f"{scale * value:.{digits}f}"  # noqa: E731
+    header = "| model | {} | seeds | parameters | state size | epochs run | wall time, all seeds (s) |"
+    lines = [header.format(metric_name(loss) + unit), "|---|---|---|---|---|---|---|"]
+    for name, s in summarize(rows).items():
+        lines.append(
+            f"| {LABELS.get(name, name)} | {show(s['mean'])} ± {show(s['std'])} | {s['seeds']} | {s['parameters']} "
+            f"| {s['state_dim']} | {s['epochs']:.0f} | {s['seconds']:.0f} |"
+        )
+    difference = gating_difference(rows)
+    if difference is not None:
+        lines += [
+            "",
+            f"gnODE − nODE: {'+' if difference[0] >= 0 else ''}{show(difference[0])} ± {show(difference[1])} "
+            "(difference of means ± its standard error)",
+        ]
+    return "\n".join(lines)
