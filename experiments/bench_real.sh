@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/bench_real}
 for drop in 0.3 0.5 0.7; do
-  gnode bench-real japanese-vowels --drop "$drop" --out "$out/japanese_vowels_${drop/0./}"
+  gnode bench-real japanese-vowels --drop "$drop" --seeds 5 --out "$out/japanese_vowels_${drop/0./}"
 done
 gnode bench-real walker2d --out "$out/walker2d" --batch 64
 gnode bench-real keywords --out "$out/keywords_synthetic"

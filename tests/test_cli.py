@@ -208,3 +208,33 @@ def test_bad_expressivity_files_stop_before_anything_runs(tmp_path, text, messag
     result = runner.invoke(app, ["expressivity", str(path), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and message in result.output and len(result.output.strip().splitlines()) == 1
     assert not (tmp_path / "out").exists()
+
+
+def test_bench_real_writes_the_table_and_resumes(tmp_path):
+    out = tmp_path / "jv"
+    args = ["bench-real", "japanese-vowels", "--out", str(out), "--drop", "0.5", "--models", "gnode,node"]
+    args += ["--seeds", "2", "--budget", "300", "--epochs", "2", "--batch", "64"]
+    first = CliRunner().invoke(app, args)
+    assert first.exit_code == 0, first.output
+    table = (out / "table.md").read_text()
+    assert "JapaneseVowels, 50 % of points dropped" in table and "| gnODE |" in table and "gnODE − nODE" in table
+    rows = json.loads((out / "results.json").read_text())["rows"]
+    assert len(rows) == 4 and {r["epochs_run"] for r in rows} == {2}
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code == 0 and json.loads((out / "results.json").read_text())["rows"] == rows
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["bench-real", "mnist"], "unknown task 'mnist'"),
+        (["bench-real", "character-trajectories"], "needs --data-dir"),
+        (["bench-real", "character-trajectories", "--data-dir", "nowhere"], "CharacterTrajectories_TRAIN.ts: no such"),
+        (["bench-real", "japanese-vowels", "--models", "gnode,lstm"], "unknown model(s) ['lstm']"),
+        (["bench-real", "keywords", "--data-dir", "nowhere"], "nowhere: no such directory"),
+    ],
+)
+def test_bench_real_bad_arguments_one_line_error(tmp_path, args, message):
+    result = gnode(*args, "--out", str(tmp_path / "out"))
+    assert result.returncode != 0
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr

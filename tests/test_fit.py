@@ -220,3 +220,26 @@ def test_ensemble_sharded_over_cpu_devices_gives_the_same_result(square):
         models, train, val, TrainConfig(batch_size=20, epochs=2), seeds=[0, 1, 2, 3], progress=False
     )
     np.testing.assert_allclose(sharded, np.asarray(result.history[-1]["val_loss"]), rtol=1e-5)
+
+
+def test_early_stopping_waits_patience_epochs_after_the_last_improvement(square, tmp_path):
+    train, val = square
+    # a learning rate that underflows: the loss never changes, so epoch 1 stays the best
+    frozen = TrainConfig(lr=1e-38, batch_size=50, epochs=30, patience=3)
+    result = fit(small(), train, val, frozen, progress=False, run_dir=RunDir.create(tmp_path / "run", {}))
+    assert [row["epoch"] for row in result.history] == [1, 2, 3, 4]
+    assert result.summary["epochs_run"] == 4 and result.summary["best_epoch"] == 1
+    resumed = fit(
+        small(),
+        train,
+        val,
+        frozen,
+        progress=False,
+        run_dir=RunDir.create(tmp_path / "run", {}, resume=True),
+        resume=True,
+    )
+    assert resumed.history == result.history[:4] and resumed.summary["epochs_run"] == 4  # no further epochs
+    learning = dataclasses.replace(frozen, lr=3e-3, epochs=8)
+    assert fit(small(), train, val, learning, progress=False).summary["epochs_run"] == 8  # improving: no stop
+    _, ensemble = fit_ensemble([small(0), small(1)], train, val, frozen, progress=False)
+    assert ensemble.summary["epochs_run"] == 4

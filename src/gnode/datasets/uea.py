@@ -76,9 +76,6 @@ def read_ts(path: str | Path, classes: tuple[str, ...] | None = None) -> Labelle
     if unknown:
         raise DataError(f"{path}: unknown class label(s) {unknown}; expected one of {list(allowed)}")
     series = [np.asarray(case, dtype=np.float64).T for case in cases]  # aeon gives (channels, length)
-    widths = {s.shape[1] for s in series}
-    if len(widths) > 1:
-        raise DataError(f"{path}: cases have different channel counts {sorted(widths)}")
     return LabelledSeries(series, np.array([index[str(y)] for y in labels], np.int32), tuple(allowed), str(path))
 
 

@@ -1,0 +1,96 @@
+import json
+import math
+
+import numpy as np
+import pytest
+
+from gnode.datasets.irregular import irregular_classification
+from gnode.datasets.uea import LabelledSeries
+from gnode.errors import ConfigError
+from gnode.model import parameter_count
+from gnode.realworld import protocol
+from gnode.realworld.tasks import RealTask
+
+
+def toy_task(drop=0.3):
+    """Two classes of irregularly sampled series: a rising or a falling ramp in noise."""
+    rng = np.random.default_rng(0)
+
+    def cases(count):
+        labels = np.arange(count) % 2
+        series = []
+        for label in labels:
+            length = int(rng.integers(10, 16))
+            ramp = np.linspace(-1, 1, length) * (1 if label else -1)
+            series.append(np.stack([ramp, rng.normal(size=length)], axis=1) + 0.3 * rng.normal(size=(length, 2)))
+        return LabelledSeries(series, labels, ("down", "up"), "memory")
+
+    splits = irregular_classification(cases(120), cases(60), drop=drop, seed=0)
+    return RealTask("toy", "toy", splits, "cross_entropy", 2, {})
+
+
+CONFIG = protocol.BenchConfig(models=("gnode", "node"), seeds=2, budget=300, epochs=40, patience=10, lr=1e-2)
+
+
+@pytest.mark.parametrize("name", protocol.MODELS)
+def test_state_size_is_matched_to_the_budget(name):
+    task = toy_task()
+    config = protocol.BenchConfig(budget=2000)
+    n = protocol.matched_state_dim(name, task, config)
+    count = lambda m: parameter_count(protocol.build_model(name, m, task, config, 0))  # noqa: E731
+    assert abs(count(n) - 2000) <= min(abs(count(n - 1) - 2000), abs(count(n + 1) - 2000))
+    assert abs(count(n) - 2000) / 2000 < 0.1
+
+
+def test_substeps_keep_every_euler_step_within_max_alpha():
+    task = toy_task(drop=0.5)
+    gap = max(np.diff(d.times, axis=1, prepend=0).max() for d in task.splits.values())
+    integrator = protocol.integrator_for(task, protocol.BenchConfig(tau=1.0, max_alpha=0.5))
+    assert gap > 1 and integrator.substeps == math.ceil(gap / 0.5)
+
+
+def test_models_learn_an_irregular_classification_and_results_resume(tmp_path, monkeypatch):
+    task = toy_task()
+    rows = protocol.run_benchmark(task, CONFIG, tmp_path)
+    assert [(r["model"], r["seed"]) for r in rows] == [("gnode", 0), ("gnode", 1), ("node", 0), ("node", 1)]
+    assert min(r["test"] for r in rows) > 0.9  # the ramp direction is easy to read
+    assert all(abs(r["parameters"] - 300) < 60 for r in rows)
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert saved["rows"] == json.loads(json.dumps(rows))
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("finished models must not be trained again")
+
+    monkeypatch.setattr(protocol, "fit_ensemble", no_training)
+    assert protocol.run_benchmark(task, CONFIG, tmp_path) == saved["rows"]
+    with pytest.raises(AssertionError, match="trained again"):  # other settings: not reused
+        protocol.run_benchmark(task, CONFIG.__class__(**{**CONFIG.__dict__, "budget": 400}), tmp_path)
+
+
+def test_same_seed_same_scores():
+    task = toy_task()
+    config = protocol.BenchConfig(models=("gru",), seeds=1, budget=200, epochs=3)
+    first = protocol.run_benchmark(task, config)
+    again = protocol.run_benchmark(task, config)
+    assert [r["test"] for r in first] == [r["test"] for r in again]
+
+
+def test_table_states_the_gating_difference_with_its_spread():
+    rows = [
+        {"model": m, "seed": s, "test": t, "parameters": 10, "state_dim": 2, "seconds_all_seeds": 1.0, "epochs_run": 5}
+        for m, s, t in [("gnode", 0, 0.9), ("gnode", 1, 0.8), ("node", 0, 0.7), ("node", 1, 0.7)]
+    ]
+    difference, spread = protocol.gating_difference(rows)
+    assert difference == pytest.approx(0.15) and spread == pytest.approx(np.std([0.9, 0.8], ddof=1) / np.sqrt(2))
+    table = protocol.markdown_table(rows, "cross_entropy")
+    assert "| gnODE | 85.0 ± 7.1 | 2 |" in table and "gnODE − nODE: +15.0 ± 5.0" in table
+    assert "test MSE" in protocol.markdown_table(rows, "mse")
+
+
+def test_bad_settings_are_refused():
+    with pytest.raises(ConfigError, match="unknown model"):
+        protocol.BenchConfig(models=("lstm",))
+    with pytest.raises(ConfigError, match="seeds"):
+        protocol.BenchConfig(seeds=0)
+    with pytest.raises(ConfigError, match="patience"):
+        protocol.BenchConfig(patience=0)
