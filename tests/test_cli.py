@@ -213,13 +213,13 @@ def test_bad_expressivity_files_stop_before_anything_runs(tmp_path, text, messag
 def test_bench_real_writes_the_table_and_resumes(tmp_path):
     out = tmp_path / "jv"
     args = ["bench-real", "japanese-vowels", "--out", str(out), "--drop", "0.5", "--models", "gnode,node"]
-    args += ["--seeds", "2", "--budget", "300", "--epochs", "2", "--batch", "64"]
+    args += ["--seeds", "2", "--budget", "300", "--epochs", "2", "--batch", "64", "--lrs", "1e-3,1e-2"]
     first = CliRunner().invoke(app, args)
     assert first.exit_code == 0, first.output
     table = (out / "table.md").read_text()
     assert "JapaneseVowels, 50 % of points dropped" in table and "| gnODE |" in table and "gnODE − nODE" in table
     rows = json.loads((out / "results.json").read_text())["rows"]
-    assert len(rows) == 4 and {r["epochs_run"] for r in rows} == {2}
+    assert len(rows) == 8 and {r["epochs_run"] for r in rows} == {2}
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0 and json.loads((out / "results.json").read_text())["rows"] == rows
 
@@ -232,6 +232,7 @@ def test_bench_real_writes_the_table_and_resumes(tmp_path):
         (["bench-real", "character-trajectories", "--data-dir", "nowhere"], "CharacterTrajectories_TRAIN.ts: no such"),
         (["bench-real", "japanese-vowels", "--models", "gnode,lstm"], "unknown model(s) ['lstm']"),
         (["bench-real", "keywords", "--data-dir", "nowhere"], "nowhere: no such directory"),
+        (["bench-real", "walker2d", "--lrs", "fast"], "--lrs must be comma-separated numbers"),
     ],
 )
 def test_bench_real_bad_arguments_one_line_error(tmp_path, args, message):

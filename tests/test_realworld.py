@@ -29,7 +29,7 @@ def toy_task(drop=0.3):
     return RealTask("toy", "toy", splits, "cross_entropy", 2, {})
 
 
-CONFIG = protocol.BenchConfig(models=("gnode", "node"), seeds=2, budget=300, epochs=40, patience=10, lr=1e-2)
+CONFIG = protocol.BenchConfig(models=("gnode", "node"), seeds=2, budget=300, epochs=40, patience=10, lrs=(1e-2,))
 
 
 @pytest.mark.parametrize("name", protocol.MODELS)
@@ -69,21 +69,40 @@ def test_models_learn_an_irregular_classification_and_results_resume(tmp_path, m
 
 def test_same_seed_same_scores():
     task = toy_task()
-    config = protocol.BenchConfig(models=("gru",), seeds=1, budget=200, epochs=3)
+    config = protocol.BenchConfig(models=("gru",), seeds=1, budget=200, epochs=3, lrs=(1e-3, 1e-2))
     first = protocol.run_benchmark(task, config)
     again = protocol.run_benchmark(task, config)
     assert [r["test"] for r in first] == [r["test"] for r in again]
+    assert [r["test"] is None for r in first] == [not r["selected"] for r in first]  # only the chosen lr is tested
+
+
+def test_the_learning_rate_is_chosen_on_validation_per_model():
+    task = toy_task()
+    config = protocol.BenchConfig(models=("node",), seeds=2, budget=300, epochs=6, patience=None, lrs=(1e-6, 1e-2))
+    rows = protocol.run_benchmark(task, config)
+    assert [(r["lr"], r["seed"]) for r in rows] == [(1e-6, 0), (1e-6, 1), (1e-2, 0), (1e-2, 1)]
+    mean_val = {lr: np.mean([r["val_loss"] for r in rows if r["lr"] == lr]) for lr in config.lrs}
+    assert mean_val[1e-2] < mean_val[1e-6]  # a rate that barely moves loses on validation
+    assert [r["selected"] for r in rows] == [False, False, True, True]
+    assert protocol.summarize(rows)["node"]["lr"] == 1e-2
 
 
 def test_table_states_the_gating_difference_with_its_spread():
     rows = [
-        {"model": m, "seed": s, "test": t, "parameters": 10, "state_dim": 2, "seconds_all_seeds": 1.0, "epochs_run": 5}
-        for m, s, t in [("gnode", 0, 0.9), ("gnode", 1, 0.8), ("node", 0, 0.7), ("node", 1, 0.7)]
+        {"model": m, "seed": s, "test": t, "parameters": 10, "state_dim": 2, "seconds_all_members": 1.0}
+        | {"epochs_run": 5, "lr": lr, "selected": lr == 0.01}
+        for m, s, t, lr in [
+            ("gnode", 0, 0.9, 0.01),
+            ("gnode", 1, 0.8, 0.01),
+            ("node", 0, 0.7, 0.01),
+            ("node", 1, 0.7, 0.01),
+            ("node", 0, None, 0.1),  # a rate not chosen: no test score, not summarised
+        ]
     ]
     difference, spread = protocol.gating_difference(rows)
     assert difference == pytest.approx(0.15) and spread == pytest.approx(np.std([0.9, 0.8], ddof=1) / np.sqrt(2))
     table = protocol.markdown_table(rows, "cross_entropy")
-    assert "| gnODE | 85.0 ± 7.1 | 2 |" in table and "gnODE − nODE: +15.0 ± 5.0" in table
+    assert "| gnODE | 85.0 ± 7.1 | 2 | 10 | 2 | 0.01 |" in table and "gnODE − nODE: +15.0 ± 5.0" in table
     assert "test MSE" in protocol.markdown_table(rows, "mse")
 
 
@@ -92,5 +111,7 @@ def test_bad_settings_are_refused():
         protocol.BenchConfig(models=("lstm",))
     with pytest.raises(ConfigError, match="seeds"):
         protocol.BenchConfig(seeds=0)
+    with pytest.raises(ConfigError, match="learning rate"):
+        protocol.BenchConfig(lrs=())
     with pytest.raises(ConfigError, match="patience"):
         protocol.BenchConfig(patience=0)

@@ -46,6 +46,14 @@ def parse_widths(text: str | None) -> tuple[int, ...] | None:
         raise ConfigError(f"widths must be comma-separated integers like 316,316, got {text!r}") from None
 
 
+def parse_floats(text: str, option: str) -> tuple[float, ...]:
+    """``"1e-3,3e-3"`` -> ``(0.001, 0.003)``."""
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"{option} must be comma-separated numbers, got {text!r}") from None
+
+
 def print_table(title: str, row: dict[str, Any]) -> None:
     table = Table(title=title)
     table.add_column("quantity")
@@ -230,7 +238,9 @@ def bench_real(
     budget: Annotated[int, typer.Option(help="trained parameters per model (state size matched to it)")] = 5000,
     epochs: Annotated[int, typer.Option(help="most epochs")] = 300,
     patience: Annotated[int, typer.Option(help="stop after this many epochs without a better validation loss")] = 30,
-    lr: Annotated[float, typer.Option()] = 1e-3,
+    lrs: Annotated[str, typer.Option(help="learning-rate grid; each model's rate is chosen on validation")] = (
+        "1e-3,3e-3,1e-2"
+    ),
     batch_size: Annotated[int, typer.Option("--batch")] = 32,
     episodes: Annotated[int, typer.Option(help="simulated Walker2d episodes of 1000 steps")] = 40,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = False,
@@ -245,7 +255,7 @@ def bench_real(
         budget=budget,
         epochs=epochs,
         patience=patience,
-        lr=lr,
+        lrs=parse_floats(lrs, "--lrs"),
         batch_size=batch_size,
     )
     if task == "japanese-vowels":

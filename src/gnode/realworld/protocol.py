@@ -1,8 +1,10 @@
-"""The benchmark protocol: matched parameter counts, seeds as one vmapped ensemble, early stopping, test scores.
+"""The benchmark protocol: matched parameter counts, a learning rate chosen on validation, seeds, early stopping.
 
 Every model of a task gets the same budget of trained parameters (the state size is searched for the count
-nearest to it), the same optimiser settings and the same data; the seeds change the initialisation and the
-data order. The parameters with the best validation loss are scored on the test set.
+nearest to it), the same learning-rate grid, optimiser settings and data; the seeds change the initialisation
+and the data order. All (learning rate, seed) pairs of a model train as one vmapped ensemble. Each model's
+learning rate is the one with the lowest mean best-validation loss over seeds, and the parameters with the
+best validation loss of each of those seeds are scored on the test set: the test set never chooses anything.
 """
 
 from __future__ import annotations
@@ -39,10 +41,11 @@ class BenchConfig:
 
     Attributes:
         models: fields to compare; seeds: runs per model; budget: target count of trained parameters.
+        lrs: the learning-rate grid; each model's rate is chosen on validation.
         hidden_ratio: width of the one hidden layer of the nODE / gnODE networks, per state unit.
         tau: the time constant in the data's time unit (original sample steps); max_alpha: the largest
             Euler step ``dt / tau`` allowed, which sets the substeps per bin from the longest gap in the data.
-        lr, weight_decay, batch_size, epochs, patience, clip_norm: AdamW and early stopping.
+        weight_decay, batch_size, epochs, patience, clip_norm: AdamW and early stopping.
     """
 
     models: tuple[str, ...] = MODELS
@@ -51,7 +54,7 @@ class BenchConfig:
     hidden_ratio: float = 1.0
     tau: float = 1.0
     max_alpha: float = 1.0
-    lr: float = 1e-3
+    lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2)
     weight_decay: float = 0.0
     batch_size: int = 32
     epochs: int = 300
@@ -62,13 +65,15 @@ class BenchConfig:
         unknown = sorted(set(self.models) - set(FIELDS))
         if unknown or not self.models:
             raise ConfigError(f"unknown model(s) {unknown}; choose from {list(FIELDS)}")
+        if not self.lrs or min(self.lrs) <= 0:
+            raise ConfigError(f"need at least one learning rate, all positive; got {list(self.lrs)}")
         if self.seeds < 1 or self.budget < 10 or self.hidden_ratio <= 0 or self.tau <= 0 or self.max_alpha <= 0:
             raise ConfigError("need seeds >= 1, budget >= 10, and positive hidden_ratio, tau and max_alpha")
         self.train_config()  # validates the optimiser settings
 
     def train_config(self) -> TrainConfig:
         return TrainConfig(
-            lr=self.lr,
+            lr=self.lrs[0],
             weight_decay=self.weight_decay,
             batch_size=self.batch_size,
             epochs=self.epochs,
@@ -136,7 +141,8 @@ def score(model: Model, data: SequenceData, loss: str, integrator: Euler, chunk:
 def run_benchmark(
     task: RealTask, config: BenchConfig, out: str | Path | None = None, progress: bool = False
 ) -> list[dict[str, Any]]:
-    """Train every model of ``config`` on ``task``; one row per (model, seed).
+    """Train every model of ``config`` on ``task``; one row per (model, learning rate, seed), with the test
+    score on the rows of the chosen learning rate (``selected``) only.
 
     With ``out``, rows are written to ``out/results.json`` after each model, and models already there with
     the same task and settings are not trained again (an interrupted benchmark continues where it stopped).
@@ -154,30 +160,38 @@ def run_benchmark(
         if any(r["model"] == name for r in rows):
             continue
         state_dim = matched_state_dim(name, task, config)
-        models = [build_model(name, state_dim, task, config, seed) for seed in range(config.seeds)]
+        grid = [(lr, seed) for lr in config.lrs for seed in range(config.seeds)]
         tick = time.perf_counter()
         best, result = fit_ensemble(
-            models,
+            [build_model(name, state_dim, task, config, seed) for _, seed in grid],
             task.splits["train"],
             task.splits["val"],
             train_config,
-            seeds=list(range(config.seeds)),
+            lrs=[lr for lr, _ in grid],
+            seeds=[seed for _, seed in grid],
             integrator=integrator,
             progress=progress,
         )
         seconds = time.perf_counter() - tick
-        for seed, model in enumerate(best):
+        val_loss = np.asarray(result.summary["best_val_loss"])
+        best_epoch = np.asarray(result.summary["best_epoch"])
+        chosen = min(
+            config.lrs, key=lambda lr: np.mean([v for (r, _), v in zip(grid, val_loss, strict=True) if r == lr])
+        )
+        for i, ((lr, seed), model) in enumerate(zip(grid, best, strict=True)):
             rows.append(
                 {
                     "model": name,
+                    "lr": lr,
                     "seed": seed,
+                    "selected": lr == chosen,
                     "state_dim": state_dim,
                     "parameters": parameter_count(model),
-                    "test": score(model, task.splits["test"], task.loss, integrator),
-                    "val_loss": float(np.asarray(result.summary["best_val_loss"])[seed]),
-                    "best_epoch": int(np.asarray(result.summary["best_epoch"])[seed]),
+                    "test": score(model, task.splits["test"], task.loss, integrator) if lr == chosen else None,
+                    "val_loss": float(val_loss[i]),
+                    "best_epoch": int(best_epoch[i]),
                     "epochs_run": result.summary["epochs_run"],
-                    "seconds_all_seeds": seconds,
+                    "seconds_all_members": seconds,
                     "substeps": integrator.substeps,
                 }
             )
@@ -192,10 +206,11 @@ def metric_name(loss: str) -> str:
 
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
-    """Per model: mean and std (ddof 1) of the test score over seeds, parameters, state size, wall time."""
+    """Per model, over the seeds of its chosen learning rate: mean and std (ddof 1) of the test score,
+    parameters, state size, epochs and wall time (of the whole learning-rate grid)."""
     summary = {}
     for name in dict.fromkeys(r["model"] for r in rows):
-        mine = [r for r in rows if r["model"] == name]
+        mine = [r for r in rows if r["model"] == name and r["selected"]]
         scores = np.array([r["test"] for r in mine])
         summary[name] = {
             "mean": float(scores.mean()),
@@ -203,7 +218,8 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
             "seeds": len(scores),
             "parameters": mine[0]["parameters"],
             "state_dim": mine[0]["state_dim"],
-            "seconds": mine[0]["seconds_all_seeds"],
+            "lr": mine[0]["lr"],
+            "seconds": mine[0]["seconds_all_members"],
             "epochs": float(np.mean([r["epochs_run"] for r in mine])),
         }
     return summary
@@ -222,12 +238,12 @@ def markdown_table(rows: list[dict[str, Any]], loss: str) -> str:
     """The results table: one line per model, mean ± std over seeds."""
     scale, unit, digits = (100.0, " (%)", 1) if loss == "cross_entropy" else (1.0, "", 4)
     show = lambda value: f"{scale * value:.{digits}f}"  # noqa: E731
-    header = "| model | {} | seeds | parameters | state size | epochs run | wall time, all seeds (s) |"
-    lines = [header.format(metric_name(loss) + unit), "|---|---|---|---|---|---|---|"]
+    header = "| model | {} | seeds | parameters | state size | lr (chosen on val) | epochs run | wall time (s) |"
+    lines = [header.format(metric_name(loss) + unit), "|---|---|---|---|---|---|---|---|"]
     for name, s in summarize(rows).items():
         lines.append(
             f"| {LABELS.get(name, name)} | {show(s['mean'])} ± {show(s['std'])} | {s['seeds']} | {s['parameters']} "
-            f"| {s['state_dim']} | {s['epochs']:.0f} | {s['seconds']:.0f} |"
+            f"| {s['state_dim']} | {s['lr']:g} | {s['epochs']:.0f} | {s['seconds']:.0f} |"
         )
     difference = gating_difference(rows)
     if difference is not None:
