@@ -239,7 +239,7 @@ def bench_real(
     epochs: Annotated[int, typer.Option(help="most epochs")] = 300,
     patience: Annotated[int, typer.Option(help="stop after this many epochs without a better validation loss")] = 30,
     lrs: Annotated[str, typer.Option(help="learning-rate grid; each model's rate is chosen on validation")] = (
-        "1e-3,3e-3,1e-2"
+        "1e-3,3e-3,1e-2,3e-2"
     ),
     batch_size: Annotated[int, typer.Option("--batch")] = 32,
     episodes: Annotated[int, typer.Option(help="simulated Walker2d episodes of 1000 steps")] = 40,

@@ -54,7 +54,7 @@ class BenchConfig:
     hidden_ratio: float = 1.0
     tau: float = 1.0
     max_alpha: float = 1.0
-    lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2)
+    lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2)
     weight_decay: float = 0.0
     batch_size: int = 32
     epochs: int = 300
