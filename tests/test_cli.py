@@ -53,7 +53,7 @@ runner = CliRunner()
     "args, message",
     [
         (["--task", "five_bit"], "unknown task"),
-        (["--model", "lstm"], "unknown model"),
+        (["--model", "transformer"], "unknown model"),
         (["--dim", "0"], "must be positive"),
         (["--dynamics", "16,0"], "positive"),
         (["--dynamics", "a,b"], "comma-separated"),
@@ -230,7 +230,7 @@ def test_bench_real_writes_the_table_and_resumes(tmp_path):
         (["bench-real", "mnist"], "unknown task 'mnist'"),
         (["bench-real", "character-trajectories"], "needs --data-dir"),
         (["bench-real", "character-trajectories", "--data-dir", "nowhere"], "CharacterTrajectories_TRAIN.ts: no such"),
-        (["bench-real", "japanese-vowels", "--models", "gnode,lstm"], "unknown model(s) ['lstm']"),
+        (["bench-real", "japanese-vowels", "--models", "gnode,lstm2"], "unknown model(s) ['lstm2']"),
         (["bench-real", "keywords", "--data-dir", "nowhere"], "nowhere: no such directory"),
         (["bench-real", "walker2d", "--lrs", "fast"], "--lrs must be comma-separated numbers"),
     ],

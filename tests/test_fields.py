@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from gnode.errors import ConfigError
-from gnode.fields import GNODE, GRU, MGRU, NODE, RNN, make_field
+from gnode.fields import GNODE, GRU, LSTM, MGRU, NODE, RNN, make_field
 from gnode.solve import Euler
 
 sig = jax.nn.sigmoid
@@ -63,6 +63,18 @@ def test_rnn_and_gru_formulas():
     np.testing.assert_allclose(gru.velocity(h, x), z * (cand - h), atol=1e-6)
 
 
+def test_alpha_one_euler_step_of_the_lstm_is_the_lstm_cell():
+    field = LSTM(8, 3, key=jr.key(0))
+    (h, c), x = jnp.split(sample(8, 3)[0], 2), sample(8, 3)[1]
+    m = field.cell
+    i, f, g, o = jnp.split(m.state_weight @ h + m.input_weight @ x + m.first_bias, 4)
+    c_next = sig(f) * c + sig(i) * jnp.tanh(g)
+    h_next = sig(o) * jnp.tanh(c_next)
+    hs = Euler().integrate(field, jnp.concatenate([h, c]), x[None], jnp.array([0.01]), 0.0, 0.01)
+    np.testing.assert_allclose(hs[0], jnp.concatenate([h_next, c_next]), atol=1e-6)
+    assert field.state_dim == 8 and field.input_dim == 3
+
+
 def test_gated_fields_keep_fixed_points_of_ungated_flow():
     field = GNODE(3, 1, (8,), key=jr.key(0))
     h, x = sample(3, 1)
@@ -71,8 +83,10 @@ def test_gated_fields_keep_fixed_points_of_ungated_flow():
 
 def test_make_field_errors():
     with pytest.raises(ConfigError, match="unknown model"):
-        make_field("lstm", 2, 1, key=jr.key(0))
+        make_field("transformer", 2, 1, key=jr.key(0))
     with pytest.raises(ConfigError, match="positive"):
         make_field("gnode", 0, 1, key=jr.key(0))
     with pytest.raises(ConfigError, match="single-layer"):
         make_field("gru", 2, 1, flow_widths=(4,), key=jr.key(0))
+    with pytest.raises(ConfigError, match="must be even"):
+        make_field("lstm", 5, 1, key=jr.key(0))

@@ -220,6 +220,48 @@ class GRU(AbstractFlowField):
         return self.update(h, x)
 
 
+class LSTM(AbstractField):
+    """Continuous-time LSTM on the state ``s = [h; c]`` (``state_dim = 2 * units``): ``v = LSTM(s, x) - s``.
+
+    ``i, f, o = sigmoid(.)``, ``g = tanh(.)`` of one affine map of ``(h, x)``; ``c' = f c + i g``,
+    ``h' = o tanh(c')``. One Euler step with ``alpha = 1`` is exactly the discrete LSTM cell; smaller
+    steps relax towards it. The readout sees both ``h`` and ``c``.
+    """
+
+    cell: MLP  # (h, x) -> the pre-activations of i, f, g, o
+
+    def __init__(self, state_dim: int, input_dim: int, *, init: str = "glorot_uniform", key: PRNGKeyArray):
+        _check_dims(state_dim, input_dim)
+        if state_dim % 2:
+            raise ConfigError(f"an LSTM's state is [h; c]: its dimension must be even, got {state_dim}")
+        units = state_dim // 2
+        self.cell = MLP(units, input_dim, 4 * units, (), init=init, key=key)
+
+    @property
+    def state_dim(self) -> int:
+        return 2 * self.cell.state_weight.shape[-1]
+
+    @property
+    def input_dim(self) -> int:
+        return self.cell.input_weight.shape[-1]
+
+    @property
+    def flow_layers(self) -> int:
+        return 1
+
+    def project_input(self, x):
+        return self.cell.project_input(x)
+
+    def velocity_from_projection(self, s, drive):
+        h, c = jnp.split(s, 2)
+        i, f, g, o = jnp.split(self.cell.from_projection(h, drive), 4)
+        c_next = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
+        return jnp.concatenate([jax.nn.sigmoid(o) * jnp.tanh(c_next), c_next]) - s
+
+    def ungated_velocity(self, s, x):
+        return self.velocity(s, x)
+
+
 def MGRU(state_dim: int, input_dim: int, *, init: str = "glorot_uniform", key: PRNGKeyArray) -> GNODE:
     """Continuous-time minimal GRU: a :class:`GNODE` whose F is one tanh layer and G one sigmoid layer."""
     return GNODE(state_dim, input_dim, (), (), flow_output="tanh", init=init, key=key)
@@ -230,7 +272,7 @@ def RNN(state_dim: int, input_dim: int, *, init: str = "glorot_uniform", key: PR
     return NODE(state_dim, input_dim, (), flow_output="tanh", init=init, key=key)
 
 
-FIELDS = ("gnode", "node", "mgru", "gru", "rnn")
+FIELDS = ("gnode", "node", "mgru", "gru", "rnn", "lstm")
 
 
 def make_field(
@@ -244,15 +286,15 @@ def make_field(
     init: str = "glorot_uniform",
     key: PRNGKeyArray,
 ) -> AbstractField:
-    """Build a field by name (``gnode``, ``node``, ``mgru``, ``gru``, ``rnn``)."""
+    """Build a field by name (``gnode``, ``node``, ``mgru``, ``gru``, ``rnn``, ``lstm``)."""
     if name == "gnode":
         return GNODE(state_dim, input_dim, flow_widths, gate_widths, activation=activation, init=init, key=key)
     if name == "node":
         return NODE(state_dim, input_dim, flow_widths, activation=activation, init=init, key=key)
-    if name in ("mgru", "gru", "rnn"):
+    if name in ("mgru", "gru", "rnn", "lstm"):
         if tuple(flow_widths) or tuple(gate_widths):
             raise ConfigError(f"model {name!r} has single-layer networks; do not pass hidden widths")
-        return {"mgru": MGRU, "gru": GRU, "rnn": RNN}[name](state_dim, input_dim, init=init, key=key)
+        return {"mgru": MGRU, "gru": GRU, "rnn": RNN, "lstm": LSTM}[name](state_dim, input_dim, init=init, key=key)
     raise ConfigError(f"unknown model {name!r}; choose one of {list(FIELDS)}")
 
 

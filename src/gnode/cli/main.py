@@ -69,7 +69,7 @@ def train(
     out: Annotated[Path, typer.Option(help="run directory (must be new unless --resume)")],
     config: Annotated[Path | None, typer.Option(help="JSON or TOML file of run settings")] = None,
     task: Annotated[str | None, typer.Option(help="flip-flop task, e.g. ring, square, three_bit_variable")] = None,
-    model: Annotated[str | None, typer.Option(help="gnode, node, mgru, gru or rnn")] = None,
+    model: Annotated[str | None, typer.Option(help="gnode, node, mgru, gru, rnn or lstm")] = None,
     dim: Annotated[int | None, typer.Option(help="state dimension N")] = None,
     dynamics: Annotated[str | None, typer.Option(help="hidden widths of F, e.g. 316,316 ('' = one layer)")] = None,
     gate: Annotated[str | None, typer.Option(help="hidden widths of G ('' = one layer)")] = None,
@@ -233,7 +233,7 @@ def bench_real(
             help="UEA .ts folder (character-trajectories) or Speech Commands root (keywords; default: synthetic)"
         ),
     ] = None,
-    models: Annotated[str, typer.Option(help="comma-separated fields")] = "gnode,node,gru,mgru,rnn",
+    models: Annotated[str, typer.Option(help="comma-separated fields")] = "gnode,node,gru,mgru,rnn,lstm",
     seeds: Annotated[int, typer.Option(help="runs per model (one vmapped ensemble)")] = 3,
     budget: Annotated[int, typer.Option(help="trained parameters per model (state size matched to it)")] = 5000,
     epochs: Annotated[int, typer.Option(help="most epochs")] = 300,

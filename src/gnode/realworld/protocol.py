@@ -31,8 +31,8 @@ from gnode.train.checkpoint import write_json
 from gnode.train.ensemble import fit_ensemble
 from gnode.train.fit import TrainConfig
 
-MODELS = ("gnode", "node", "gru", "mgru", "rnn")
-LABELS = {"gnode": "gnODE", "node": "nODE", "gru": "GRU", "mgru": "mGRU", "rnn": "leaky RNN"}
+MODELS = ("gnode", "node", "gru", "mgru", "rnn", "lstm")
+LABELS = {"gnode": "gnODE", "node": "nODE", "gru": "GRU", "mgru": "mGRU", "rnn": "leaky RNN", "lstm": "LSTM"}
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,13 +101,15 @@ def build_model(name: str, state_dim: int, task: RealTask, config: BenchConfig, 
 
 
 def matched_state_dim(name: str, task: RealTask, config: BenchConfig, largest: int = 4096) -> int:
-    """The state size whose parameter count is nearest ``config.budget`` (counts grow with the size)."""
-    count = lambda n: parameter_count(build_model(name, n, task, config, 0))  # noqa: E731
+    """The state size whose parameter count is nearest ``config.budget`` (counts grow with the size; an
+    LSTM's state ``[h; c]`` has even sizes only)."""
+    step = 2 if name == "lstm" else 1
+    count = lambda k: parameter_count(build_model(name, step * k, task, config, 0))  # noqa: E731
     low, high = 1, largest
     while low < high:  # the smallest size reaching the budget
         mid = (low + high) // 2
         low, high = (mid + 1, high) if count(mid) < config.budget else (low, mid)
-    return min({max(1, low - 1), low}, key=lambda n: (abs(count(n) - config.budget), n))
+    return step * min({max(1, low - 1), low}, key=lambda k: (abs(count(k) - config.budget), k))
 
 
 def largest_gap(splits: dict[str, SequenceData], tau: float) -> float:
@@ -145,10 +147,12 @@ def run_benchmark(
     score on the rows of the chosen learning rate (``selected``) only.
 
     With ``out``, rows are written to ``out/results.json`` after each model, and models already there with
-    the same task and settings are not trained again (an interrupted benchmark continues where it stopped).
+    the same task and settings (the list of models aside) are not trained again: an interrupted benchmark
+    continues where it stopped, and adding a model trains only that one.
     """
     store = None if out is None else Path(out) / "results.json"
-    settings = {"task": task.name, "title": task.title, "config": dataclasses.asdict(config), "details": task.details}
+    shared = {k: v for k, v in dataclasses.asdict(config).items() if k != "models"}
+    settings = {"task": task.name, "title": task.title, "config": shared, "details": task.details}
     rows: list[dict[str, Any]] = []
     if store is not None and store.exists():
         saved = json.loads(store.read_text())
@@ -195,6 +199,7 @@ def run_benchmark(
                     "substeps": integrator.substeps,
                 }
             )
+        rows = [r for model in config.models for r in rows if r["model"] == model]  # in the order asked for
         if store is not None:
             store.parent.mkdir(parents=True, exist_ok=True)
             write_json(store, {"settings": settings, "rows": rows})
