@@ -156,6 +156,7 @@ def run_benchmark(
     rows: list[dict[str, Any]] = []
     if store is not None and store.exists():
         saved = json.loads(store.read_text())
+        saved.get("settings", {}).get("config", {}).pop("models", None)  # files that recorded the model list
         if saved.get("settings") == json.loads(json.dumps(settings)):
             rows = [r for r in saved["rows"] if r["model"] in config.models]
     integrator = integrator_for(task, config)
