@@ -21,7 +21,7 @@ import jax.random as jr
 import numpy as np
 
 from gnode.data import SequenceData
-from gnode.errors import ConfigError
+from gnode.errors import ConfigError, DataError
 from gnode.fields import FIELDS
 from gnode.losses import accuracy, masked_mse
 from gnode.model import Model, make_model, parameter_count, predict
@@ -155,7 +155,10 @@ def run_benchmark(
     settings = {"task": task.name, "title": task.title, "config": shared, "details": task.details}
     rows: list[dict[str, Any]] = []
     if store is not None and store.exists():
-        saved = json.loads(store.read_text())
+        try:
+            saved = json.loads(store.read_text())
+        except json.JSONDecodeError:
+            raise DataError(f"{store}: not a readable results file (move it away to start afresh)") from None
         saved.get("settings", {}).get("config", {}).pop("models", None)  # files that recorded the model list
         if saved.get("settings") == json.loads(json.dumps(settings)):
             rows = [r for r in saved["rows"] if r["model"] in config.models]
