@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
-# Regenerates every table of docs/results.md "Real-world benchmarks" (about 1-2 h on 2 CPU cores).
+# Regenerates every table of docs/results.md "Real-world benchmarks" (about 3 h on 2 CPU cores).
 # Needs: pip install -e '.[real]'; for the synthetic keywords, Debian's espeak-ng (apt-get install espeak-ng).
+# Each command resumes: rerunning skips the models whose results are already in its folder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/bench_real}
 for drop in 0.3 0.5 0.7; do
   gnode bench-real japanese-vowels --drop "$drop" --seeds 5 --out "$out/japanese_vowels_${drop/0./}"
 done
-gnode bench-real walker2d --out "$out/walker2d" --batch 64
+gnode bench-real walker2d --batch 64 --out "$out/walker2d"
 gnode bench-real keywords --out "$out/keywords_synthetic"
