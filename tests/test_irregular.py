@@ -52,9 +52,9 @@ def test_packing_pads_with_the_last_point_and_masks_it():
         np.testing.assert_allclose(
             packed.inputs[i, k:, :3], np.broadcast_to(obs.values[-1], (length - k, 3)), rtol=1e-6
         )
-        np.testing.assert_array_equal(packed.times[i, :k], obs.steps)
-        assert np.all(packed.times[i, k:] == obs.steps[-1])  # zero-length bins: the state stays put
-        np.testing.assert_allclose(packed.inputs[i, :, 3], packed.times[i] / 19.0)
+        np.testing.assert_array_equal(packed.times[i, :k], obs.steps + 1)  # step k ends at k + 1
+        assert np.all(packed.times[i, k:] == obs.steps[-1] + 1)  # zero-length bins: the state stays put
+        np.testing.assert_allclose(packed.inputs[i, :, 3], (packed.times[i] - 1) / 19.0)
     assert last_index(packed.mask, 4, length).tolist() == [o.steps.size - 1 for o in kept]
 
 

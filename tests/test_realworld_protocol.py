@@ -48,8 +48,21 @@ def test_state_size_is_matched_to_the_budget(name):
 def test_substeps_keep_every_euler_step_within_max_alpha():
     task = toy_task(drop=0.5)
     gap = max(np.diff(d.times, axis=1, prepend=0).max() for d in task.splits.values())
-    integrator = protocol.integrator_for(task, protocol.BenchConfig(tau=1.0, max_alpha=0.5))
-    assert gap > 1 and integrator.substeps == math.ceil(gap / 0.5)
+    splits, integrator = protocol.prepared(task, protocol.BenchConfig(tau=1.0, max_alpha=0.5, grid=False))
+    assert gap > 1 and integrator.substeps == math.ceil(gap / 0.5) and splits is task.splits
+    splits, integrator = protocol.prepared(task, protocol.BenchConfig(tau=1.0, max_alpha=0.5))
+    assert integrator.substeps == 2  # on the step grid every step is one time unit
+    assert splits["train"].times is None and splits["train"].inputs.shape[1] == task.splits["train"].times.max()
+
+
+def test_grid_and_substeps_agree_when_alpha_is_small():
+    """Both paths integrate the same ODE; with small steps their test scores nearly agree."""
+    task = toy_task(drop=0.5)
+    config = protocol.BenchConfig(models=("gnode",), seeds=1, budget=300, epochs=4, lrs=(1e-2,), tau=4.0)
+    on_grid = protocol.run_benchmark(task, config)
+    substeps = protocol.run_benchmark(task, dataclasses.replace(config, grid=False, max_alpha=0.25))
+    assert on_grid[0]["substeps"] == 1 and substeps[0]["substeps"] > 1
+    assert abs(on_grid[0]["val_loss"] - substeps[0]["val_loss"]) < 0.05
 
 
 def test_models_learn_an_irregular_classification_and_results_resume(tmp_path, monkeypatch):

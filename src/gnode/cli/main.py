@@ -243,6 +243,7 @@ def bench_real(
     ),
     batch_size: Annotated[int, typer.Option("--batch")] = 32,
     episodes: Annotated[int, typer.Option(help="simulated Walker2d episodes of 1000 steps")] = 40,
+    grid: Annotated[bool, typer.Option(help="irregular data on the grid of sample steps (else Euler substeps)")] = True,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = False,
 ):
     """Real-world benchmark of gating (docs/results.md): every model at a matched parameter count, several
@@ -257,6 +258,7 @@ def bench_real(
         patience=patience,
         lrs=parse_floats(lrs, "--lrs"),
         batch_size=batch_size,
+        grid=grid,
     )
     if task == "japanese-vowels":
         built = tasks.japanese_vowels(drop)

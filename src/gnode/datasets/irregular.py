@@ -49,7 +49,7 @@ def pack(
 
     Returns:
         inputs ``(n, length, channels + 1)`` (the last channel is ``step / time_scale``), int labels, a
-        ``(n, length)`` mask of observed steps and ``times`` in original steps.
+        ``(n, length)`` mask of observed steps and ``times`` in original steps (step ``k`` ends at ``k + 1``).
     """
     n, channels = len(observed), observed[0].values.shape[1]
     inputs = np.zeros((n, length, channels + 1), np.float32)
@@ -59,8 +59,8 @@ def pack(
         k = obs.steps.size
         pad = np.minimum(np.arange(length), k - 1)
         inputs[i, :, :channels] = (obs.values[pad] - mean) / std
-        times[i] = obs.steps[pad].astype(np.float32)
-        inputs[i, :, channels] = times[i] / time_scale
+        inputs[i, :, channels] = obs.steps[pad] / time_scale
+        times[i] = obs.steps[pad] + 1.0  # step k ends at k + 1, as on a regular grid dt * (1..T)
         mask[i, :k] = 1.0
     return SequenceData(inputs, np.asarray(labels, np.int32), mask, times)
 

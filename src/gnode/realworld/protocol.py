@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from gnode.data import SequenceData
+from gnode.data import SequenceData, to_grid
 from gnode.errors import ConfigError, DataError
 from gnode.fields import FIELDS
 from gnode.losses import accuracy, masked_mse
@@ -45,6 +45,8 @@ class BenchConfig:
         hidden_ratio: width of the one hidden layer of the nODE / gnODE networks, per state unit.
         tau: the time constant in the data's time unit (original sample steps); max_alpha: the largest
             Euler step ``dt / tau`` allowed, which sets the substeps per bin from the longest gap in the data.
+        grid: put irregular data on the grid of original steps first (:func:`gnode.data.to_grid`), so a gap
+            of g steps costs g Euler steps; otherwise every bin takes the longest gap's worth of substeps.
         weight_decay, batch_size, epochs, patience, clip_norm: AdamW and early stopping.
     """
 
@@ -54,6 +56,7 @@ class BenchConfig:
     hidden_ratio: float = 1.0
     tau: float = 1.0
     max_alpha: float = 1.0
+    grid: bool = True
     lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2)
     weight_decay: float = 0.0
     batch_size: int = 32
@@ -95,7 +98,7 @@ def build_model(name: str, state_dim: int, task: RealTask, config: BenchConfig, 
         flow_widths=width,
         gate_widths=width if name == "gnode" else (),
         tau=config.tau,
-        dt=config.tau,
+        dt=1.0,  # one original sample step, the data's time unit
         key=jr.key(seed),
     )
 
@@ -112,15 +115,19 @@ def matched_state_dim(name: str, task: RealTask, config: BenchConfig, largest: i
     return step * min({max(1, low - 1), low}, key=lambda k: (abs(count(k) - config.budget), k))
 
 
-def largest_gap(splits: dict[str, SequenceData], tau: float) -> float:
-    """The longest time between observations in any split (one ``tau`` for data on the regular grid)."""
+def largest_gap(splits: dict[str, SequenceData]) -> float:
+    """The longest time between observations in any split (one step for data on the regular grid)."""
     gaps = [np.diff(d.times, axis=1, prepend=0.0).max() for d in splits.values() if d.times is not None]
-    return max(gaps, default=tau)
+    return max(gaps, default=1.0)
 
 
-def integrator_for(task: RealTask, config: BenchConfig) -> Euler:
-    """Euler with enough substeps that no step exceeds ``max_alpha`` time constants."""
-    return Euler(substeps=max(1, math.ceil(largest_gap(task.splits, config.tau) / (config.tau * config.max_alpha))))
+def prepared(task: RealTask, config: BenchConfig) -> tuple[dict[str, SequenceData], Euler]:
+    """The splits as the models see them (on the step grid when ``config.grid``) and an Euler integrator with
+    enough substeps that no step exceeds ``max_alpha`` time constants."""
+    splits = task.splits
+    if config.grid:
+        splits = {name: data if data.times is None else to_grid(data, 1.0) for name, data in splits.items()}
+    return splits, Euler(substeps=max(1, math.ceil(largest_gap(splits) / (config.tau * config.max_alpha))))
 
 
 def score(model: Model, data: SequenceData, loss: str, integrator: Euler, chunk: int = 256) -> float:
@@ -162,7 +169,7 @@ def run_benchmark(
         saved.get("settings", {}).get("config", {}).pop("models", None)  # files that recorded the model list
         if saved.get("settings") == json.loads(json.dumps(settings)):
             rows = [r for r in saved["rows"] if r["model"] in config.models]
-    integrator = integrator_for(task, config)
+    splits, integrator = prepared(task, config)
     train_config = dataclasses.replace(config.train_config(), loss=task.loss)
     for name in config.models:
         if any(r["model"] == name for r in rows):
@@ -172,8 +179,8 @@ def run_benchmark(
         tick = time.perf_counter()
         best, result = fit_ensemble(
             [build_model(name, state_dim, task, config, seed) for _, seed in grid],
-            task.splits["train"],
-            task.splits["val"],
+            splits["train"],
+            splits["val"],
             train_config,
             lrs=[lr for lr, _ in grid],
             seeds=[seed for _, seed in grid],
@@ -195,7 +202,7 @@ def run_benchmark(
                     "selected": lr == chosen,
                     "state_dim": state_dim,
                     "parameters": parameter_count(model),
-                    "test": score(model, task.splits["test"], task.loss, integrator) if lr == chosen else None,
+                    "test": score(model, splits["test"], task.loss, integrator) if lr == chosen else None,
                     "val_loss": float(val_loss[i]),
                     "best_epoch": int(best_epoch[i]),
                     "epochs_run": result.summary["epochs_run"],
