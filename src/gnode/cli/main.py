@@ -248,6 +248,9 @@ def bench_real(
 ):
     """Real-world benchmark of gating (docs/results.md): every model at a matched parameter count, several
     seeds, early stopping; writes results.json and table.md to --out and prints the table."""
+    from gnode.devices import use_cpu_cores
+
+    use_cpu_cores()  # before JAX starts: each ensemble's members are split over the cores
     from gnode.realworld import protocol, tasks
 
     config = protocol.BenchConfig(
