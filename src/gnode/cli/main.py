@@ -244,6 +244,7 @@ def bench_real(
     batch_size: Annotated[int, typer.Option("--batch")] = 32,
     episodes: Annotated[int, typer.Option(help="simulated Walker2d episodes of 1000 steps")] = 40,
     grid: Annotated[bool, typer.Option(help="irregular data on the grid of sample steps (else Euler substeps)")] = True,
+    tau: Annotated[float, typer.Option(help="time constant, in sample steps")] = 1.0,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = False,
 ):
     """Real-world benchmark of gating (docs/results.md): every model at a matched parameter count, several
@@ -262,6 +263,7 @@ def bench_real(
         lrs=parse_floats(lrs, "--lrs"),
         batch_size=batch_size,
         grid=grid,
+        tau=tau,
     )
     if task == "japanese-vowels":
         built = tasks.japanese_vowels(drop)
