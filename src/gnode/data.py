@@ -94,7 +94,7 @@ def to_grid(data: SequenceData, step: float) -> SequenceData:
     of the longest gap's worth of substeps in every bin. Padded steps (repeated times) vanish.
 
     Raises:
-        DataError: times missing, not multiples of ``step``, or not increasing where observed.
+        DataError: times missing, or not positive multiples of ``step``.
     """
     if data.times is None:
         raise DataError("to_grid needs observation times")

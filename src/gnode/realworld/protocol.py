@@ -74,13 +74,13 @@ class BenchConfig:
             raise ConfigError("need seeds >= 1, budget >= 10, and positive hidden_ratio, tau and max_alpha")
         self.train_config()  # validates the optimiser settings
 
-    def train_config(self) -> TrainConfig:
+    def train_config(self, loss: str = "mse") -> TrainConfig:
         return TrainConfig(
             lr=self.lrs[0],
             weight_decay=self.weight_decay,
             batch_size=self.batch_size,
             epochs=self.epochs,
-            loss="mse",
+            loss=loss,
             clip_norm=self.clip_norm,
             checkpoint_every=self.epochs,
             patience=self.patience,
@@ -166,11 +166,10 @@ def run_benchmark(
             saved = json.loads(store.read_text())
         except json.JSONDecodeError:
             raise DataError(f"{store}: not a readable results file (move it away to start afresh)") from None
-        saved.get("settings", {}).get("config", {}).pop("models", None)  # files that recorded the model list
         if saved.get("settings") == json.loads(json.dumps(settings)):
             rows = [r for r in saved["rows"] if r["model"] in config.models]
     splits, integrator = prepared(task, config)
-    train_config = dataclasses.replace(config.train_config(), loss=task.loss)
+    train_config = config.train_config(task.loss)
     for name in config.models:
         if any(r["model"] == name for r in rows):
             continue
