@@ -43,6 +43,7 @@ def main():
     from gnode.model import make_model, trainable
     from gnode.solve import Euler
     from gnode.train.fit import make_optimizer, make_steps, shard_members
+    from gnode.train.objective import SequenceObjective
 
     cfg, members = CONFIGS[args.config], args.members
     build = lambda key: make_model(  # noqa: E731
@@ -53,7 +54,7 @@ def main():
     frozen, static = eqx.partition(rest, eqx.is_array)
     optimizer = make_optimizer(None)
     opt_state = jax.vmap(optimizer.init)(params)
-    steps = make_steps(static, optimizer, "mse", Euler(unroll=args.unroll))
+    steps = make_steps(static, optimizer, SequenceObjective("mse", Euler(unroll=args.unroll)))
     rng = np.random.default_rng(0)
     count = cfg["batch"] * STEPS_PER_CALL
     x = jnp.asarray(rng.normal(size=(members, count, cfg["steps"], cfg["channels"])), jnp.float32)
@@ -63,7 +64,7 @@ def main():
 
     one = jax.tree_util.tree_map(lambda a: a[0], (params, frozen, opt_state, data))
     single = jax.jit(steps)
-    ens_steps = make_steps(static, optimizer, "mse", Euler(unroll=args.unroll))
+    ens_steps = make_steps(static, optimizer, SequenceObjective("mse", Euler(unroll=args.unroll)))
     ensemble = jax.jit(jax.vmap(ens_steps, in_axes=(0, 0, 0, 0, None)))
     sharded = shard_members((params, frozen, opt_state, data), members)
     times = compare(

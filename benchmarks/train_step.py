@@ -51,13 +51,14 @@ def gnode_step(cfg):
     from gnode.model import make_model, trainable
     from gnode.solve import Euler
     from gnode.train.fit import make_optimizer, make_steps
+    from gnode.train.objective import SequenceObjective
 
     model = make_model("gnode", cfg["n"], cfg["channels"], cfg["channels"], flow_widths=cfg["widths"], key=jr.key(0))
     params, rest = eqx.partition(model, trainable(model))
     frozen, static = eqx.partition(rest, eqx.is_array)
     optimizer = make_optimizer(None)
     opt_state = optimizer.init(params)
-    steps = jax.jit(make_steps(static, optimizer, "mse", Euler()))
+    steps = jax.jit(make_steps(static, optimizer, SequenceObjective("mse", Euler())))
     x, y = data(cfg, cfg["batch"] * STEPS_PER_CALL)
     batch_data = {"inputs": jnp.asarray(x), "targets": jnp.asarray(y), "mask": None, "times": None}
     order = jnp.arange(cfg["batch"] * STEPS_PER_CALL).reshape(STEPS_PER_CALL, cfg["batch"])

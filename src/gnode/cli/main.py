@@ -6,61 +6,18 @@ Every error from gnode is one line on stderr and exit code 2.
 from __future__ import annotations
 
 import dataclasses
-import functools
-import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
-from gnode.errors import ConfigError, GnodeError
+from gnode.cli.common import console, one_line_errors, parse_floats, parse_widths, print_table
+from gnode.cli.ncode import app as ncode_app
+from gnode.errors import ConfigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Gated neural ODEs: train, and read the dynamics.")
-console = Console()
-
-
-def one_line_errors(func):
-    @functools.wraps(func)
-    def wrapper(*args, **kwargs):
-        try:
-            return func(*args, **kwargs)
-        except GnodeError as err:
-            print(f"gnode: error: {err}", file=sys.stderr)
-            raise typer.Exit(2) from None
-
-    return wrapper
-
-
-def parse_widths(text: str | None) -> tuple[int, ...] | None:
-    if text is None:
-        return None
-    text = text.strip().strip("[]")
-    if not text:
-        return ()
-    try:
-        return tuple(int(w) for w in text.split(","))
-    except ValueError:
-        raise ConfigError(f"widths must be comma-separated integers like 316,316, got {text!r}") from None
-
-
-def parse_floats(text: str, option: str) -> tuple[float, ...]:
-    """``"1e-3,3e-3"`` -> ``(0.001, 0.003)``."""
-    try:
-        return tuple(float(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise ConfigError(f"{option} must be comma-separated numbers, got {text!r}") from None
-
-
-def print_table(title: str, row: dict[str, Any]) -> None:
-    table = Table(title=title)
-    table.add_column("quantity")
-    table.add_column("value", justify="right")
-    for key, value in row.items():
-        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
-    console.print(table)
+app.add_typer(ncode_app, name="ncode")
 
 
 @app.command()

@@ -22,15 +22,14 @@ import numpy as np
 import optax
 from jaxtyping import Array, PyTree
 
-from gnode.data import SequenceData, validate
+from gnode.data import SequenceData
 from gnode.errors import ConfigError, DataError, DivergenceError
-from gnode.losses import accuracy, last_state_cross_entropy, masked_mse, r2_score
 from gnode.model import Model, trainable
 from gnode.solve import AbstractIntegrator, Euler
 from gnode.train.checkpoint import load_tree, save_tree
+from gnode.train.objective import AbstractObjective, ArrayData, SequenceObjective, check_loss
 from gnode.train.runs import RunDir
 
-LOSSES = ("mse", "cross_entropy")
 FAULT_ENV = "GNODE_FAULT_AFTER_EPOCH"  # test hook: SIGKILL the process right after this epoch's checkpoint
 
 
@@ -42,7 +41,8 @@ class TrainConfig:
         lr: learning rate; weight_decay: AdamW decay; batch_size: trials per step;
         epochs: full passes over the training set (the remainder of ``samples // batch_size``
         is dropped from each shuffled epoch); seed: data-order seed; loss: ``mse`` or
-        ``cross_entropy`` (last observed step); clip_norm: global gradient-norm clip (None: off);
+        ``cross_entropy`` (last observed step) of the default sequence objective; clip_norm: global
+        gradient-norm clip (None: off);
         checkpoint_every: epochs between checkpoints; patience: stop once the validation loss has not
         improved for this many epochs (for an ensemble: for every member); None trains all ``epochs``.
     """
@@ -62,8 +62,7 @@ class TrainConfig:
             raise ConfigError(f"need lr > 0 and weight_decay >= 0, got {self.lr}, {self.weight_decay}")
         if self.batch_size <= 0 or self.epochs <= 0 or self.checkpoint_every <= 0:
             raise ConfigError("batch_size, epochs and checkpoint_every must be positive")
-        if self.loss not in LOSSES:
-            raise ConfigError(f"unknown loss {self.loss!r}; choose one of {list(LOSSES)}")
+        check_loss(self.loss)
         if self.clip_norm is not None and self.clip_norm <= 0:
             raise ConfigError(f"clip_norm must be positive, got {self.clip_norm}")
         if self.patience is not None and self.patience <= 0:
@@ -141,40 +140,19 @@ def shard_members(tree: PyTree, members: int) -> PyTree:
     return jax.tree_util.tree_map(lambda a: jax.device_put(a, sharding) if eqx.is_array(a) else a, tree)
 
 
-def data_arrays(data: SequenceData) -> dict[str, Array | None]:
-    return {
-        "inputs": jnp.asarray(data.inputs),
-        "targets": jnp.asarray(data.targets),
-        "mask": None if data.mask is None else jnp.asarray(data.mask),
-        "times": None if data.times is None else jnp.asarray(data.times),
-    }
-
-
-def make_loss(static: PyTree, loss: str, integrator: AbstractIntegrator) -> Callable:
-    """``loss(params, frozen, batch) -> (scalar, metric)``; metric is R² (mse) or accuracy (cross-entropy)."""
+def make_loss(static: PyTree, objective: AbstractObjective) -> Callable:
+    """``loss(params, frozen, batch) -> (scalar, metric)``."""
 
     def loss_fn(params, frozen, batch):
-        model = eqx.combine(params, frozen, static)
-        pred, _ = model.batch(batch["inputs"], batch["times"], integrator)
-        if loss == "mse":
-            return masked_mse(pred, batch["targets"], batch["mask"]), r2_score(pred, batch["targets"], batch["mask"])
-        return (
-            last_state_cross_entropy(pred, batch["targets"], batch["mask"]),
-            accuracy(pred, batch["targets"], batch["mask"]),
-        )
+        return objective(eqx.combine(params, frozen, static), batch)
 
     return loss_fn
 
 
-def make_steps(
-    static: PyTree,
-    optimizer: optax.GradientTransformation,
-    loss: str,
-    integrator: AbstractIntegrator,
-) -> Callable:
+def make_steps(static: PyTree, optimizer: optax.GradientTransformation, objective: AbstractObjective) -> Callable:
     """``steps(params, frozen, opt_state, data, order) -> (params, opt_state, losses)``: one AdamW step per
     row of ``order`` (the sample indices of each minibatch), in one ``lax.scan``."""
-    loss_fn = make_loss(static, loss, integrator)
+    loss_fn = make_loss(static, objective)
     grad_fn = jax.value_and_grad(lambda p, f, b: loss_fn(p, f, b)[0])
 
     def steps(params, frozen, opt_state, data, order):
@@ -192,14 +170,14 @@ def make_steps(
 
 
 def make_epoch(
-    static: PyTree, optimizer: optax.GradientTransformation, config: TrainConfig, integrator: AbstractIntegrator
+    static: PyTree, optimizer: optax.GradientTransformation, config: TrainConfig, objective: AbstractObjective
 ) -> Callable:
     """``epoch(state, key, train, val) -> (state, metrics)`` for one model: pure and jittable.
 
     A step whose losses are not finite leaves the state as it was and sets ``diverged``.
     """
-    loss_fn = make_loss(static, config.loss, integrator)
-    steps = make_steps(static, optimizer, config.loss, integrator)
+    loss_fn = make_loss(static, objective)
+    steps = make_steps(static, optimizer, objective)
 
     def epoch(state: TrainState, key, train, val):
         samples = train["inputs"].shape[0]
@@ -239,30 +217,12 @@ def epoch_key(seed, epoch):
     return jr.fold_in(jr.fold_in(jr.key(seed), 0x5EED), epoch)
 
 
-def check_data(model: Model, data: SequenceData, loss: str, name: str) -> SequenceData:
-    data = validate(data, name)
-    d = data.inputs.shape[-1]
-    if d != model.field.input_dim:
-        raise DataError(f"{name}: inputs have {d} channels, the model expects {model.field.input_dim}")
-    out = model.readout.weight.shape[0]
-    if loss == "mse":
-        if data.is_classification:
-            raise DataError(f"{name}: class labels given but the loss is mse (use --loss cross_entropy)")
-        if data.targets.shape[-1] != out:
-            raise DataError(f"{name}: targets have {data.targets.shape[-1]} channels, the readout has {out}")
-    elif not data.is_classification:
-        raise DataError(f"{name}: cross_entropy needs integer class labels of shape (samples,)")
-    elif data.targets.max() >= out:
-        raise DataError(f"{name}: label {int(data.targets.max())} but the readout has only {out} classes")
-    return data
-
-
 @dataclasses.dataclass
 class FitResult:
     """``model``: best-validation parameters; ``final_model``: the last ones; ``history``: per-epoch rows."""
 
-    model: Model
-    final_model: Model
+    model: PyTree
+    final_model: PyTree
     history: list[dict[str, Any]]
     summary: dict[str, Any]
 
@@ -271,25 +231,29 @@ def _to_host(tree):
     return jax.tree_util.tree_map(lambda a: np.asarray(a).tolist(), tree)
 
 
-def _member_data(data: Sequence[SequenceData], one: Model, loss: str, name: str, members: int | None):
+def _member_data(data: Sequence, one: PyTree, objective: AbstractObjective, name: str, members: int | None):
     """Check per-member data sets (equal shapes, one per member); return their arrays stacked on axis 0."""
     if members is None or len(data) != members:
         raise ConfigError(f"{name}: {len(data)} per-member data sets for an ensemble of {members} members")
-    checked = [check_data(one, d, loss, f"{name} (member {i})") for i, d in enumerate(data)]
-    layouts = {tuple(None if a is None else a.shape for a in dataclasses.astuple(d)) for d in checked}
+    arrays = [objective.arrays(one, d, f"{name} (member {i})") for i, d in enumerate(data)]
+    layouts = {str(jax.tree_util.tree_map(lambda a: a.shape, a)) for a in arrays}
     if len(layouts) > 1:
-        raise DataError(f"{name}: per-member data sets must have equal shapes, got {sorted(map(str, layouts))}")
-    arrays = [data_arrays(d) for d in checked]
-    return checked[0], jax.tree_util.tree_map(lambda *a: jnp.stack(a), *arrays)
+        raise DataError(f"{name}: per-member data sets must have equal shapes, got {sorted(layouts)}")
+    return jax.tree_util.tree_map(lambda *a: jnp.stack(a), *arrays)
+
+
+def _is_data_set(data) -> bool:
+    return isinstance(data, (SequenceData, ArrayData))
 
 
 def fit(
-    model: Model,
-    train: SequenceData | Sequence[SequenceData],
-    val: SequenceData | Sequence[SequenceData],
+    model: PyTree,
+    train: SequenceData | ArrayData | Sequence[SequenceData | ArrayData],
+    val: SequenceData | ArrayData | Sequence[SequenceData | ArrayData],
     config: TrainConfig,
     *,
     integrator: AbstractIntegrator = Euler(),
+    objective: AbstractObjective | None = None,
     run_dir: RunDir | None = None,
     resume: bool = False,
     progress: bool = True,
@@ -304,7 +268,9 @@ def fit(
         train, val: data sets; val is evaluated whole after every epoch. With ``members``, either one data
             set shared by every member or a sequence of equal-shape data sets, one per member.
         config: optimisation settings.
-        integrator: the solver used in training.
+        integrator: the solver used in training (by the default objective).
+        objective: what is minimised; default ``SequenceObjective(config.loss, integrator)`` (a
+            :class:`gnode.model.Model` on :class:`SequenceData`).
         run_dir: where to write metrics, checkpoints and the summary (None: in memory only).
         resume: continue from ``run_dir``'s checkpoint.
         progress: show a progress bar.
@@ -317,21 +283,23 @@ def fit(
         DivergenceError: a single model's loss became non-finite (the run dir keeps the last good checkpoint).
     """
     one = model if members is None else jax.tree_util.tree_map(lambda a: a[0] if eqx.is_array(a) else a, model)
-    per_member = not isinstance(train, SequenceData)
-    if per_member != (not isinstance(val, SequenceData)):
+    objective = SequenceObjective(config.loss, integrator) if objective is None else objective
+    per_member = not _is_data_set(train)
+    if per_member != (not _is_data_set(val)):
         raise ConfigError("train and val must both be shared data sets or both per-member sequences")
     if per_member:
-        train, train_arrays = _member_data(train, one, config.loss, "train", members)
-        val, val_arrays = _member_data(val, one, config.loss, "validation", members)
+        train_arrays = _member_data(train, one, objective, "train", members)
+        val_arrays = _member_data(val, one, objective, "validation", members)
+        num_samples = train_arrays["inputs"].shape[1]
     else:
-        train = check_data(one, train, config.loss, "train")
-        val = check_data(one, val, config.loss, "validation")
-        train_arrays, val_arrays = data_arrays(train), data_arrays(val)
-    if train.num_samples < config.batch_size:
-        raise ConfigError(f"batch size {config.batch_size} exceeds the {train.num_samples} training samples")
+        train_arrays = objective.arrays(one, train, "train")
+        val_arrays = objective.arrays(one, val, "validation")
+        num_samples = train_arrays["inputs"].shape[0]
+    if num_samples < config.batch_size:
+        raise ConfigError(f"batch size {config.batch_size} exceeds the {num_samples} training samples")
     optimizer = make_optimizer(config.clip_norm)
     state, static = new_train_state(model, config, members=members, hyperparams=hyperparams)
-    epoch_fn = make_epoch(static, optimizer, config, integrator)
+    epoch_fn = make_epoch(static, optimizer, config, objective)
     if members is None:
         seed_arr = jnp.asarray(config.seed)
         run_epoch = jax.jit(lambda s, seed, tr, va: epoch_fn(s, epoch_key(seed, s.epoch), tr, va))
@@ -351,7 +319,7 @@ def fit(
         history = run_dir.truncate_metrics(int(np.max(np.asarray(state.epoch))))
     if members is not None:
         state, seed_arr = shard_members((state, seed_arr), members)
-    steps_per_epoch = train.num_samples // config.batch_size
+    steps_per_epoch = num_samples // config.batch_size
     fault_epoch = int(os.environ.get(FAULT_ENV, "0"))
     start = int(np.max(np.asarray(state.epoch)))
 
@@ -392,7 +360,7 @@ def fit(
         "final_train_loss": history[-1]["train_loss"] if history else None,
         "final_val_loss": history[-1]["val_loss"] if history else None,
         "diverged": _to_host(state.diverged),
-        "val_metric_name": "r2" if config.loss == "mse" else "accuracy",
+        "val_metric_name": objective.metric_name,
     }
     if run_dir is not None:
         save_tree(run_dir.model_path, best, {"which": "best validation"})

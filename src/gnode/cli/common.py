@@ -1,0 +1,56 @@
+"""What every command shares: one-line errors, option parsing, tables."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from gnode.errors import ConfigError, GnodeError
+
+console = Console()
+
+
+def one_line_errors(func):
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        try:
+            return func(*args, **kwargs)
+        except GnodeError as err:
+            print(f"gnode: error: {err}", file=sys.stderr)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def parse_widths(text: str | None) -> tuple[int, ...] | None:
+    if text is None:
+        return None
+    text = text.strip().strip("[]")
+    if not text:
+        return ()
+    try:
+        return tuple(int(w) for w in text.split(","))
+    except ValueError:
+        raise ConfigError(f"widths must be comma-separated integers like 316,316, got {text!r}") from None
+
+
+def parse_floats(text: str, option: str) -> tuple[float, ...]:
+    """``"1e-3,3e-3"`` -> ``(0.001, 0.003)``."""
+    try:
+        return tuple(float(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise ConfigError(f"{option} must be comma-separated numbers, got {text!r}") from None
+
+
+def print_table(title: str, row: dict[str, Any]) -> None:
+    table = Table(title=title)
+    table.add_column("quantity")
+    table.add_column("value", justify="right")
+    for key, value in row.items():
+        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    console.print(table)

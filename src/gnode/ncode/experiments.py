@@ -1,0 +1,308 @@
+"""The N-CODE experiments: each trains its models (every seed of a model as one vmapped ensemble), scores them,
+draws its figures and writes ``summary.json`` into an output folder.
+
+- :func:`run_reflection` — x -> -x on U[-1, 1] without a readout;
+- :func:`run_annulus` — inner ball vs outer shell, 1-D or 2-D, linear readout, MSE to +-1;
+- :func:`run_digits` — scikit-learn's 8 x 8 digits: neural ODE, augmented neural ODE, N-CODE at one budget;
+- :func:`run_autoencoder` — digits autoencoded through a control-driven decoder; samples from a Gaussian mixture.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+
+from gnode.errors import ConfigError
+from gnode.ncode import figures, tasks
+from gnode.ncode.builders import Sizes, build, build_autoencoder, check_model
+from gnode.ncode.flow import FlowSolver
+from gnode.ncode.model import parameter_count
+from gnode.train.checkpoint import write_json
+from gnode.train.ensemble import fit_ensemble
+from gnode.train.fit import TrainConfig
+from gnode.train.objective import ArrayData, MapObjective
+
+
+@dataclasses.dataclass(frozen=True)
+class Training:
+    """Optimisation of every model of an experiment (AdamW without decay; the rest as :class:`TrainConfig`).
+
+    Attributes:
+        lr, epochs, batch_size (None: full batch), patience (None: no early stopping), clip_norm, seeds.
+    """
+
+    lr: float = 3e-3
+    epochs: int = 1000
+    batch_size: int | None = None
+    patience: int | None = None
+    clip_norm: float | None = 1.0
+    seeds: int = 1
+
+    def __post_init__(self):
+        if self.seeds <= 0:
+            raise ConfigError(f"seeds must be positive, got {self.seeds}")
+
+    def config(self, samples: int, loss: str) -> TrainConfig:
+        batch = samples if self.batch_size is None else self.batch_size
+        return TrainConfig(
+            lr=self.lr, weight_decay=0.0, batch_size=batch, epochs=self.epochs, loss=loss,
+            clip_norm=self.clip_norm, patience=self.patience,
+        )  # fmt: skip
+
+
+@eqx.filter_jit
+def _predict(model, xs):
+    return jax.vmap(model)(xs), jax.vmap(lambda x: model.flow(x).nfe)(xs)
+
+
+def fit_models(
+    models: Sequence[eqx.Module],
+    train: ArrayData,
+    val: ArrayData,
+    training: Training,
+    loss: str,
+    out_shape: tuple[int, ...],
+) -> tuple[list[eqx.Module], dict[str, Any]]:
+    """Train same-shape models (one per seed) as one ensemble. Returns: the best-validation models and a record
+    (per-epoch training loss of each member, epochs, wall time)."""
+    objective = MapObjective(loss, tuple(train.inputs.shape[1:]), out_shape)
+    tick = time.perf_counter()
+    best, result = fit_ensemble(
+        list(models), train, val, training.config(train.num_samples, loss), objective=objective, progress=False,
+        seeds=list(range(len(models))),
+    )  # fmt: skip
+    return best, {
+        "train_loss": [row["train_loss"] for row in result.history],
+        "epochs_run": result.summary["epochs_run"],
+        "seconds": time.perf_counter() - tick,
+    }
+
+
+def _scores(models, data: ArrayData, loss: str) -> dict[str, list[float]]:
+    """Per member: the test loss (MSE) or accuracy, and the mean forward NFE per sample."""
+    out: dict[str, list[float]] = {"mse": [], "accuracy": [], "nfe": []}
+    for model in models:
+        pred, nfe = _predict(model, jnp.asarray(data.inputs))
+        pred = np.asarray(pred)
+        if loss == "mse":
+            out["mse"].append(float(np.mean((pred - data.targets) ** 2)))
+            if data.targets.shape[-1] == 1 and set(np.unique(data.targets)) <= {-1.0, 1.0}:
+                out["accuracy"].append(tasks.sign_accuracy(pred, data.targets))
+        else:
+            out["accuracy"].append(float(np.mean(pred.argmax(-1) == data.targets)))
+        out["nfe"].append(float(np.mean(np.asarray(nfe))))
+    return {k: v for k, v in out.items() if v}
+
+
+def _train_all(
+    names: Sequence[str],
+    splits: dict[str, ArrayData],
+    out_dim: int | None,
+    sizes: Sizes,
+    solver: FlowSolver,
+    training: Training,
+    loss: str,
+    out_shape: tuple[int, ...],
+) -> tuple[dict[str, list], dict[str, dict]]:
+    names = [check_model(name) for name in names]  # every name checked before anything trains
+    in_dim = splits["train"].inputs.shape[1]
+    trained, results = {}, {}
+    for name in names:
+        seeds = [build(name, in_dim, out_dim, sizes, solver, key=jr.key(s)) for s in range(training.seeds)]
+        best, record = fit_models(seeds, splits["train"], splits["val"], training, loss, out_shape)
+        trained[name] = best
+        results[name] = {
+            "parameters": parameter_count(seeds[0]),
+            **record,
+            "train": _scores(best, splits["train"], loss),
+            "test": _scores(best, splits["test"], loss),
+        }
+    return trained, results
+
+
+def _mean(values: Sequence[float]) -> float:
+    return float(np.mean(values))
+
+
+def run_reflection(
+    out: str | Path,
+    *,
+    models: Sequence[str] = ("node", "ncode-static", "ncode-open", "ncode-closed"),
+    samples: int = 256,
+    solver: FlowSolver = FlowSolver(),
+    sizes: Sizes = Sizes(node_width=32),
+    training: Training = Training(epochs=400),
+) -> dict[str, Any]:
+    """x -> -x on U[-1, 1], no readout (a learned affine readout would solve it with w = -1); the test set is a
+    grid of 101 points. Writes ``reflection.png`` (trajectories z(t)) and ``summary.json``."""
+    splits = {
+        "train": tasks.reflection(samples, seed=0),
+        "val": tasks.reflection(samples, seed=1),
+        "test": tasks.reflection_grid(101),
+    }
+    trained, results = _train_all(models, splits, None, sizes, solver, training, "mse", (1,))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    times = jnp.linspace(0.0, solver.t1, 41)
+    starts = jnp.linspace(-1.0, 1.0, 21)[:, None]
+    paths = {name: np.asarray(_paths(models_[0], starts, times)) for name, models_ in trained.items()}
+    figures.plot_trajectories(np.asarray(times), np.asarray(starts[:, 0]), paths, out / "reflection.png")
+    summary = {
+        "task": "reflection",
+        "models": results,
+        "test_mse": {name: _mean(r["test"]["mse"]) for name, r in results.items()},
+        "node_floor": 1.0 / 3.0,
+    }
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+@eqx.filter_jit
+def _paths(model, starts, times):
+    """z(t) at ``times`` for each start (the state's first entry)."""
+
+    def one(x):
+        ys = model.flow(x, times).ys
+        z = ys[0] if isinstance(ys, tuple) else ys
+        return z[:, 0]
+
+    return jax.vmap(one)(starts)
+
+
+def run_annulus(
+    out: str | Path,
+    *,
+    dim: int = 1,
+    models: Sequence[str] = ("node", "anode", "ncode-static", "ncode-open", "ncode-closed"),
+    samples: int = 256,
+    solver: FlowSolver = FlowSolver(),
+    sizes: Sizes = Sizes(node_width=32, augment=1),
+    training: Training = Training(epochs=600),
+) -> dict[str, Any]:
+    """Inner ball (+1) vs outer shell (-1) in ``dim`` = 1 or 2, linear readout, MSE; accuracy of the sign, loss
+    curves and NFE. Writes ``annulus_{dim}d.png`` and ``summary.json``."""
+    splits = {
+        "train": tasks.annulus(samples, dim, seed=0),
+        "val": tasks.annulus(samples, dim, seed=1),
+        "test": tasks.annulus(2 * samples, dim, seed=2),
+    }
+    _, results = _train_all(models, splits, 1, sizes, solver, training, "mse", (1,))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    figures.plot_curves(results, out / f"annulus_{dim}d.png", title=f"{dim}-D annulus")
+    summary = {
+        "task": f"annulus_{dim}d",
+        "models": results,
+        "test_accuracy": {name: _mean(r["test"]["accuracy"]) for name, r in results.items()},
+        "test_nfe": {name: _mean(r["test"]["nfe"]) for name, r in results.items()},
+    }
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+DIGIT_SIZES = Sizes(state=16, field_width=16, control_width=8, dynamics_width=4, augment=16)
+
+
+def run_digits(
+    out: str | Path,
+    *,
+    models: Sequence[str] = ("node", "anode", "ncode-open", "ncode-closed"),
+    solver: FlowSolver = FlowSolver(max_steps=256),
+    sizes: Sizes = DIGIT_SIZES,
+    training: Training = Training(epochs=60, batch_size=64, patience=10, seeds=3),
+) -> dict[str, Any]:
+    """Classify scikit-learn's digits (64 pixels, 10 classes) at a matched parameter count (the baselines' widths
+    are matched to ``ncode-open``); test accuracy and NFE over seeds. Writes ``digits.png`` and ``summary.json``."""
+    train, val, test = tasks.digits(seed=0)
+    splits = {"train": train, "val": val, "test": test}
+    _, results = _train_all(models, splits, 10, sizes, solver, training, "cross_entropy", (10,))
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    figures.plot_curves(results, out / "digits.png", title="digits", log=True)
+    summary = {"task": "digits", "models": results, "table": digits_table(results)}
+    write_json(out / "summary.json", summary)
+    (out / "table.md").write_text(summary["table"] + "\n")
+    return summary
+
+
+def digits_table(results: dict[str, dict]) -> str:
+    """Markdown: test accuracy (mean ± std over seeds), parameters, NFE, epochs, wall time."""
+    lines = [
+        "| model | test accuracy (%) | seeds | parameters | test NFE per sample | epochs run | wall time (s) |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, r in results.items():
+        acc = 100 * np.asarray(r["test"]["accuracy"])
+        std = acc.std(ddof=1) if acc.size > 1 else 0.0
+        lines.append(
+            f"| {name} | {acc.mean():.1f} ± {std:.1f} | {acc.size} | {r['parameters']} | "
+            f"{_mean(r['test']['nfe']):.0f} | {r['epochs_run']} | {r['seconds']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def run_autoencoder(
+    out: str | Path,
+    *,
+    decoders: Sequence[str] = ("ncode", "node"),
+    code: int = 8,
+    mode: str = "open",
+    components: int = 10,
+    solver: FlowSolver = FlowSolver(max_steps=256),
+    training: Training = Training(epochs=150, batch_size=64, patience=15, seeds=1),
+) -> dict[str, Any]:
+    """Autoencode the digits; reconstruction MSE on the test split; a Gaussian mixture (``components``) fitted to
+    the training codes gives new codes, decoded into ``samples_{decoder}.png``. Writes ``reconstructions.png``
+    and ``summary.json``."""
+    from sklearn.mixture import GaussianMixture
+
+    if code <= 0 or components <= 0:
+        raise ConfigError(f"code and components must be positive, got {code}, {components}")
+    for decoder in decoders:  # every name checked before anything trains
+        build_autoencoder(decoder, 64, code, solver, mode=mode, key=jr.key(0))
+    train, val, test = tasks.digits(seed=0)
+    splits = {"train": ArrayData(train.inputs, train.inputs), "val": ArrayData(val.inputs, val.inputs)}
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    results, shown = {}, {}
+    for decoder in decoders:
+        seeds = [build_autoencoder(decoder, 64, code, solver, mode=mode, key=jr.key(s)) for s in range(training.seeds)]
+        best, record = fit_models(seeds, splits["train"], splits["val"], training, "mse", (64,))
+        model = best[0]
+        mse = [float(np.mean((np.asarray(_reconstruct(m, test.inputs)) - test.inputs) ** 2)) for m in best]
+        codes = np.asarray(jax.vmap(model.encode)(jnp.asarray(train.inputs)))
+        mixture = GaussianMixture(components, covariance_type="full", random_state=0).fit(codes)
+        new_codes, _ = mixture.sample(100)
+        samples = np.asarray(jax.vmap(model.decoder)(jnp.asarray(new_codes, jnp.float32)))
+        figures.plot_image_grid(samples, out / f"samples_{decoder}.png", title=f"{decoder} decoder: GMM samples")
+        shown[decoder] = np.asarray(_reconstruct(model, test.inputs[:10]))
+        results[decoder] = {
+            "parameters": parameter_count(model),
+            "decoder_parameters": parameter_count(model.decoder),
+            **record,
+            "test_mse": mse,
+        }
+    figures.plot_reconstructions(test.inputs[:10], shown, out / "reconstructions.png")
+    summary = {
+        "task": "digits_autoencoder",
+        "code": code,
+        "mode": mode,
+        "models": results,
+        "test_mse": {d: _mean(r["test_mse"]) for d, r in results.items()},
+    }
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+@eqx.filter_jit
+def _reconstruct(model, xs):
+    return jax.vmap(model)(jnp.asarray(xs))

@@ -1,0 +1,152 @@
+"""N-CODE and the neural ODE it is compared with.
+
+N-CODE (ncode.md §2.2; the coupled system, with notation chosen here)::
+
+    z(0) = encoder(x),   theta(0) = gamma(x)
+    dz/dt = f(z; theta),  d theta / dt = g(t, z, theta)   (0, open loop, or closed loop)
+    y = readout(z(T))
+
+The neural ODE is ``z(0) = encoder(x)``, ``dz/dt = f(z)`` with fixed weights, ``y = readout(z(T))``; an augmented
+neural ODE (Dupont et al. 2019) is the same with an encoder that appends zero channels (:class:`Augment`).
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, Float, PyTree
+
+from gnode.errors import ConfigError
+from gnode.ncode.control import AbstractControlDynamics, AbstractControlMap, Static
+from gnode.ncode.flow import FlowSolution, FlowSolver
+from gnode.ncode.functional import AbstractFunctionalField
+
+
+class Augment(eqx.Module):
+    """Append ``extra`` zero entries along axis 0 (the channels of an image, the entries of a vector)."""
+
+    extra: int = eqx.field(static=True)
+
+    def __call__(self, x: Array) -> Array:
+        return jnp.concatenate([x, jnp.zeros((self.extra, *x.shape[1:]), x.dtype)])
+
+
+class Reshape(eqx.Module):
+    """Reshape one sample to ``shape``."""
+
+    shape: tuple[int, ...] = eqx.field(static=True)
+
+    def __call__(self, x: Array) -> Array:
+        return x.reshape(self.shape)
+
+
+class LearnedConstant(eqx.Module):
+    """Ignore the input and return a learned array (the shared start of a decoder's state)."""
+
+    value: Array
+
+    def __call__(self, x: Array) -> Array:
+        return self.value
+
+
+def _check_encoder(encoder, in_shape, state_shape, what: str) -> None:
+    out = eqx.filter_eval_shape(encoder, jax.ShapeDtypeStruct(in_shape, jnp.float32))
+    if out.shape != tuple(state_shape):
+        raise ConfigError(f"the encoder maps inputs {in_shape} to {out.shape}, but the {what} needs {state_shape}")
+
+
+class NCODE(eqx.Module):
+    """A neurally-controlled ODE: each input sets, and (open or closed loop) steers, its own vector field.
+
+    Arguments:
+        field: the functional field ``f(z; theta)``.
+        control: ``gamma``, from the flattened input to ``theta(0)``.
+        dynamics: ``d theta / dt`` (:class:`Static`, :class:`OpenLoop`, :class:`ClosedLoop`).
+        encoder: input to ``z(0)`` (``eqx.nn.Identity()``, a linear map, :class:`Augment`, ...).
+        readout: ``z(T)`` to the output.
+        solver: how the flow is integrated.
+        in_shape: the shape of one input (checked against the encoder and the control map).
+    """
+
+    field: AbstractFunctionalField
+    control: AbstractControlMap
+    dynamics: AbstractControlDynamics
+    encoder: eqx.Module
+    readout: eqx.Module
+    solver: FlowSolver
+    in_shape: tuple[int, ...] = eqx.field(static=True)
+
+    def __check_init__(self):
+        p = self.field.size
+        if self.control.size != p:
+            raise ConfigError(f"the control map gives theta of length {self.control.size}, the field needs {p}")
+        if self.dynamics.size not in (None, p):
+            raise ConfigError(f"the control dynamics move {self.dynamics.size} weights but the field has {p}")
+        _check_encoder(self.encoder, self.in_shape, self.field.state_shape, "field")
+        try:  # a control map of the wrong input size fails here, not inside a jitted solve
+            eqx.filter_eval_shape(lambda x: self.control(x.ravel()), jax.ShapeDtypeStruct(self.in_shape, jnp.float32))
+        except TypeError as error:
+            raise ConfigError(f"the control map does not accept inputs of shape {self.in_shape}: {error}") from None
+
+    def flow(self, x: Float[Array, "..."], ts: Float[Array, " save"] | None = None) -> FlowSolution:
+        """Solve for one input. Returns: ``y1 = (z(T), theta(T))``, ``ys`` the same at ``ts``, and the NFE."""
+        z0, theta0 = self.encoder(x), self.control(x.ravel())
+        if isinstance(self.dynamics, Static):
+            # theta stays theta0: integrate z alone, so step sizes are those of the neural ODE with these weights
+            sol = self.solver.solve(lambda t, z: self.field(z, theta0), z0, ts)
+            thetas = None if ts is None else jnp.broadcast_to(theta0, (ts.shape[0], theta0.shape[0]))
+            return FlowSolution((sol.y1, theta0), None if ts is None else (sol.ys, thetas), sol.nfe)
+
+        def rhs(t, state):
+            z, theta = state
+            return self.field(z, theta), self.dynamics(t, z, theta)
+
+        return self.solver.solve(rhs, (z0, theta0), ts)
+
+    def __call__(self, x: Float[Array, "..."]) -> Array:
+        """The readout of ``z(T)`` for one input."""
+        return self.readout(self.flow(x).y1[0])
+
+
+class NeuralODE(eqx.Module):
+    """``z(0) = encoder(x)``, ``dz/dt = field(z)``, ``y = readout(z(T))``.
+
+    Arguments:
+        field: an autonomous vector field with its own weights (e.g. ``eqx.nn.MLP``).
+        encoder, readout, solver, in_shape: as for :class:`NCODE`.
+    """
+
+    field: eqx.Module
+    encoder: eqx.Module
+    readout: eqx.Module
+    solver: FlowSolver
+    in_shape: tuple[int, ...] = eqx.field(static=True)
+
+    def __check_init__(self):
+        z0 = eqx.filter_eval_shape(self.encoder, jax.ShapeDtypeStruct(self.in_shape, jnp.float32))
+        _check_encoder(lambda x: self.field(self.encoder(x)), self.in_shape, z0.shape, "state")
+
+    def flow(self, x: Float[Array, "..."], ts: Float[Array, " save"] | None = None) -> FlowSolution:
+        """Solve for one input. Returns: ``y1 = z(T)``, ``ys`` the states at ``ts``, and the NFE."""
+        return self.solver.solve(lambda t, z: self.field(z), self.encoder(x), ts)
+
+    def __call__(self, x: Float[Array, "..."]) -> Array:
+        return self.readout(self.flow(x).y1)
+
+
+def final_state(model: NCODE | NeuralODE, x: Array) -> Array:
+    """``z(T)`` of either model."""
+    y1 = model.flow(x).y1
+    return y1[0] if isinstance(model, NCODE) else y1
+
+
+@eqx.filter_jit
+def evaluate(model: NCODE | NeuralODE, xs: Float[Array, "batch ..."]) -> tuple[Array, Array]:
+    """Outputs and forward NFE of a batch (one adaptive solve per sample)."""
+    return jax.vmap(lambda x: model(x))(xs), jax.vmap(lambda x: model.flow(x).nfe)(xs)
+
+
+def parameter_count(model: PyTree) -> int:
+    """Trained scalars: every floating array (the control map, the control dynamics, encoder and readout)."""
+    return sum(a.size for a in jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_inexact_array)))

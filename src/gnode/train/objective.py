@@ -1,0 +1,175 @@
+"""What a training run minimises: the data it accepts and the loss of a model on one batch.
+
+:func:`gnode.train.fit.fit` is written once against :class:`AbstractObjective`. Two objectives exist:
+
+- :class:`SequenceObjective` — a :class:`gnode.model.Model` on :class:`gnode.data.SequenceData` (readout at every
+  step for ``mse``, at each sequence's last observed step for ``cross_entropy``), integrated by an integrator.
+- :class:`MapObjective` — any model that maps one input array to one output array (``model(x) -> y``), on
+  :class:`ArrayData`; used by the seed systems whose models are not sequence models (N-CODE).
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+from jaxtyping import Array, Float, PyTree
+
+from gnode.data import SequenceData, validate
+from gnode.errors import ConfigError, DataError
+from gnode.losses import accuracy, last_state_cross_entropy, masked_mse, r2_score
+from gnode.solve import AbstractIntegrator, Euler
+
+LOSSES = ("mse", "cross_entropy")
+
+
+def check_loss(loss: str) -> str:
+    if loss not in LOSSES:
+        raise ConfigError(f"unknown loss {loss!r}; choose one of {list(LOSSES)}")
+    return loss
+
+
+class AbstractObjective(eqx.Module):
+    """A loss and the data it is defined on."""
+
+    loss: eqx.AbstractVar[str]
+
+    @abc.abstractmethod
+    def arrays(self, model: PyTree, data, name: str) -> dict[str, Array | None]:
+        """Check ``data`` against ``model`` (one-line :class:`DataError` naming ``name``) and return its arrays,
+        each with the samples on axis 0."""
+
+    @abc.abstractmethod
+    def __call__(self, model: PyTree, batch: dict[str, Array | None]) -> tuple[Float[Array, ""], Float[Array, ""]]:
+        """Returns: the loss and a metric (R² for ``mse``, accuracy for ``cross_entropy``)."""
+
+    @property
+    def metric_name(self) -> str:
+        return "r2" if self.loss == "mse" else "accuracy"
+
+
+class SequenceObjective(AbstractObjective):
+    """A sequence model's loss on :class:`SequenceData`.
+
+    Arguments:
+        loss: ``mse`` (every observed step) or ``cross_entropy`` (the last observed step).
+        integrator: the solver used in training.
+    """
+
+    loss: str = "mse"
+    integrator: AbstractIntegrator = Euler()
+
+    def __check_init__(self):
+        check_loss(self.loss)
+
+    def arrays(self, model, data, name):
+        if not isinstance(data, SequenceData):
+            raise DataError(f"{name}: a sequence model trains on SequenceData, got {type(data).__name__}")
+        data = validate(data, name)
+        d = data.inputs.shape[-1]
+        if d != model.field.input_dim:
+            raise DataError(f"{name}: inputs have {d} channels, the model expects {model.field.input_dim}")
+        check_targets(data.targets, data.is_classification, model.readout.weight.shape[0], self.loss, name)
+        return {
+            "inputs": jnp.asarray(data.inputs),
+            "targets": jnp.asarray(data.targets),
+            "mask": None if data.mask is None else jnp.asarray(data.mask),
+            "times": None if data.times is None else jnp.asarray(data.times),
+        }
+
+    def __call__(self, model, batch):
+        pred, _ = model.batch(batch["inputs"], batch["times"], self.integrator)
+        if self.loss == "mse":
+            return masked_mse(pred, batch["targets"], batch["mask"]), r2_score(pred, batch["targets"], batch["mask"])
+        return (
+            last_state_cross_entropy(pred, batch["targets"], batch["mask"]),
+            accuracy(pred, batch["targets"], batch["mask"]),
+        )
+
+
+def check_targets(targets: np.ndarray, classification: bool, out: int, loss: str, name: str) -> None:
+    """Targets agree with the loss and with the model's ``out`` outputs (channels, or classes)."""
+    if loss == "mse":
+        if classification:
+            raise DataError(f"{name}: class labels given but the loss is mse (use --loss cross_entropy)")
+        if targets.shape[-1] != out:
+            raise DataError(f"{name}: targets have {targets.shape[-1]} channels, the readout has {out}")
+    elif not classification:
+        raise DataError(f"{name}: cross_entropy needs integer class labels of shape (samples,)")
+    elif targets.max() >= out:
+        raise DataError(f"{name}: label {int(targets.max())} but the readout has only {out} classes")
+
+
+@dataclasses.dataclass(frozen=True)
+class ArrayData:
+    """Samples that are single arrays: ``inputs`` ``(samples, *in_shape)`` float, ``targets``
+    ``(samples, *out_shape)`` float or ``(samples,)`` int class labels."""
+
+    inputs: np.ndarray
+    targets: np.ndarray
+
+    @property
+    def num_samples(self) -> int:
+        return self.inputs.shape[0]
+
+    @property
+    def is_classification(self) -> bool:
+        return self.targets.ndim == 1
+
+    def subset(self, index) -> ArrayData:
+        return ArrayData(self.inputs[index], self.targets[index])
+
+
+class MapObjective(AbstractObjective):
+    """The loss of a model mapping one input array to one output array, ``model(x) -> y``.
+
+    Arguments:
+        loss: ``mse`` or ``cross_entropy`` (``y`` are the class logits).
+        in_shape, out_shape: the shapes of one input and of one output (``(classes,)`` for cross-entropy).
+    """
+
+    loss: str
+    in_shape: tuple[int, ...] = eqx.field(static=True)
+    out_shape: tuple[int, ...] = eqx.field(static=True)
+
+    def __check_init__(self):
+        check_loss(self.loss)
+
+    def arrays(self, model, data, name):
+        if not isinstance(data, ArrayData):
+            raise DataError(f"{name}: expected ArrayData, got {type(data).__name__}")
+        x = np.asarray(data.inputs, np.float32)
+        y = np.asarray(data.targets)
+        if x.ndim < 1 or x.shape[0] == 0 or x.shape[1:] != self.in_shape:
+            shape = ", ".join(map(str, self.in_shape))
+            raise DataError(f"{name}: inputs must have shape (samples, {shape}), got {x.shape}")
+        if y.shape[0] != x.shape[0]:
+            raise DataError(f"{name}: {x.shape[0]} input samples but {y.shape[0]} targets")
+        if not np.isfinite(x).all():
+            raise DataError(f"{name}: inputs contain NaN or inf")
+        classification = y.ndim == 1 and np.issubdtype(y.dtype, np.integer)
+        if classification and (y < 0).any():
+            raise DataError(f"{name}: class labels must be non-negative integers")
+        if not classification:
+            y = y.astype(np.float32)
+            if y.shape[1:] != self.out_shape:
+                shape = ", ".join(map(str, self.out_shape))
+                raise DataError(f"{name}: targets must have shape (samples, {shape}), got {y.shape}")
+            if not np.isfinite(y).all():
+                raise DataError(f"{name}: targets contain NaN or inf")
+        check_targets(y, classification, self.out_shape[-1], self.loss, name)
+        return {"inputs": jnp.asarray(x), "targets": jnp.asarray(y)}
+
+    def __call__(self, model, batch):
+        pred = jax.vmap(model)(batch["inputs"])
+        y = batch["targets"]
+        if self.loss == "mse":
+            flat = lambda a: a.reshape(a.shape[0], 1, -1)  # noqa: E731 — r2_score pools (batch, time, out)
+            return jnp.mean((pred - y) ** 2), r2_score(flat(pred), flat(y))
+        loss = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(pred, y))
+        return loss, jnp.mean(jnp.argmax(pred, axis=-1) == y)
