@@ -239,3 +239,28 @@ def test_bench_real_bad_arguments_one_line_error(tmp_path, args, message):
     result = gnode(*args, "--out", str(tmp_path / "out"))
     assert result.returncode != 0
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1, result.stderr
+
+
+def test_ncode_reflection_writes_its_summary_and_figure(tmp_path):
+    out = tmp_path / "reflection"
+    result = CliRunner().invoke(app, ["ncode", "reflection", "--out", str(out), "--models", "node", "--epochs", "2",
+                                      "--steps", "5", "--solver", "heun"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(summary["test_mse"]) == {"node"}
+    assert summary["models"]["node"]["test"]["nfe"] == [10.0]  # Heun: 2 evaluations x 5 steps
+    assert (out / "reflection.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["ncode", "annulus", "--models", "node,ncode-feedback"], "unknown model 'ncode-feedback'"),
+        (["ncode", "autoencode", "--mode", "feedback"], "unknown control mode 'feedback'"),
+        (["ncode", "digits", "--solver", "rk45"], "unknown solver 'rk45'"),
+    ],
+)
+def test_ncode_bad_options_are_one_line_errors(tmp_path, args, message):
+    result = gnode(*args, "--out", str(tmp_path / "x"))
+    assert result.returncode == 2
+    assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 from jaxtyping import PRNGKeyArray
@@ -98,19 +99,20 @@ def _readout(dim: int, out_dim: int | None, key: PRNGKeyArray) -> eqx.Module:
 def matched_width(name: str, in_dim: int, out_dim: int | None, sizes: Sizes) -> int:
     """The neural ODE's hidden width whose parameter count is nearest the budget (``sizes.budget``, or the count of
     ``ncode-open`` with these sizes)."""
-    solver = FlowSolver(steps=1)
-    key = jr.key(0)
-    budget = sizes.budget
-    if budget is None:
-        budget = parameter_count(build("ncode-open", in_dim, out_dim, sizes, solver, key=key))
-    count = lambda w: parameter_count(  # noqa: E731
-        build(name, in_dim, out_dim, dataclasses.replace(sizes, node_width=w), solver, key=key)
-    )
+    budget = sizes.budget if sizes.budget is not None else shape_count("ncode-open", in_dim, out_dim, sizes)
+    count = lambda w: shape_count(name, in_dim, out_dim, dataclasses.replace(sizes, node_width=w))  # noqa: E731
     low, high = 1, 1 << 16
     while low < high:  # the smallest width reaching the budget
         mid = (low + high) // 2
         low, high = (mid + 1, high) if count(mid) < budget else (low, mid)
     return min({max(1, low - 1), low}, key=lambda w: (abs(count(w) - budget), w))
+
+
+def shape_count(name: str, in_dim: int, out_dim: int | None, sizes: Sizes) -> int:
+    """The parameter count of a model, from its shapes alone (nothing is allocated)."""
+    shapes = eqx.filter_eval_shape(lambda: build(name, in_dim, out_dim, sizes, FlowSolver(steps=1), key=jr.key(0)))
+    leaves = jax.tree_util.tree_leaves(shapes)
+    return sum(a.size for a in leaves if isinstance(a, jax.ShapeDtypeStruct) and jnp.issubdtype(a.dtype, jnp.inexact))
 
 
 class Autoencoder(eqx.Module):

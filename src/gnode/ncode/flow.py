@@ -75,14 +75,20 @@ class FlowSolver(eqx.Module):
             raise ConfigError(f"rtol and atol must be positive, got {self.rtol}, {self.atol}")
 
     def solve(
-        self, rhs: Callable[[Float[Array, ""], PyTree], PyTree], y0: PyTree, ts: Float[Array, " save"] | None = None
+        self,
+        rhs: Callable[[Float[Array, ""], PyTree, PyTree], PyTree],
+        y0: PyTree,
+        ts: Float[Array, " save"] | None = None,
+        args: PyTree = None,
     ) -> FlowSolution:
-        """Integrate ``dy/dt = rhs(t, y)`` from ``y0`` at t = 0.
+        """Integrate ``dy/dt = rhs(t, y, args)`` from ``y0`` at t = 0.
 
         Arguments:
-            rhs: the vector field, a function of time and state (any PyTree).
+            rhs: the vector field, a function of time, state (any PyTree) and ``args``.
             y0: the initial state.
             ts: times in ``[0, t1]`` at which to save the state as well.
+            args: everything ``rhs`` differentiates through (the model): the backward-solve adjoint gives
+                gradients only for ``y0`` and ``args``, not for values ``rhs`` closes over.
         Returns:
             A :class:`FlowSolution`.
         """
@@ -92,12 +98,13 @@ class FlowSolver(eqx.Module):
             dt0, controller = self.t1 / self.steps, diffrax.ConstantStepSize()
         saveat = diffrax.SaveAt(t1=True) if ts is None else diffrax.SaveAt(t1=True, ts=ts)
         sol = diffrax.diffeqsolve(
-            diffrax.ODETerm(lambda t, y, args: rhs(t, y)),
+            diffrax.ODETerm(rhs),
             self.solver,
             t0=0.0,
             t1=self.t1,
             dt0=dt0,
             y0=y0,
+            args=args,
             saveat=saveat,
             stepsize_controller=controller,
             adjoint=self.adjoint,

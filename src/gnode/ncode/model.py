@@ -50,10 +50,20 @@ class LearnedConstant(eqx.Module):
         return self.value
 
 
+def _output_shape(function, in_shape: tuple[int, ...], what: str) -> tuple[int, ...]:
+    """The shape ``function`` returns for one input, or a one-line error naming ``what`` (checked once, before any
+    jitted solve)."""
+    try:
+        return eqx.filter_eval_shape(function, jax.ShapeDtypeStruct(in_shape, jnp.float32)).shape
+    except (TypeError, ValueError) as error:
+        first = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise ConfigError(f"the {what} does not accept inputs of shape {in_shape}: {first}") from None
+
+
 def _check_encoder(encoder, in_shape, state_shape, what: str) -> None:
-    out = eqx.filter_eval_shape(encoder, jax.ShapeDtypeStruct(in_shape, jnp.float32))
-    if out.shape != tuple(state_shape):
-        raise ConfigError(f"the encoder maps inputs {in_shape} to {out.shape}, but the {what} needs {state_shape}")
+    out = _output_shape(encoder, in_shape, "encoder")
+    if out != tuple(state_shape):
+        raise ConfigError(f"the encoder maps inputs {in_shape} to {out}, but the {what} needs {tuple(state_shape)}")
 
 
 class NCODE(eqx.Module):
@@ -84,25 +94,22 @@ class NCODE(eqx.Module):
         if self.dynamics.size not in (None, p):
             raise ConfigError(f"the control dynamics move {self.dynamics.size} weights but the field has {p}")
         _check_encoder(self.encoder, self.in_shape, self.field.state_shape, "field")
-        try:  # a control map of the wrong input size fails here, not inside a jitted solve
-            eqx.filter_eval_shape(lambda x: self.control(x.ravel()), jax.ShapeDtypeStruct(self.in_shape, jnp.float32))
-        except TypeError as error:
-            raise ConfigError(f"the control map does not accept inputs of shape {self.in_shape}: {error}") from None
+        _output_shape(lambda x: self.control(x.ravel()), self.in_shape, "control map")
 
     def flow(self, x: Float[Array, "..."], ts: Float[Array, " save"] | None = None) -> FlowSolution:
         """Solve for one input. Returns: ``y1 = (z(T), theta(T))``, ``ys`` the same at ``ts``, and the NFE."""
         z0, theta0 = self.encoder(x), self.control(x.ravel())
         if isinstance(self.dynamics, Static):
             # theta stays theta0: integrate z alone, so step sizes are those of the neural ODE with these weights
-            sol = self.solver.solve(lambda t, z: self.field(z, theta0), z0, ts)
+            sol = self.solver.solve(lambda t, z, args: args[0].field(z, args[1]), z0, ts, (self, theta0))
             thetas = None if ts is None else jnp.broadcast_to(theta0, (ts.shape[0], theta0.shape[0]))
             return FlowSolution((sol.y1, theta0), None if ts is None else (sol.ys, thetas), sol.nfe)
 
-        def rhs(t, state):
+        def rhs(t, state, model):
             z, theta = state
-            return self.field(z, theta), self.dynamics(t, z, theta)
+            return model.field(z, theta), model.dynamics(t, z, theta)
 
-        return self.solver.solve(rhs, (z0, theta0), ts)
+        return self.solver.solve(rhs, (z0, theta0), ts, self)
 
     def __call__(self, x: Float[Array, "..."]) -> Array:
         """The readout of ``z(T)`` for one input."""
@@ -124,12 +131,14 @@ class NeuralODE(eqx.Module):
     in_shape: tuple[int, ...] = eqx.field(static=True)
 
     def __check_init__(self):
-        z0 = eqx.filter_eval_shape(self.encoder, jax.ShapeDtypeStruct(self.in_shape, jnp.float32))
-        _check_encoder(lambda x: self.field(self.encoder(x)), self.in_shape, z0.shape, "state")
+        z0 = _output_shape(self.encoder, self.in_shape, "encoder")
+        velocity = _output_shape(self.field, z0, "field")
+        if velocity != z0:
+            raise ConfigError(f"the field maps states {z0} to velocities {velocity}")
 
     def flow(self, x: Float[Array, "..."], ts: Float[Array, " save"] | None = None) -> FlowSolution:
         """Solve for one input. Returns: ``y1 = z(T)``, ``ys`` the states at ``ts``, and the NFE."""
-        return self.solver.solve(lambda t, z: self.field(z), self.encoder(x), ts)
+        return self.solver.solve(lambda t, z, model: model.field(z), self.encoder(x), ts, self)
 
     def __call__(self, x: Float[Array, "..."]) -> Array:
         return self.readout(self.flow(x).y1)
