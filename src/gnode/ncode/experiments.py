@@ -227,7 +227,7 @@ def run_digits(
     _, results = _train_all(models, splits, 10, sizes, solver, training, "cross_entropy", (10,))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    figures.plot_curves(results, out / "digits.png", title="digits", log=True)
+    figures.plot_curves(results, out / "digits.png", title="digits")
     summary = {"task": "digits", "models": results, "table": digits_table(results)}
     write_json(out / "summary.json", summary)
     (out / "table.md").write_text(summary["table"] + "\n")

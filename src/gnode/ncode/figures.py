@@ -36,7 +36,7 @@ def plot_trajectories(times: np.ndarray, starts: np.ndarray, paths: dict[str, np
     _save(fig, path)
 
 
-def plot_curves(results: dict[str, dict], path: str | Path, *, title: str, log: bool = False) -> None:
+def plot_curves(results: dict[str, dict], path: str | Path, *, title: str) -> None:
     """Training loss per epoch (mean over seeds) of each model, and its test NFE per sample."""
     plt = _pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.3))
@@ -54,8 +54,9 @@ def plot_curves(results: dict[str, dict], path: str | Path, *, title: str, log: 
     right.bar(range(len(names)), nfe, color="0.5")
     right.set_xticks(range(len(names)), names, rotation=30, ha="right", fontsize=8)
     right.set_ylabel("test NFE per sample")
-    if log:
-        right.set_yscale("log")
+    right.set_ylim(0, 1.15 * max(nfe))
+    for i, value in enumerate(nfe):
+        right.text(i, value, f"{value:.1f}", ha="center", va="bottom", fontsize=8)
     _save(fig, path)
 
 
