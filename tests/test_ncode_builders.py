@@ -49,3 +49,14 @@ def test_autoencoder_decoders_share_a_budget_and_reconstruct_shapes():
 def test_unknown_names_and_bad_sizes_are_config_errors(make):
     with pytest.raises(ConfigError):
         make()
+
+
+@pytest.mark.parametrize("name", ["ncode-open", "ncode-closed"])
+def test_convolutional_state_option(name):
+    sizes = Sizes(conv_channels=3, field_width=4, control_width=8, dynamics_width=4)
+    model = build(name, 64, 10, sizes, SOLVER, key=jr.key(0))
+    assert model.field.state_shape == (3, 8, 8)
+    assert model.encoder(jnp.arange(64.0))[1:].sum() == 0  # the image in channel 0, zeros elsewhere
+    assert model(jnp.ones(64)).shape == (10,)
+    with pytest.raises(ConfigError, match="square images"):
+        build(name, 60, 10, sizes, SOLVER, key=jr.key(0))

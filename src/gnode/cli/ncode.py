@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Annotated
 
@@ -28,8 +29,6 @@ def _solver(solver: str, steps: int | None, rtol: float, atol: float, adjoint: s
 
 
 def _training(default, epochs: int | None, seeds: int | None):
-    import dataclasses
-
     changes = {k: v for k, v in (("epochs", epochs), ("seeds", seeds)) if v is not None}
     return dataclasses.replace(default, **changes)
 
@@ -106,6 +105,9 @@ def annulus(
 def digits(
     out: Out,
     models: Models = None,
+    conv_channels: Annotated[
+        int | None, typer.Option(help="N-CODE on an image state of this many channels with a convolutional field")
+    ] = None,
     solver: Solver = "tsit5",
     steps: Steps = None,
     rtol: Tolerance = 1e-3,
@@ -121,6 +123,7 @@ def digits(
     summary = run_digits(
         out,
         models=_models(models, d["models"]),
+        sizes=dataclasses.replace(d["sizes"], conv_channels=conv_channels),
         solver=_solver(solver, steps, rtol, atol, adjoint, 256),
         training=_training(d["training"], epochs, seeds),
     )

@@ -7,6 +7,7 @@ ncode.md §6 (toys) and a matched parameter budget (digits), all parameters of :
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import equinox as eqx
 import jax
@@ -17,8 +18,8 @@ from jaxtyping import PRNGKeyArray
 from gnode.errors import ConfigError
 from gnode.ncode.control import MODES, MLPControl, make_dynamics
 from gnode.ncode.flow import FlowSolver
-from gnode.ncode.functional import FunctionalMLP
-from gnode.ncode.model import NCODE, Augment, LearnedConstant, NeuralODE, parameter_count
+from gnode.ncode.functional import FunctionalConv, FunctionalMLP
+from gnode.ncode.model import NCODE, Augment, LearnedConstant, NeuralODE, Reshape, parameter_count
 
 BASELINES = ("node", "anode")
 MODELS = (*BASELINES, *(f"ncode-{mode}" for mode in MODES))
@@ -36,6 +37,8 @@ class Sizes:
         control_width: hidden width of the control map ``gamma``.
         dynamics_width: hidden width of the control dynamics ``g``.
         budget: parameter count the baselines are matched to (None: that of ``ncode-open``).
+        conv_channels: if set, N-CODE's state is an image of this many channels (the square input in the first,
+            zeros in the others) and ``f`` a :class:`FunctionalConv` with ``field_width`` hidden channels.
     """
 
     node_width: int | None = None
@@ -45,11 +48,15 @@ class Sizes:
     control_width: int = 64
     dynamics_width: int = 64
     budget: int | None = None
+    conv_channels: int | None = None
 
     def __post_init__(self):
         widths = (self.field_width, self.control_width, self.dynamics_width, self.augment)
-        if min(widths) <= 0 or (self.state is not None and self.state <= 0):
+        optional = (self.state, self.conv_channels)
+        if min(widths) <= 0 or any(v is not None and v <= 0 for v in optional):
             raise ConfigError(f"sizes must be positive, got {self}")
+        if self.state is not None and self.conv_channels is not None:
+            raise ConfigError("give either state (a vector state) or conv_channels (an image state), not both")
 
 
 def check_model(name: str) -> str:
@@ -84,12 +91,22 @@ def build(
         encoder = Augment(extra) if extra else eqx.nn.Identity()
         return NeuralODE(field, encoder, _readout(dim, out_dim, rkey), solver, (in_dim,))
     mode = name.removeprefix("ncode-")
-    dim = in_dim if sizes.state is None else sizes.state
-    field = FunctionalMLP(dim, (sizes.field_width,))
+    if sizes.conv_channels is not None:
+        side = math.isqrt(in_dim)
+        if side * side != in_dim:
+            raise ConfigError(f"a convolutional state needs square images, got {in_dim} input entries")
+        field = FunctionalConv(sizes.conv_channels, side, side, hidden=sizes.field_width)
+        encoder = eqx.nn.Sequential([Reshape((1, side, side)), Augment(sizes.conv_channels - 1)])
+        dim = sizes.conv_channels * in_dim
+        readout = eqx.nn.Sequential([Reshape((dim,)), _readout(dim, out_dim, rkey)])
+    else:
+        dim = in_dim if sizes.state is None else sizes.state
+        field = FunctionalMLP(dim, (sizes.field_width,))
+        encoder = eqx.nn.Identity() if sizes.state is None else eqx.nn.Linear(in_dim, dim, key=ekey)
+        readout = _readout(dim, out_dim, rkey)
     control = MLPControl(in_dim, field.init_theta(fkey), width=sizes.control_width, key=ckey)
     dynamics = make_dynamics(mode, dim, field.size, width=sizes.dynamics_width, key=dkey)
-    encoder = eqx.nn.Identity() if sizes.state is None else eqx.nn.Linear(in_dim, dim, key=ekey)
-    return NCODE(field, control, dynamics, encoder, _readout(dim, out_dim, rkey), solver, (in_dim,))
+    return NCODE(field, control, dynamics, encoder, readout, solver, (in_dim,))
 
 
 def _readout(dim: int, out_dim: int | None, key: PRNGKeyArray) -> eqx.Module:

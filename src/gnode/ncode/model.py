@@ -28,7 +28,7 @@ class Augment(eqx.Module):
 
     extra: int = eqx.field(static=True)
 
-    def __call__(self, x: Array) -> Array:
+    def __call__(self, x: Array, *, key=None) -> Array:  # key: eqx.nn.Sequential passes one
         return jnp.concatenate([x, jnp.zeros((self.extra, *x.shape[1:]), x.dtype)])
 
 
@@ -37,7 +37,7 @@ class Reshape(eqx.Module):
 
     shape: tuple[int, ...] = eqx.field(static=True)
 
-    def __call__(self, x: Array) -> Array:
+    def __call__(self, x: Array, *, key=None) -> Array:  # key: eqx.nn.Sequential passes one
         return x.reshape(self.shape)
 
 
@@ -46,7 +46,7 @@ class LearnedConstant(eqx.Module):
 
     value: Array
 
-    def __call__(self, x: Array) -> Array:
+    def __call__(self, x: Array, *, key=None) -> Array:  # key: eqx.nn.Sequential passes one
         return self.value
 
 
