@@ -250,6 +250,8 @@ def test_ncode_reflection_writes_its_summary_and_figure(tmp_path):
     assert set(summary["test_mse"]) == {"node"}
     assert summary["models"]["node"]["test"]["nfe"] == [10.0]  # Heun: 2 evaluations x 5 steps
     assert (out / "reflection.png").exists()
+    printed = CliRunner().invoke(app, ["ncode", "table", str(out)])
+    assert printed.exit_code == 0 and "| node |" in printed.output
 
 
 @pytest.mark.parametrize(
@@ -264,3 +266,12 @@ def test_ncode_bad_options_are_one_line_errors(tmp_path, args, message):
     result = gnode(*args, "--out", str(tmp_path / "x"))
     assert result.returncode == 2
     assert message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_ncode_table_of_a_missing_or_foreign_folder_is_a_one_line_error(tmp_path):
+    missing = gnode("ncode", "table", str(tmp_path))
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+    (tmp_path / "summary.json").write_text('{"task": "ring"}')
+    foreign = gnode("ncode", "table", str(tmp_path))
+    assert foreign.returncode == 2 and "not an N-CODE summary" in foreign.stderr
+    assert len(foreign.stderr.strip().splitlines()) == 1

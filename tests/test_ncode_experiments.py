@@ -12,6 +12,9 @@ def test_reflection_neural_ode_is_stuck_at_its_floor_and_ncode_fits(tmp_path):
     assert mse["ncode-open"] < 1e-2
     saved = json.loads((tmp_path / "summary.json").read_text())
     assert saved["test_mse"] == mse
+    table = (tmp_path / "table.md").read_text().splitlines()
+    assert table[0].startswith("| model | train MSE | test MSE |") and len(table) == 4
+    assert table[2].startswith("| node |") and table[3].startswith("| ncode-open |")  # the run's order
     assert (tmp_path / "reflection.png").stat().st_size > 0
 
 

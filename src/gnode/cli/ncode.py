@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from gnode.cli.common import console, one_line_errors, print_table
+from gnode.cli.common import console, one_line_errors
 
 app = typer.Typer(no_args_is_help=True, help="N-CODE: neural ODEs whose weights are controlled by the input or state.")
 
@@ -43,6 +43,32 @@ def _defaults(function):
     return {k: p.default for k, p in inspect.signature(function).parameters.items()}
 
 
+def _report(summary, out: Path) -> None:
+    from gnode.ncode.experiments import results_table
+
+    print(results_table(summary))
+    console.print(f"figures, table.md and summary.json in {out}")
+
+
+@app.command()
+@one_line_errors
+def table(run: Annotated[Path, typer.Argument(help="the output folder of a gnode ncode command")]):
+    """Print the results table of a finished experiment (from its summary.json)."""
+    import json
+
+    from gnode.errors import DataError
+    from gnode.ncode.experiments import results_table
+
+    path = run / "summary.json"
+    try:
+        summary = json.loads(path.read_text())
+        print(results_table(summary))
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such file (has the experiment finished?)") from None
+    except (json.JSONDecodeError, KeyError, TypeError, StopIteration) as error:
+        raise DataError(f"{path}: not an N-CODE summary ({type(error).__name__}: {error})") from None
+
+
 @app.command()
 @one_line_errors
 def reflection(
@@ -66,8 +92,7 @@ def reflection(
         solver=_solver(solver, steps, rtol, atol, adjoint, 4096),
         training=_training(d["training"], epochs, seeds),
     )
-    print_table("reflection: test MSE (grid of 101 points)", summary["test_mse"])
-    console.print(f"figure and summary.json in {out}")
+    _report(summary, out)
 
 
 @app.command()
@@ -95,9 +120,7 @@ def annulus(
         solver=_solver(solver, steps, rtol, atol, adjoint, 4096),
         training=_training(d["training"], epochs, seeds),
     )
-    print_table(f"{dim}-D annulus: test accuracy", summary["test_accuracy"])
-    print_table(f"{dim}-D annulus: test NFE per sample", summary["test_nfe"])
-    console.print(f"figure and summary.json in {out}")
+    _report(summary, out)
 
 
 @app.command()
@@ -127,8 +150,7 @@ def digits(
         solver=_solver(solver, steps, rtol, atol, adjoint, 256),
         training=_training(d["training"], epochs, seeds),
     )
-    console.print(summary["table"])
-    console.print(f"figure, table.md and summary.json in {out}")
+    _report(summary, out)
 
 
 @app.command()
@@ -160,5 +182,4 @@ def autoencode(
         solver=_solver(solver, steps, rtol, atol, adjoint, 256),
         training=_training(d["training"], epochs, seeds),
     )
-    print_table("digits autoencoder: test reconstruction MSE", summary["test_mse"])
-    console.print(f"figures and summary.json in {out}")
+    _report(summary, out)

@@ -23,7 +23,7 @@ import numpy as np
 
 from gnode.errors import ConfigError
 from gnode.ncode import figures, tasks
-from gnode.ncode.builders import Sizes, build, build_autoencoder, check_model
+from gnode.ncode.builders import DECODERS, MODELS, Sizes, build, build_autoencoder, check_model
 from gnode.ncode.flow import FlowSolver
 from gnode.ncode.model import parameter_count
 from gnode.train.checkpoint import write_json
@@ -162,8 +162,7 @@ def run_reflection(
         "test_mse": {name: _mean(r["test"]["mse"]) for name, r in results.items()},
         "node_floor": 1.0 / 3.0,
     }
-    write_json(out / "summary.json", summary)
-    return summary
+    return write_summary(out, summary)
 
 
 @eqx.filter_jit
@@ -205,8 +204,7 @@ def run_annulus(
         "test_accuracy": {name: _mean(r["test"]["accuracy"]) for name, r in results.items()},
         "test_nfe": {name: _mean(r["test"]["nfe"]) for name, r in results.items()},
     }
-    write_json(out / "summary.json", summary)
-    return summary
+    return write_summary(out, summary)
 
 
 DIGIT_SIZES = Sizes(state=16, field_width=16, control_width=8, dynamics_width=4, augment=16)
@@ -228,26 +226,53 @@ def run_digits(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     figures.plot_curves(results, out / "digits.png", title="digits")
-    summary = {"task": "digits", "models": results, "table": digits_table(results)}
-    write_json(out / "summary.json", summary)
-    (out / "table.md").write_text(summary["table"] + "\n")
-    return summary
+    return write_summary(out, {"task": "digits", "models": results})
 
 
-def digits_table(results: dict[str, dict]) -> str:
-    """Markdown: test accuracy (mean ± std over seeds), parameters, NFE, epochs, wall time."""
-    lines = [
-        "| model | test accuracy (%) | seeds | parameters | test NFE per sample | epochs run | wall time (s) |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for name, r in results.items():
-        acc = 100 * np.asarray(r["test"]["accuracy"])
-        std = acc.std(ddof=1) if acc.size > 1 else 0.0
-        lines.append(
-            f"| {name} | {acc.mean():.1f} ± {std:.1f} | {acc.size} | {r['parameters']} | "
-            f"{_mean(r['test']['nfe']):.0f} | {r['epochs_run']} | {r['seconds']:.0f} |"
-        )
+def _spread(values: Sequence[float], scale: float = 1.0, digits: str = ".4g") -> str:
+    v = scale * np.asarray(values, float)
+    if v.size == 1:
+        return format(v[0], digits)
+    return f"{format(v.mean(), digits)} ± {format(v.std(ddof=1), digits)}"
+
+
+def results_table(summary: dict[str, Any]) -> str:
+    """The markdown table of an experiment's ``summary.json``: per model, mean ± std over seeds of its scores,
+    parameters, epochs run and wall time (all seeds together)."""
+    rank = {name: i for i, name in enumerate(dict.fromkeys((*MODELS, *DECODERS)))}  # summary.json sorts keys
+    models = dict(sorted(summary["models"].items(), key=lambda item: rank.get(item[0], len(rank))))
+    if summary["task"] == "digits_autoencoder":
+        lines = ["| decoder | test reconstruction MSE | seeds | parameters (decoder) | epochs run | wall time (s) |"]
+        lines.append("|---|---|---|---|---|---|")
+        for name, r in models.items():
+            lines.append(
+                f"| {name} | {_spread(r['test_mse'])} | {len(r['test_mse'])} | {r['parameters']} "
+                f"({r['decoder_parameters']}) | {r['epochs_run']} | {r['seconds']:.0f} |"
+            )
+        return "\n".join(lines)
+    first = next(iter(models.values()))
+    mse, accuracy = "mse" in first["test"], "accuracy" in first["test"]
+    header = ["model"] + ["train MSE", "test MSE"] * mse + ["test accuracy (%)"] * accuracy
+    header += ["seeds", "parameters", "test NFE per sample", "epochs run", "wall time (s)"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for name, r in models.items():
+        cells = [name]
+        if mse:
+            cells += [_spread(r["train"]["mse"], digits=".2e"), _spread(r["test"]["mse"], digits=".2e")]
+        if accuracy:
+            cells.append(_spread(r["test"]["accuracy"], 100.0, ".1f"))
+        seeds = len(r["test"]["nfe"])
+        cells += [str(seeds), str(r["parameters"]), _spread(r["test"]["nfe"], digits=".1f"), str(r["epochs_run"])]
+        cells.append(f"{r['seconds']:.0f}")
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+def write_summary(out: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """``summary.json`` and ``table.md``."""
+    write_json(out / "summary.json", summary)
+    (out / "table.md").write_text(results_table(summary) + "\n")
+    return summary
 
 
 def run_autoencoder(
@@ -299,8 +324,7 @@ def run_autoencoder(
         "models": results,
         "test_mse": {d: _mean(r["test_mse"]) for d, r in results.items()},
     }
-    write_json(out / "summary.json", summary)
-    return summary
+    return write_summary(out, summary)
 
 
 @eqx.filter_jit
