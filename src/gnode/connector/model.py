@@ -1,0 +1,175 @@
+"""Connector: a distribution over the loadings of a low-rank RNN, learned in two stages (lrrnn_gdm.md §A.3).
+
+1. An m-flow learns p(m) from the per-neuron input loadings m_i (conditional flow matching on the rows of M).
+2. A conditional n-flow learns n given m. Its targets are made anew each iteration: draw S loadings from the frozen
+   m-flow, solve the ridge regression (A3) of the latent steps on their rates, and regress the flow on those
+   identifiable loadings. Sampling adds ``σ ε`` to the flow's n — the maximum-entropy completion of the part the
+   dynamics leave free (σ is a parameter: Connector uses 1 to compare flow fields, 0 for distances).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import optax
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from gnode.connector.flows import VelocityField, cfm_loss, transport
+from gnode.errors import ConfigError, DataError
+
+
+class Connector(eqx.Module):
+    """The two flows. ``m_flow`` on R-dimensional m; ``n_flow`` on n given m; ``scale`` multiplies the n-flow."""
+
+    m_flow: VelocityField
+    n_flow: VelocityField
+    scale: float = eqx.field(static=True, default=1.0)
+    steps: int = eqx.field(static=True, default=20)
+
+    @property
+    def rank(self) -> int:
+        return self.n_flow.dim
+
+    def sample_m(self, key: PRNGKeyArray, count: int) -> Float[Array, "count m"]:
+        return transport(self.m_flow, jr.normal(key, (count, self.m_flow.dim)), steps=self.steps)
+
+    def sample_n(self, key: PRNGKeyArray, m: Float[Array, "count m"], sigma: float = 0.0) -> Float[Array, "count rank"]:
+        """n given m: the flow's conditional mean estimate, plus ``sigma`` times standard normal noise."""
+        k0, k1 = jr.split(key)
+        mean = transport(self.n_flow, jr.normal(k0, (m.shape[0], self.rank)), m, steps=self.steps) * self.scale
+        return mean + sigma * jr.normal(k1, mean.shape)
+
+    def sample(self, key: PRNGKeyArray, count: int, sigma: float = 0.0) -> tuple[Array, Array]:
+        """A network of ``count`` neurons: loadings ``(m, n)``."""
+        km, kn = jr.split(key)
+        m = self.sample_m(km, count)
+        return m, self.sample_n(kn, m, sigma)
+
+
+@dataclasses.dataclass(frozen=True)
+class ConnectorConfig:
+    """Settings of both stages (defaults: the authors' quadstable run, lrrnn_gdm.md §A.3).
+
+    Attributes:
+        width, depth: hidden layers of both velocity MLPs; m_epochs: passes over the rows of M (minibatches of
+        ``batch``); n_epochs: full-batch steps of the n-flow; lr, weight_decay: AdamW; ridge: λ of (A3);
+        samples: S, loadings drawn from the m-flow per n-flow step; alpha: the RNN's step; scale: the n-flow's
+        output scale; steps: midpoint steps of the sampler; seed.
+    """
+
+    width: int = 128
+    depth: int = 4
+    m_epochs: int = 1000
+    n_epochs: int = 1000
+    batch: int = 64
+    lr: float = 1e-3
+    weight_decay: float = 1e-5
+    ridge: float = 1e-4
+    samples: int = 1000
+    alpha: float = 0.1
+    scale: float = 1.0
+    steps: int = 20
+    seed: int = 0
+
+    def __post_init__(self):
+        sizes = (self.width, self.depth, self.m_epochs, self.n_epochs, self.batch, self.samples, self.steps)
+        if min(sizes) <= 0 or not (self.lr > 0 and self.ridge > 0 and 0 < self.alpha <= 1 and self.scale > 0):
+            raise ConfigError(f"connector settings must be positive (alpha in (0, 1]), got {self}")
+
+
+def ridge_targets(latents: Array, m: Array, alpha: float, ridge: float) -> Array:
+    """(A3) in JAX for the latents ``(trials, time, R)`` and S sampled loadings ``m`` ``(S, R)``."""
+    rank = latents.shape[-1]
+    x = jnp.tanh(latents[:, :-1].reshape(-1, rank) @ m.T)
+    y = (latents[:, 1:] - (1 - alpha) * latents[:, :-1]).reshape(-1, rank)
+    scale = alpha / m.shape[0]
+    gram = scale**2 * (x.T @ x) + ridge * jnp.eye(m.shape[0])
+    return jnp.linalg.solve(gram, scale * (x.T @ y))
+
+
+def _check(m_rows: np.ndarray, latents: np.ndarray, config: ConnectorConfig) -> tuple[np.ndarray, np.ndarray]:
+    m_rows = np.asarray(m_rows, np.float32)
+    latents = np.asarray(latents, np.float32)
+    if m_rows.ndim != 2 or latents.ndim != 3 or latents.shape[2] != m_rows.shape[1] or latents.shape[1] < 2:
+        raise DataError(f"need m rows (neurons, R) and latents (trials, time >= 2, R), got {m_rows.shape}, "
+                        f"{latents.shape}")  # fmt: skip
+    if not (np.isfinite(m_rows).all() and np.isfinite(latents).all()):
+        raise DataError("m rows or latents contain NaN or inf")
+    if m_rows.shape[0] < config.batch:
+        raise ConfigError(f"batch {config.batch} exceeds the {m_rows.shape[0]} rows of M")
+    return m_rows, latents
+
+
+def fit_connector(
+    m_rows: np.ndarray, latents: np.ndarray, config: ConnectorConfig = ConnectorConfig()
+) -> tuple[Connector, dict[str, Any]]:
+    """Train both stages.
+
+    Arguments:
+        m_rows: the input loadings ``(neurons, R)`` (aligned to the latents' frame).
+        latents: the training trials' latents ``(trials, time, R)``.
+        config: the settings.
+    Returns:
+        The trained :class:`Connector` and its history (per-epoch m-flow and n-flow losses).
+    """
+    m_rows, latents = _check(m_rows, latents, config)
+    rank = m_rows.shape[1]
+    key = jr.key(config.seed)
+    km, kn, k1, k2 = jr.split(key, 4)
+    model = Connector(
+        VelocityField(rank, 0, width=config.width, depth=config.depth, key=km),
+        VelocityField(rank, rank, width=config.width, depth=config.depth, key=kn),
+        scale=config.scale,
+        steps=config.steps,
+    )
+    optimizer = optax.adamw(config.lr, weight_decay=config.weight_decay)
+    rows = jnp.asarray(m_rows)
+    batches = rows.shape[0] // config.batch
+
+    params, static = eqx.partition(model.m_flow, eqx.is_array)
+
+    @jax.jit
+    def m_epoch(params, opt_state, key):
+        order_key, loss_key = jr.split(key)
+        order = jr.permutation(order_key, rows.shape[0])[: batches * config.batch].reshape(batches, config.batch)
+
+        def step(carry, inputs):
+            params, opt_state = carry
+            index, k = inputs
+            loss, grads = jax.value_and_grad(lambda p: cfm_loss(eqx.combine(p, static), rows[index], k))(params)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return (optax.apply_updates(params, updates), opt_state), loss
+
+        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), (order, jr.split(loss_key, batches)))
+        return params, opt_state, jnp.mean(losses)
+
+    opt_state = optimizer.init(params)
+    m_losses = []
+    for epoch in range(config.m_epochs):
+        params, opt_state, loss = m_epoch(params, opt_state, jr.fold_in(k1, epoch))
+        m_losses.append(float(loss))
+    model = eqx.tree_at(lambda c: c.m_flow, model, eqx.combine(params, static))
+
+    data = jnp.asarray(latents)
+
+    @eqx.filter_jit
+    def n_step(model, opt_state, key):
+        ks, kl = jr.split(key)
+        m = jax.lax.stop_gradient(model.sample_m(ks, config.samples))
+        targets = ridge_targets(data, m, config.alpha, config.ridge) / config.scale
+        loss, grads = eqx.filter_value_and_grad(cfm_loss)(model.n_flow, targets, kl, m)
+        updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(model.n_flow, eqx.is_array))
+        return eqx.tree_at(lambda c: c.n_flow, model, eqx.apply_updates(model.n_flow, updates)), opt_state, loss
+
+    opt_state = optimizer.init(eqx.filter(model.n_flow, eqx.is_array))
+    n_losses = []
+    for epoch in range(config.n_epochs):
+        model, opt_state, loss = n_step(model, opt_state, jr.fold_in(k2, epoch))
+        n_losses.append(float(loss))
+    return model, {"m_loss": m_losses, "n_loss": n_losses}
