@@ -1,0 +1,49 @@
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+from gnode.connector.generators import make_connectivity, simulate_grid
+from gnode.connector.identify import ridge_loadings
+from gnode.connector.model import ConnectorConfig, fit_connector, ridge_targets
+from gnode.errors import ConfigError, DataError
+
+SMALL = ConnectorConfig(width=16, depth=2, m_epochs=5, n_epochs=5, samples=100, batch=32)
+
+
+@pytest.fixture(scope="module")
+def ring():
+    c = make_connectivity("ring", neurons=200)
+    return c, simulate_grid(c.network(), size=6, time=30)
+
+
+def test_ridge_targets_in_jax_equal_the_numpy_estimate(ring):
+    c, trials = ring
+    expected = ridge_loadings(trials.latents, c.m, ridge=1e-2)
+    got = ridge_targets(jnp.asarray(trials.latents), jnp.asarray(c.m, jnp.float32), 0.1, 1e-2)
+    np.testing.assert_allclose(got, expected, rtol=2e-2, atol=2e-2 * np.abs(expected).max())
+
+
+def test_fit_and_sample_shapes_history_and_noise(ring):
+    c, trials = ring
+    model, history = fit_connector(c.m, trials.latents, SMALL)
+    assert len(history["m_loss"]) == 5 and len(history["n_loss"]) == 5
+    assert all(np.isfinite(history["m_loss"] + history["n_loss"]))
+    m, n = model.sample(jr.key(0), 300, sigma=0.0)
+    assert m.shape == n.shape == (300, 2)
+    _, noisy = model.sample(jr.key(0), 300, sigma=2.0)
+    assert float(jnp.var(noisy - n)) == pytest.approx(4.0, rel=0.25)  # the same draw plus 2 ε
+    again, _ = fit_connector(c.m, trials.latents, SMALL)
+    np.testing.assert_array_equal(again.sample(jr.key(0), 10)[1], model.sample(jr.key(0), 10)[1])  # deterministic
+
+
+def test_bad_inputs(ring):
+    c, trials = ring
+    with pytest.raises(DataError, match="need m rows"):
+        fit_connector(c.m, trials.latents[..., :1], SMALL)
+    with pytest.raises(DataError, match="NaN"):
+        fit_connector(np.full_like(c.m, np.nan), trials.latents, SMALL)
+    with pytest.raises(ConfigError, match="batch"):
+        fit_connector(c.m[:10], trials.latents, SMALL)
+    with pytest.raises(ConfigError):
+        ConnectorConfig(alpha=2.0)
