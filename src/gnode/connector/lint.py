@@ -1,0 +1,108 @@
+"""LINT (Valente et al. 2022): fit a low-rank RNN to recorded rates by backpropagation through time — the baseline
+whose connectivity Connector shows to be partly spurious (lrrnn_gdm.md §A.3 Stage 0, §A.2.3).
+
+The loss sees N only through ``X N`` (X the rates), so gradient descent never moves the part of the initial N in
+the null space of X: a fitted N is the identifiable part plus whatever the initialisation put there.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import equinox as eqx
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+from jaxtyping import Array, Float
+
+from gnode.connector.lowrank import LowRankRNN
+from gnode.errors import ConfigError, DataError
+from gnode.train.fit import TrainConfig, fit
+from gnode.train.objective import ArrayData, MapObjective
+
+
+class RateModel(eqx.Module):
+    """``h0 -> φ(h_1 .. h_T)``: the rates a :class:`LowRankRNN` produces from a given first potential (the data's)."""
+
+    network: LowRankRNN
+    steps: int = eqx.field(static=True)
+
+    def __call__(self, h0: Float[Array, " neurons"]) -> Float[Array, "steps neurons"]:
+        return self.network.phi(self.network.simulate(h0, self.steps)[1:])
+
+
+@dataclasses.dataclass(frozen=True)
+class LintConfig:
+    """LINT settings (the authors': rank 2, init N(0, 2²), Adam 1e-3, batch 10, 1000 epochs, best validation kept).
+
+    Attributes:
+        rank: R; init_std: standard deviation of the initial m and n; lr, batch, epochs, patience: training;
+        seed: initialisation and data order.
+    """
+
+    rank: int = 2
+    init_std: float = 2.0
+    lr: float = 1e-3
+    batch: int = 10
+    epochs: int = 1000
+    patience: int | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        if min(self.rank, self.batch, self.epochs) <= 0 or not (self.init_std > 0 and self.lr > 0):
+            raise ConfigError(f"LINT settings must be positive, got {self}")
+
+
+def fit_lint(
+    potentials: np.ndarray, train: np.ndarray, val: np.ndarray, config: LintConfig = LintConfig(), alpha: float = 0.1
+) -> LowRankRNN:
+    """Fit a rank-``config.rank`` RNN to the rates ``tanh(potentials)``, each trial started from its first potential.
+
+    Arguments:
+        potentials: ``(trials, time, neurons)``; train, val: trial indices; config: the settings; alpha: the step.
+    Returns:
+        The fitted network (best validation loss).
+    """
+    potentials = np.asarray(potentials, np.float32)
+    if potentials.ndim != 3 or potentials.shape[1] < 2:
+        raise DataError(f"potentials must have shape (trials, time >= 2, neurons), got {potentials.shape}")
+    if not np.isfinite(potentials).all():
+        raise DataError("potentials contain NaN or inf")
+    _, time, neurons = potentials.shape
+    km, kn = jr.split(jr.key(config.seed))
+    network = LowRankRNN(
+        config.init_std * jr.normal(km, (neurons, config.rank)),
+        config.init_std * jr.normal(kn, (neurons, config.rank)),
+        alpha=alpha,
+    )
+    split = lambda index: ArrayData(potentials[index, 0], np.tanh(potentials[index, 1:]))  # noqa: E731
+    objective = MapObjective("mse", (neurons,), (time - 1, neurons))
+    settings = TrainConfig(
+        lr=config.lr, weight_decay=0.0, batch_size=config.batch, epochs=config.epochs, seed=config.seed,
+        patience=config.patience,
+    )  # fmt: skip
+    result = fit(RateModel(network, time - 1), split(train), split(val), settings, objective=objective, progress=False)
+    return result.model.network
+
+
+def latents_of(network: LowRankRNN, potentials: Float[Array, "... neurons"]) -> Float[Array, "... rank"]:
+    """The latents of potentials in the column space of m: ``κ = h · pinv(mᵀ)``."""
+    return jnp.asarray(potentials) @ jnp.linalg.pinv(network.m.T)
+
+
+def align(network: LowRankRNN, latents: np.ndarray, reference: np.ndarray) -> tuple[LowRankRNN, np.ndarray]:
+    """Express a fitted network in the reference latent frame (the gauge κ → κ C, m → m C⁻ᵀ, n → n C leaves its
+    rates and dynamics unchanged).
+
+    Arguments:
+        network: the fitted network; latents: its latents ``(..., R)``; reference: the reference latents, same shape.
+    Returns:
+        The aligned network and its latents in the reference frame.
+    """
+    flat = np.asarray(latents, np.float64).reshape(-1, network.rank)
+    target = np.asarray(reference, np.float64).reshape(-1, network.rank)
+    change, *_ = np.linalg.lstsq(flat, target, rcond=None)  # κ_ref ≈ κ C
+    m = np.asarray(network.m, np.float64) @ np.linalg.inv(change).T
+    n = np.asarray(network.n, np.float64) @ change
+    new = eqx.tree_at(lambda net: (net.m, net.n), network, (jnp.asarray(m, jnp.float32), jnp.asarray(n, jnp.float32)))
+    return new, (flat @ change).reshape(np.shape(latents))
