@@ -12,8 +12,9 @@ import dataclasses
 import numpy as np
 
 from gnode.data import SequenceData
-from gnode.datasets.uea import LabelledSeries, optional_import
+from gnode.datasets.uea import LabelledSeries
 from gnode.errors import ConfigError, DataError
+from gnode.optional import optional_import
 
 
 @dataclasses.dataclass(frozen=True)

@@ -17,8 +17,8 @@ import numpy as np
 
 from gnode.data import SequenceData
 from gnode.datasets.irregular import stratified_split
-from gnode.datasets.uea import optional_import
 from gnode.errors import ConfigError, DataError
+from gnode.optional import optional_import
 
 KEYWORDS = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 SAMPLE_RATE = 16_000

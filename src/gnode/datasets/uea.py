@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from gnode.errors import DataError
+from gnode.optional import optional_import
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,16 +34,6 @@ class LabelledSeries:
     @property
     def channels(self) -> int:
         return self.series[0].shape[1]
-
-
-def optional_import(module: str, extra: str = "real"):
-    """Import an optional dependency, or fail with one line saying which extra installs it."""
-    import importlib
-
-    try:
-        return importlib.import_module(module)
-    except ImportError:
-        raise DataError(f"{module} is not installed: pip install 'gnode[{extra}]'") from None
 
 
 def read_ts(path: str | Path, classes: tuple[str, ...] | None = None) -> LabelledSeries:

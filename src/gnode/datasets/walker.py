@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 
 from gnode.data import SequenceData
-from gnode.datasets.uea import optional_import
 from gnode.errors import ConfigError, DataError
+from gnode.optional import optional_import
 from gnode.train.checkpoint import atomic_write
 
 STATE_DIM = 17
