@@ -92,12 +92,12 @@ def latents_of(network: LowRankRNN, potentials: Float[Array, "... neurons"]) -> 
 
 def align(network: LowRankRNN, latents: np.ndarray, reference: np.ndarray) -> tuple[LowRankRNN, np.ndarray]:
     """Express a fitted network in the reference latent frame (the gauge κ → κ C, m → m C⁻ᵀ, n → n C leaves its
-    rates and dynamics unchanged).
+    rates and dynamics unchanged); C is the least-squares map from ``latents`` to ``reference``.
 
     Arguments:
         network: the fitted network; latents: its latents ``(..., R)``; reference: the reference latents, same shape.
     Returns:
-        The aligned network and its latents in the reference frame.
+        The aligned network and C ``(R, R)`` (any latents of the network in the reference frame: ``κ @ C``).
     """
     flat = np.asarray(latents, np.float64).reshape(-1, network.rank)
     target = np.asarray(reference, np.float64).reshape(-1, network.rank)
@@ -105,4 +105,4 @@ def align(network: LowRankRNN, latents: np.ndarray, reference: np.ndarray) -> tu
     m = np.asarray(network.m, np.float64) @ np.linalg.inv(change).T
     n = np.asarray(network.n, np.float64) @ change
     new = eqx.tree_at(lambda net: (net.m, net.n), network, (jnp.asarray(m, jnp.float32), jnp.asarray(n, jnp.float32)))
-    return new, (flat @ change).reshape(np.shape(latents))
+    return new, change

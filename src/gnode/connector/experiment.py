@@ -1,0 +1,237 @@
+"""The Connector pipeline on a synthetic ensemble, one folder per data set:
+
+- :func:`generate` — draw the network, simulate the 20 × 20 grid of trials; ``network.npz``, ``trajectories.npz``,
+  ``phase.png``;
+- :func:`fit` — LINT on the rates (trials split train / validation / test), aligned to the true latent frame; the
+  ridge estimate; Connector on LINT's loadings and latents; ``lint.npz``, ``connector.npz``;
+- :func:`evaluate` — flow-field errors, GMM cross-validation, in-silico inactivation; figures and ``summary.json``;
+- :func:`distances` — the Connector distance between every data set and every trained model.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+
+from gnode.connector import figures
+from gnode.connector.flows import VelocityField
+from gnode.connector.generators import OVERLAPS, Connectivity, make_connectivity, quadstable_mean, simulate_grid
+from gnode.connector.identify import loading_correlation, ridge_loadings
+from gnode.connector.lint import LintConfig, align, fit_lint, latents_of
+from gnode.connector.lowrank import LowRankRNN, flow_field_error, latent_grid
+from gnode.connector.metrics import (
+    best_components,
+    connector_distance,
+    gmm_cross_validation,
+    inactivation_change,
+    kmeans_clusters,
+)
+from gnode.connector.model import Connector, ConnectorConfig, fit_connector
+from gnode.errors import CheckpointError, DataError
+from gnode.train.checkpoint import atomic_write, load_tree, save_tree, write_json
+
+GRID = dict(size=30, extent=2.4)  # the flow-field grid of the figures and errors (Connector: 30 x 30 over ±2.4)
+
+
+def _save_npz(path: Path, **arrays: np.ndarray) -> None:
+    import io
+
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    atomic_write(path, buffer.getvalue())
+
+
+def _load_npz(path: Path, keys: Sequence[str]) -> dict[str, np.ndarray]:
+    if not path.exists():
+        raise DataError(f"{path}: no such file (run the earlier step first)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in keys}
+    except (OSError, ValueError, KeyError) as error:
+        raise DataError(f"{path}: unreadable or incomplete ({type(error).__name__})") from None
+
+
+def generate(out: str | Path, name: str, *, neurons: int = 1000, seed: int = 0, time_points: int = 100) -> dict:
+    """Draw ensemble ``name`` and simulate its trials into ``out``."""
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    c = make_connectivity(name, neurons, seed)
+    trials = simulate_grid(c.network(), time=time_points)
+    _save_npz(out / "network.npz", m=c.m, n=c.n, conditional_mean=c.conditional_mean, population=c.population)
+    _save_npz(out / "trajectories.npz", latents=trials.latents)
+    figures.plot_flow(c.network(), trials.latents, out / "phase.png", title=f"{name}: ground truth")
+    summary = {"ensemble": name, "neurons": neurons, "seed": seed, "trials": trials.latents.shape[0],
+               "time_points": time_points}  # fmt: skip
+    write_json(out / "generate.json", summary)
+    return summary
+
+
+def _connectivity(out: Path) -> tuple[Connectivity, np.ndarray]:
+    settings = json.loads((out / "generate.json").read_text()) if (out / "generate.json").exists() else None
+    if settings is None:
+        raise DataError(f"{out}: no generate.json (run gnode connector generate first)")
+    net = _load_npz(out / "network.npz", ("m", "n", "conditional_mean", "population"))
+    latents = _load_npz(out / "trajectories.npz", ("latents",))["latents"]
+    c = Connectivity(settings["ensemble"], net["m"], net["n"], net["conditional_mean"], net["population"])
+    return c, latents
+
+
+def split_trials(trials: int, seed: int = 1) -> dict[str, np.ndarray]:
+    """One fold of Connector's 5-fold split: 60 % train, 20 % validation, 20 % test, shuffled with ``seed``."""
+    order = np.random.default_rng(seed).permutation(trials)
+    fifth = trials // 5
+    return {"test": order[:fifth], "val": order[fifth : 2 * fifth], "train": order[2 * fifth :]}
+
+
+def fit(
+    out: str | Path,
+    *,
+    lint: LintConfig = LintConfig(epochs=300, lr=3e-3),
+    connector: ConnectorConfig = ConnectorConfig(),
+) -> dict[str, Any]:
+    """LINT, the ridge estimate and Connector for the data set in ``out``."""
+    out = Path(out)
+    c, latents = _connectivity(out)
+    split = split_trials(latents.shape[0])
+    potentials = latents @ c.m.T
+    tick = time.perf_counter()
+    fitted = fit_lint(potentials, split["train"], split["val"], lint)
+    lint_seconds = time.perf_counter() - tick
+    # LINT's own trajectories, in its latent frame, then aligned to the true frame on the training trials
+    own = np.asarray(jnp.stack([fitted.simulate(jnp.asarray(h0), latents.shape[1] - 1) for h0 in potentials[:, 0]]))
+    own_latents = np.asarray(latents_of(fitted, own))
+    aligned, change = align(fitted, own_latents[split["train"]], latents[split["train"]])
+    aligned_all = own_latents @ change
+    _save_npz(out / "lint.npz", m=np.asarray(aligned.m), n=np.asarray(aligned.n), latents=aligned_all)
+    ridge = ridge_loadings(latents[split["train"]], c.m, connector.alpha, connector.ridge)
+    _save_npz(out / "ridge.npz", n=ridge)
+    tick = time.perf_counter()
+    model, history = fit_connector(np.asarray(aligned.m), aligned_all[split["train"]], connector)
+    connector_seconds = time.perf_counter() - tick
+    save_tree(out / "connector.npz", model, {"config": dataclasses.asdict(connector)})
+    summary = {
+        "lint": dataclasses.asdict(lint),
+        "connector": dataclasses.asdict(connector),
+        "lint_seconds": lint_seconds,
+        "connector_seconds": connector_seconds,
+        "seconds_per_n_iteration": connector_seconds / (connector.m_epochs + connector.n_epochs),
+        "lint_test_latent_mse": float(np.mean((aligned_all[split["test"]] - latents[split["test"]]) ** 2)),
+        "history": history,
+    }
+    write_json(out / "fit.json", summary)
+    return summary
+
+
+def load_connector(out: str | Path) -> Connector:
+    """The trained Connector of a folder (from ``connector.npz``; no code is run to load it)."""
+    path = Path(out) / "connector.npz"
+    if not path.exists():
+        raise CheckpointError(f"{path}: no such file (run gnode connector fit first)")
+    settings = json.loads((Path(out) / "fit.json").read_text())["connector"]
+    config = ConnectorConfig(**settings)
+    key = jr.key(0)
+    template = Connector(
+        VelocityField(2, 0, width=config.width, depth=config.depth, key=key),
+        VelocityField(2, 2, width=config.width, depth=config.depth, key=key),
+        scale=config.scale,
+        steps=config.steps,
+    )
+    model, _ = load_tree(path, template)
+    return model
+
+
+def conditional_mean_of(name: str):
+    """E[n | m] of a synthetic ensemble, as a function of m."""
+    if name == "quadstable":
+        return quadstable_mean
+    overlap = OVERLAPS[name]
+    return lambda m: np.asarray(m) @ overlap.T
+
+
+def evaluate(
+    out: str | Path, *, samples: int = 1000, sigma: float = 1.0, seed: int = 0, components: Sequence[int] = range(1, 10)
+) -> dict[str, Any]:
+    """Compare ground truth, LINT and Connector samples on the data set in ``out`` (``components``: the mixture
+    sizes of the GMM cross-validation)."""
+    out = Path(out)
+    c, latents = _connectivity(out)
+    lint = _load_npz(out / "lint.npz", ("m", "n"))
+    ridge = _load_npz(out / "ridge.npz", ("n",))["n"]
+    model = load_connector(out)
+    m, n = (np.asarray(a) for a in model.sample(jr.key(seed), samples, sigma))
+    _, n_mean = (np.asarray(a) for a in model.sample(jr.key(seed), samples, 0.0))
+    grid = latent_grid(**GRID)
+    truth = c.network()
+    networks = {
+        "ground truth": truth,
+        "E[n|m]": LowRankRNN(truth.m, jnp.asarray(c.conditional_mean, jnp.float32)),
+        "ridge (A3)": LowRankRNN(truth.m, jnp.asarray(ridge, jnp.float32)),
+        "LINT": LowRankRNN(jnp.asarray(lint["m"]), jnp.asarray(lint["n"])),
+        f"Connector σ={sigma:g}": LowRankRNN(jnp.asarray(m), jnp.asarray(n)),
+        "Connector σ=0": LowRankRNN(jnp.asarray(m), jnp.asarray(n_mean)),
+    }
+    reference = truth.latent_velocity(grid)
+    field_error = {k: flow_field_error(reference, net.latent_velocity(grid)) for k, net in networks.items()}
+    clouds = {
+        "ground truth": np.hstack([c.m, c.n]),
+        "LINT": np.hstack([lint["m"], lint["n"]]),
+        f"Connector σ={sigma:g}": np.hstack([m, n]),
+    }
+    gmm = {k: gmm_cross_validation(v, components) for k, v in clouds.items()}
+    summary = {
+        "ensemble": c.name,
+        "sigma": sigma,
+        "flow_field_error": field_error,
+        "corr_ridge_conditional_mean": loading_correlation(ridge, c.conditional_mean),
+        "corr_ridge_n": loading_correlation(ridge, c.n),
+        "corr_lint_conditional_mean": loading_correlation(lint["n"], c.conditional_mean),
+        "gmm_cv": {k: {str(j): s for j, s in v.items()} for k, v in gmm.items()},
+        "gmm_best": {k: best_components(v) for k, v in gmm.items()},
+    }
+    if c.name == "quadstable":
+        summary["inactivation"] = inactivation(c, networks[f"Connector σ={sigma:g}"], np.hstack([m, n]))
+    figures.plot_fields(networks, latents, out / "flow_fields.png")
+    figures.plot_marginals({k: v[:, 2:] for k, v in clouds.items()}, out / "marginals_n.png")
+    figures.plot_gmm(gmm, out / "gmm_cv.png")
+    write_json(out / "summary.json", summary)
+    return summary
+
+
+def inactivation(c: Connectivity, model_net: LowRankRNN, points: np.ndarray) -> dict[str, list[float]]:
+    """For each true population: the relative difference between silencing it and silencing the k-means cluster of
+    the Connector sample nearest to its mean loadings (and, for scale, silencing nothing)."""
+    labels = kmeans_clusters(points)
+    truth = c.network()
+    errors, sizes = [], []
+    for p in range(4):
+        target = inactivation_change(truth, np.flatnonzero(c.population == p), **GRID)
+        centre = np.hstack([c.m[c.population == p].mean(0), c.n[c.population == p].mean(0)])
+        cluster = int(np.argmin([np.linalg.norm(points[labels == k].mean(0) - centre) for k in range(4)]))
+        change = inactivation_change(model_net, np.flatnonzero(labels == cluster), **GRID)
+        errors.append(float(np.linalg.norm(change - target) / np.linalg.norm(target)))
+        sizes.append(int(np.sum(labels == cluster)))
+    return {"relative_error": errors, "cluster_sizes": sizes}
+
+
+def distances(folders: Sequence[str | Path], *, samples: int = 1000, seed: int = 0) -> dict[str, Any]:
+    """Connector distance (transport between the m's + mean squared gap to E[n | m], n at σ = 0) from each data set
+    (rows) to each folder's trained model (columns), each row divided by its largest entry."""
+    data = [_connectivity(Path(f))[0] for f in folders]
+    models = [load_connector(f) for f in folders]
+    matrix = np.zeros((len(data), len(models)))
+    for j, model in enumerate(models):
+        m, n = (np.asarray(a) for a in model.sample(jr.key(seed), samples, 0.0))
+        for i, c in enumerate(data):
+            matrix[i, j] = connector_distance(c.m, conditional_mean_of(c.name), m, n)
+    normalised = matrix / matrix.max(axis=1, keepdims=True)
+    names = [c.name for c in data]
+    return {"names": names, "distance": matrix.tolist(), "normalised": normalised.tolist(),
+            "diagonal_nearest": bool(np.all(np.argmin(matrix, axis=1) == np.arange(len(names))))}  # fmt: skip

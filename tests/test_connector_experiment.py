@@ -1,0 +1,40 @@
+import json
+
+import numpy as np
+from typer.testing import CliRunner
+
+from gnode.cli.main import app
+from gnode.connector.experiment import distances, evaluate, fit
+from gnode.connector.lint import LintConfig
+from gnode.connector.model import ConnectorConfig
+
+FAST = dict(lint=LintConfig(epochs=2), connector=ConnectorConfig(m_epochs=2, n_epochs=2, samples=64, width=16))
+
+
+def test_pipeline_writes_every_artefact(tmp_path):
+    out = tmp_path / "quadstable"
+    result = CliRunner().invoke(app, ["connector", "generate", "quadstable", "--out", str(out), "--neurons", "200"])
+    assert result.exit_code == 0, result.output
+    fitted = fit(out, **FAST)
+    assert fitted["seconds_per_n_iteration"] > 0
+    result = CliRunner().invoke(app, ["connector", "sample", "--out", str(out), "--count", "50", "--sigma", "0.5"])
+    assert result.exit_code == 0, result.output
+    with np.load(out / "samples.npz") as samples:
+        assert samples["m"].shape == samples["n"].shape == (50, 2)
+    summary = evaluate(out, samples=200, components=range(3, 6))
+    assert summary["flow_field_error"]["ground truth"] == 0.0
+    assert summary["flow_field_error"]["ridge (A3)"] < 0.05  # the identifiable estimate reproduces the field
+    assert summary["gmm_best"]["ground truth"] == 4
+    assert len(summary["inactivation"]["relative_error"]) == 4
+    assert json.loads((out / "summary.json").read_text())["ensemble"] == "quadstable"
+    for figure in ("phase.png", "flow_fields.png", "marginals_n.png", "gmm_cv.png"):
+        assert (out / figure).stat().st_size > 0
+    matrix = distances([out, out], samples=100)
+    assert np.shape(matrix["distance"]) == (2, 2)
+
+
+def test_steps_out_of_order_are_one_line_errors(tmp_path):
+    for args in (["fit", "--out", str(tmp_path)], ["generate", "tristable", "--out", str(tmp_path)],
+                 ["evaluate", "--out", str(tmp_path)]):  # fmt: skip
+        result = CliRunner().invoke(app, ["connector", *args])
+        assert result.exit_code == 2, result.output
