@@ -16,7 +16,7 @@ def test_pipeline_writes_every_artefact(tmp_path):
     result = CliRunner().invoke(app, ["connector", "generate", "quadstable", "--out", str(out), "--neurons", "200"])
     assert result.exit_code == 0, result.output
     fitted = fit(out, **FAST)
-    assert fitted["seconds_per_n_iteration"] > 0
+    assert fitted["n_iteration_seconds_median"] > 0 and fitted["m_epoch_seconds_median"] > 0
     result = CliRunner().invoke(app, ["connector", "sample", "--out", str(out), "--count", "50", "--sigma", "0.5"])
     assert result.exit_code == 0, result.output
     with np.load(out / "samples.npz") as samples:

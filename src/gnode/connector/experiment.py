@@ -122,7 +122,8 @@ def fit(
         "connector": dataclasses.asdict(connector),
         "lint_seconds": lint_seconds,
         "connector_seconds": connector_seconds,
-        "seconds_per_n_iteration": connector_seconds / (connector.m_epochs + connector.n_epochs),
+        "m_epoch_seconds_median": float(np.median(history["m_seconds"][1:] or history["m_seconds"])),
+        "n_iteration_seconds_median": float(np.median(history["n_seconds"][1:] or history["n_seconds"])),
         "lint_test_latent_mse": float(np.mean((aligned_all[split["test"]] - latents[split["test"]]) ** 2)),
         "history": history,
     }
