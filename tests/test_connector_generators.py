@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from gnode.connector.generators import ENSEMBLES, make_connectivity, simulate_grid
+from gnode.connector.generators import ENSEMBLES, count_points, make_connectivity, phase_summary, simulate_grid
 from gnode.errors import ConfigError
 
 
@@ -33,14 +33,6 @@ def final_states(network, steps=1000):
     from gnode.connector.lowrank import latent_grid
 
     return np.asarray(network.simulate_latent(latent_grid(20, 2.4), steps)[:, -1])
-
-
-def count_points(points, tol=0.05):
-    centres = []
-    for p in points:
-        if not any(np.linalg.norm(p - c) < tol for c in centres):
-            centres.append(p)
-    return len(centres)
 
 
 def test_phase_portraits(worlds):
@@ -75,3 +67,11 @@ def test_unknown_ensemble_and_bad_sizes():
         make_connectivity("tristable")
     with pytest.raises(ConfigError):
         make_connectivity("quadstable", neurons=1001)
+
+
+def test_phase_summary_counts_the_attractors(worlds):
+    _, net, trials = worlds["quadstable"]
+    summary = phase_summary(net, trials, long=500)
+    assert summary["end_points_after_500_steps"] == 4 and summary["speed_after_500_steps_max"] < 1e-3
+    _, cycle, trials = worlds["limit_cycle"]
+    assert phase_summary(cycle, trials, long=500)["speed_after_500_steps_min"] > 0.3

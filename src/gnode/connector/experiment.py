@@ -23,7 +23,14 @@ import numpy as np
 
 from gnode.connector import figures
 from gnode.connector.flows import VelocityField
-from gnode.connector.generators import OVERLAPS, Connectivity, make_connectivity, quadstable_mean, simulate_grid
+from gnode.connector.generators import (
+    OVERLAPS,
+    Connectivity,
+    make_connectivity,
+    phase_summary,
+    quadstable_mean,
+    simulate_grid,
+)
 from gnode.connector.identify import loading_correlation, ridge_loadings
 from gnode.connector.lint import LintConfig, align, fit_lint, latents_of
 from gnode.connector.lowrank import LowRankRNN, flow_field_error, latent_grid
@@ -69,7 +76,7 @@ def generate(out: str | Path, name: str, *, neurons: int = 1000, seed: int = 0, 
     _save_npz(out / "trajectories.npz", latents=trials.latents)
     figures.plot_flow(c.network(), trials.latents, out / "phase.png", title=f"{name}: ground truth")
     summary = {"ensemble": name, "neurons": neurons, "seed": seed, "trials": trials.latents.shape[0],
-               "time_points": time_points}  # fmt: skip
+               "time_points": time_points, **phase_summary(c.network(), trials)}  # fmt: skip
     write_json(out / "generate.json", summary)
     return summary
 

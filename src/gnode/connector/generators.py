@@ -94,3 +94,30 @@ def simulate_grid(network: LowRankRNN, size: int = 20, extent: float = 2.4, time
     latents = network.simulate_latent(latent_grid(size, extent), time - 1)
     rates = network.phi(latents @ network.m.T)
     return Trajectories(np.asarray(latents), np.asarray(rates))
+
+
+def count_points(points: np.ndarray, tolerance: float = 0.05) -> int:
+    """How many distinct points (greedy clusters of radius ``tolerance``) there are among ``points``."""
+    centres: list[np.ndarray] = []
+    for p in np.asarray(points):
+        if not any(np.linalg.norm(p - c) < tolerance for c in centres):
+            centres.append(p)
+    return len(centres)
+
+
+def phase_summary(network: LowRankRNN, trials: Trajectories, long: int = 1000) -> dict[str, float]:
+    """Where the dynamics go: the end points of the trials (radius, speed) and, after ``long`` steps from the same
+    starts, how many distinct end points remain and how fast they move (a limit cycle keeps moving)."""
+    speed = lambda k: np.linalg.norm(np.asarray(network.latent_velocity(jnp.asarray(k))), axis=1)  # noqa: E731
+    ends = trials.latents[:, -1]
+    settled = np.asarray(network.simulate_latent(jnp.asarray(trials.latents[:, 0]), long)[:, -1])
+    return {
+        "trial_end_radius_min": float(np.linalg.norm(ends, axis=1).min()),
+        "trial_end_radius_max": float(np.linalg.norm(ends, axis=1).max()),
+        "trial_end_speed_max": float(speed(ends).max()),
+        "trial_start_speed_median": float(np.median(speed(trials.latents[:, 0]))),
+        f"end_points_after_{long}_steps": count_points(settled),
+        f"speed_after_{long}_steps_min": float(speed(settled).min()),
+        f"speed_after_{long}_steps_max": float(speed(settled).max()),
+        f"radius_after_{long}_steps_mean": float(np.linalg.norm(settled, axis=1).mean()),
+    }
