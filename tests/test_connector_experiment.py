@@ -35,6 +35,7 @@ def test_pipeline_writes_every_artefact(tmp_path):
 
 def test_steps_out_of_order_are_one_line_errors(tmp_path):
     for args in (["fit", "--out", str(tmp_path)], ["generate", "tristable", "--out", str(tmp_path)],
+                 ["fit", "--out", str(tmp_path), "--loadings", "guess"],
                  ["evaluate", "--out", str(tmp_path)]):  # fmt: skip
         result = CliRunner().invoke(app, ["connector", *args])
         assert result.exit_code == 2, result.output

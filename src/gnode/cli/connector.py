@@ -44,6 +44,7 @@ def fit(
     n_epochs: Annotated[int, typer.Option(help="n-flow iterations")] = 1000,
     samples: Annotated[int, typer.Option(help="loadings drawn per n-flow iteration")] = 1000,
     seed: Annotated[int, typer.Option(help="initialisation")] = 0,
+    loadings: Annotated[str, typer.Option(help="Connector learns from: lint (aligned LINT fit) or truth")] = "lint",
 ):
     """LINT on the rates, the ridge estimate, and Connector on LINT's aligned loadings and latents."""
     from gnode.connector.experiment import fit as run
@@ -54,6 +55,7 @@ def fit(
         out,
         lint=LintConfig(epochs=lint_epochs, lr=lint_lr, seed=seed),
         connector=ConnectorConfig(m_epochs=m_epochs, n_epochs=n_epochs, samples=samples, seed=seed),
+        loadings=loadings,
     )
     _print(summary)
     console.print(f"lint.npz, ridge.npz, connector.npz, fit.json in {out}")

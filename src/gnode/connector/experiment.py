@@ -42,9 +42,10 @@ from gnode.connector.metrics import (
     kmeans_clusters,
 )
 from gnode.connector.model import Connector, ConnectorConfig, fit_connector
-from gnode.errors import CheckpointError, DataError
+from gnode.errors import CheckpointError, ConfigError, DataError
 from gnode.train.checkpoint import atomic_write, load_tree, save_tree, write_json
 
+LOADINGS = ("lint", "truth")
 GRID = dict(size=30, extent=2.4)  # the flow-field grid of the figures and errors (Connector: 30 x 30 over ±2.4)
 
 
@@ -103,8 +104,15 @@ def fit(
     *,
     lint: LintConfig = LintConfig(epochs=300, lr=3e-3),
     connector: ConnectorConfig = ConnectorConfig(),
+    loadings: str = "lint",
 ) -> dict[str, Any]:
-    """LINT, the ridge estimate and Connector for the data set in ``out``."""
+    """LINT, the ridge estimate and Connector for the data set in ``out``.
+
+    ``loadings``: what Connector learns from — ``lint`` (LINT's aligned m and latents, the authors' pipeline) or
+    ``truth`` (the true m and latents: Connector's own error, without LINT's).
+    """
+    if loadings not in LOADINGS:
+        raise ConfigError(f"unknown loadings {loadings!r}; choose one of {list(LOADINGS)}")
     out = Path(out)
     c, latents = _connectivity(out)
     split = split_trials(latents.shape[0])
@@ -121,10 +129,14 @@ def fit(
     ridge = ridge_loadings(latents[split["train"]], c.m, connector.alpha, connector.ridge)
     _save_npz(out / "ridge.npz", n=ridge)
     tick = time.perf_counter()
-    model, history = fit_connector(np.asarray(aligned.m), aligned_all[split["train"]], connector)
+    if loadings == "lint":
+        model, history = fit_connector(np.asarray(aligned.m), aligned_all[split["train"]], connector)
+    else:
+        model, history = fit_connector(c.m, latents[split["train"]], connector)
     connector_seconds = time.perf_counter() - tick
     save_tree(out / "connector.npz", model, {"config": dataclasses.asdict(connector)})
     summary = {
+        "loadings": loadings,
         "lint": dataclasses.asdict(lint),
         "connector": dataclasses.asdict(connector),
         "lint_seconds": lint_seconds,
