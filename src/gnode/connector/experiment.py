@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
@@ -121,7 +122,8 @@ def fit(
     fitted = fit_lint(potentials, split["train"], split["val"], lint)
     lint_seconds = time.perf_counter() - tick
     # LINT's own trajectories, in its latent frame, then aligned to the true frame on the training trials
-    own = np.asarray(jnp.stack([fitted.simulate(jnp.asarray(h0), latents.shape[1] - 1) for h0 in potentials[:, 0]]))
+    simulate = jax.jit(jax.vmap(lambda h0: fitted.simulate(h0, latents.shape[1] - 1)))
+    own = np.asarray(simulate(jnp.asarray(potentials[:, 0], jnp.float32)))
     own_latents = np.asarray(latents_of(fitted, own))
     aligned, change = align(fitted, own_latents[split["train"]], latents[split["train"]])
     aligned_all = own_latents @ change
