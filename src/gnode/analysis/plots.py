@@ -24,7 +24,7 @@ from gnode.tasks.storable import StorableSet
 STABILITY_COLOURS = {"stable": "tab:blue", "saddle": "tab:orange", "unstable": "tab:red"}
 
 
-def _pyplot():
+def pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
@@ -37,10 +37,10 @@ def _colour(stability: str) -> str:
     return STABILITY_COLOURS[stability.split("-")[0]]
 
 
-def _save(fig, path: str | Path) -> None:
+def save_figure(fig, path: str | Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    _pyplot().close(fig)
+    pyplot().close(fig)
 
 
 def _draw_fixed(ax, points: np.ndarray, stability: list[str], project=lambda p: p) -> None:
@@ -71,7 +71,7 @@ def plot_plane(
 
     Returns: the minimum and median speed on the grid (1/tau units).
     """
-    plt = _pyplot()
+    plt = pyplot()
     flat = np.concatenate([states.reshape(-1, 2), fixed.points.reshape(-1, 2)])
     # 20 % around the points, and a view at least 0.1 wide (streamplot needs a well-conditioned grid)
     centre, half = (flat.min(0) + flat.max(0)) / 2, np.maximum(0.6 * np.ptp(flat, axis=0), 0.05)
@@ -97,7 +97,7 @@ def plot_plane(
         bx.set(xlabel="h1", ylabel="h2", title="gate map")
     if title:
         fig.suptitle(title)
-    _save(fig, path)
+    save_figure(fig, path)
     return {"min_speed": float(g["speed"].min()), "median_speed": float(np.median(g["speed"]))}
 
 
@@ -110,7 +110,7 @@ def principal_axes(states: np.ndarray, components: int = 3) -> tuple[np.ndarray,
 
 def plot_cloud(states: np.ndarray, fixed: FixedPoints, path: str | Path, *, title="") -> dict[str, float]:
     """Slow points (grey), fixed points (by class) and trajectories in 3-D. Returns the variance explained."""
-    plt = _pyplot()
+    plt = pyplot()
     n = states.shape[-1]
     if n == 3:
         mean, axes, explained = np.zeros(3), np.eye(3), np.ones(1)
@@ -132,7 +132,7 @@ def plot_cloud(states: np.ndarray, fixed: FixedPoints, path: str | Path, *, titl
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper left", fontsize=8)
     ax.set_title(title or ("state space" if n == 3 else f"top 3 PCs ({100 * explained.sum():.0f} % of variance)"))
-    _save(fig, path)
+    save_figure(fig, path)
     return {"explained_variance": float(explained.sum())}
 
 
@@ -148,7 +148,7 @@ def plot_readout(
 ) -> None:
     """Readout space: the storable set (light), the readout of slow points (grey) and fixed points (by class),
     and a few output trajectories."""
-    plt = _pyplot()
+    plt = pyplot()
     dim = outputs.shape[-1]
     three = dim >= 3
     fig = plt.figure(figsize=(6.5, 6))
@@ -180,12 +180,12 @@ def plot_readout(
     if ax.get_legend_handles_labels()[0]:
         ax.legend(loc="upper right", fontsize=7)
     ax.set_title((title or "readout space") + (f" ({outside} fixed points outside the view)" if outside else ""))
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_trajectory_spectra(spectra: TrajectorySpectra, inputs: np.ndarray, path: str | Path, *, trial: int = 0):
     """Along one trial: the input pulses, each local time constant (log scale) and each gate value."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(3, 1, figsize=(8, 7), sharex=True)
     axes[0].plot(inputs[trial], lw=1.0)
     axes[0].set(ylabel="input")
@@ -194,4 +194,4 @@ def plot_trajectory_spectra(spectra: TrajectorySpectra, inputs: np.ndarray, path
     axes[2].plot(spectra.gates[trial], lw=1.0)
     axes[2].set(ylabel="gate G(h_t, x_t)", xlabel="time bin", ylim=(-0.05, 1.05))
     axes[0].set_title(f"local time constants and gates along validation trial {trial}")
-    _save(fig, path)
+    save_figure(fig, path)

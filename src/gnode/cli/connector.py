@@ -73,13 +73,14 @@ def sample(
     import jax.random as jr
     import numpy as np
 
-    from gnode.connector.experiment import _save_npz, load_connector
+    from gnode.connector.experiment import load_connector
     from gnode.errors import ConfigError
+    from gnode.train.checkpoint import save_arrays
 
     if count <= 0 or sigma < 0:
         raise ConfigError(f"need count > 0 and sigma >= 0, got {count}, {sigma}")
     m, n = load_connector(out).sample(jr.key(seed), count, sigma)
-    _save_npz(out / "samples.npz", m=np.asarray(m), n=np.asarray(n))
+    save_arrays(out / "samples.npz", m=np.asarray(m), n=np.asarray(n))
     console.print(f"{count} neurons (σ = {sigma:g}) in {out / 'samples.npz'}")
 
 

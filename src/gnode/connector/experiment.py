@@ -44,18 +44,10 @@ from gnode.connector.metrics import (
 )
 from gnode.connector.model import Connector, ConnectorConfig, fit_connector
 from gnode.errors import CheckpointError, ConfigError, DataError
-from gnode.train.checkpoint import atomic_write, load_tree, save_tree, write_json
+from gnode.train.checkpoint import load_tree, save_arrays, save_tree, write_json
 
 LOADINGS = ("lint", "truth")
 GRID = dict(size=30, extent=2.4)  # the flow-field grid of the figures and errors (Connector: 30 x 30 over ±2.4)
-
-
-def _save_npz(path: Path, **arrays: np.ndarray) -> None:
-    import io
-
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    atomic_write(path, buffer.getvalue())
 
 
 def _load_npz(path: Path, keys: Sequence[str]) -> dict[str, np.ndarray]:
@@ -74,8 +66,8 @@ def generate(out: str | Path, name: str, *, neurons: int = 1000, seed: int = 0, 
     out.mkdir(parents=True, exist_ok=True)
     c = make_connectivity(name, neurons, seed)
     trials = simulate_grid(c.network(), time=time_points)
-    _save_npz(out / "network.npz", m=c.m, n=c.n, conditional_mean=c.conditional_mean, population=c.population)
-    _save_npz(out / "trajectories.npz", latents=trials.latents)
+    save_arrays(out / "network.npz", m=c.m, n=c.n, conditional_mean=c.conditional_mean, population=c.population)
+    save_arrays(out / "trajectories.npz", latents=trials.latents)
     figures.plot_flow(c.network(), trials.latents, out / "phase.png", title=f"{name}: ground truth")
     summary = {"ensemble": name, "neurons": neurons, "seed": seed, "trials": trials.latents.shape[0],
                "time_points": time_points, **phase_summary(c.network(), trials)}  # fmt: skip
@@ -127,9 +119,9 @@ def fit(
     own_latents = np.asarray(latents_of(fitted, own))
     aligned, change = align(fitted, own_latents[split["train"]], latents[split["train"]])
     aligned_all = own_latents @ change
-    _save_npz(out / "lint.npz", m=np.asarray(aligned.m), n=np.asarray(aligned.n), latents=aligned_all)
+    save_arrays(out / "lint.npz", m=np.asarray(aligned.m), n=np.asarray(aligned.n), latents=aligned_all)
     ridge = ridge_loadings(latents[split["train"]], c.m, connector.alpha, connector.ridge)
-    _save_npz(out / "ridge.npz", n=ridge)
+    save_arrays(out / "ridge.npz", n=ridge)
     tick = time.perf_counter()
     if loadings == "lint":
         model, history = fit_connector(np.asarray(aligned.m), aligned_all[split["train"]], connector)

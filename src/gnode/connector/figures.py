@@ -6,22 +6,8 @@ from pathlib import Path
 
 import numpy as np
 
+from gnode.analysis.plots import pyplot, save_figure
 from gnode.connector.lowrank import LowRankRNN
-
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: str | Path) -> None:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    _pyplot().close(fig)
 
 
 def _field(ax, network: LowRankRNN, extent: float = 2.4, size: int = 30) -> None:
@@ -39,7 +25,7 @@ def _field(ax, network: LowRankRNN, extent: float = 2.4, size: int = 30) -> None
 
 def plot_flow(network: LowRankRNN, latents: np.ndarray, path: str | Path, *, title: str = "", every: int = 7) -> None:
     """The latent flow field (log speed, streamlines) and every ``every``-th trial's trajectory."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.2, 4.2))
     _field(ax, network)
     for trial in latents[::every]:
@@ -47,22 +33,22 @@ def plot_flow(network: LowRankRNN, latents: np.ndarray, path: str | Path, *, tit
     ax.set_title(title, fontsize=9)
     ax.set_xlabel("κ₁")
     ax.set_ylabel("κ₂")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_fields(networks: dict[str, LowRankRNN], latents: np.ndarray, path: str | Path) -> None:
     """One flow-field panel per network, the same grid and colour scale."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(networks), figsize=(3.2 * len(networks), 3.4), squeeze=False)
     for ax, (name, network) in zip(axes[0], networks.items(), strict=True):
         _field(ax, network)
         ax.set_title(name, fontsize=9)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_marginals(clouds: dict[str, np.ndarray], path: str | Path) -> None:
     """Histograms of each component of n for each source."""
-    plt = _pyplot()
+    plt = pyplot()
     dims = next(iter(clouds.values())).shape[1]
     fig, axes = plt.subplots(1, dims, figsize=(4.0 * dims, 3.0), squeeze=False)
     for d, ax in enumerate(axes[0]):
@@ -72,12 +58,12 @@ def plot_marginals(clouds: dict[str, np.ndarray], path: str | Path) -> None:
             ax.hist(cloud[:, d], bins=bins, histtype="step", density=True, label=name)
         ax.set_xlabel(f"n{d + 1}")
     axes[0, 0].legend(fontsize=7)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_gmm(scores: dict[str, dict[int, float]], path: str | Path) -> None:
     """Held-out log-likelihood against the number of mixture components, one curve per source."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
     for name, by_k in scores.items():
         ks = sorted(by_k)
@@ -85,4 +71,4 @@ def plot_gmm(scores: dict[str, dict[int, float]], path: str | Path) -> None:
     ax.set_xlabel("mixture components")
     ax.set_ylabel("held-out log-likelihood per neuron")
     ax.legend(fontsize=7)
-    _save(fig, path)
+    save_figure(fig, path)

@@ -10,7 +10,6 @@ mixes gaits, stumbles and recoveries. The same seed gives the same trajectories;
 from __future__ import annotations
 
 import dataclasses
-import io
 import json
 from pathlib import Path
 
@@ -19,7 +18,7 @@ import numpy as np
 from gnode.data import SequenceData
 from gnode.errors import ConfigError, DataError
 from gnode.optional import optional_import
-from gnode.train.checkpoint import atomic_write
+from gnode.train.checkpoint import save_arrays
 
 STATE_DIM = 17
 
@@ -91,9 +90,7 @@ def walker_trajectories(cache: str | Path, config: WalkerConfig = WalkerConfig()
             raise DataError(f"{cache}: not a readable Walker2d cache ({type(error).__name__}); delete it") from None
     episodes = simulate_walker(config)
     cache.parent.mkdir(parents=True, exist_ok=True)
-    buffer = io.BytesIO()
-    np.savez(buffer, episodes=episodes, config=np.array(key))
-    atomic_write(cache, buffer.getvalue())
+    save_arrays(cache, episodes=episodes, config=np.array(key))
     return episodes
 
 

@@ -25,7 +25,7 @@ from gnode.errors import ConfigError
 from gnode.ncode import figures, tasks
 from gnode.ncode.builders import DECODERS, MODELS, Sizes, build, build_autoencoder, check_model
 from gnode.ncode.flow import FlowSolver
-from gnode.ncode.model import parameter_count
+from gnode.ncode.model import evaluate, parameter_count
 from gnode.train.checkpoint import write_json
 from gnode.train.ensemble import fit_ensemble
 from gnode.train.fit import TrainConfig
@@ -59,11 +59,6 @@ class Training:
         )  # fmt: skip
 
 
-@eqx.filter_jit
-def _predict(model, xs):
-    return jax.vmap(model)(xs), jax.vmap(lambda x: model.flow(x).nfe)(xs)
-
-
 def fit_models(
     models: Sequence[eqx.Module],
     train: ArrayData,
@@ -91,7 +86,7 @@ def _scores(models, data: ArrayData, loss: str) -> dict[str, list[float]]:
     """Per member: the test loss (MSE) or accuracy, and the mean forward NFE per sample."""
     out: dict[str, list[float]] = {"mse": [], "accuracy": [], "nfe": []}
     for model in models:
-        pred, nfe = _predict(model, jnp.asarray(data.inputs))
+        pred, nfe = evaluate(model, jnp.asarray(data.inputs))
         pred = np.asarray(pred)
         if loss == "mse":
             out["mse"].append(float(np.mean((pred - data.targets) ** 2)))

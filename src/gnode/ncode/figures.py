@@ -6,25 +6,12 @@ from pathlib import Path
 
 import numpy as np
 
-
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: str | Path) -> None:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    _pyplot().close(fig)
+from gnode.analysis.plots import pyplot, save_figure
 
 
 def plot_trajectories(times: np.ndarray, starts: np.ndarray, paths: dict[str, np.ndarray], path: str | Path) -> None:
     """One panel per model: z(t) from each start, coloured by the start (a neural ODE's never cross)."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(paths), figsize=(3.2 * len(paths), 3.0), sharey=True, squeeze=False)
     colours = plt.cm.coolwarm((starts - starts.min()) / max(np.ptp(starts), 1e-12))
     for ax, (name, z) in zip(axes[0], paths.items(), strict=True):
@@ -33,12 +20,12 @@ def plot_trajectories(times: np.ndarray, starts: np.ndarray, paths: dict[str, np
         ax.set_title(name)
         ax.set_xlabel("t")
     axes[0, 0].set_ylabel("z(t)")
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_curves(results: dict[str, dict], path: str | Path, *, title: str) -> None:
     """Training loss per epoch (mean over seeds) of each model, and its test NFE per sample."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(9, 3.3))
     names = list(results)
     for name in names:
@@ -57,12 +44,12 @@ def plot_curves(results: dict[str, dict], path: str | Path, *, title: str) -> No
     right.set_ylim(0, 1.15 * max(nfe))
     for i, value in enumerate(nfe):
         right.text(i, value, f"{value:.1f}", ha="center", va="bottom", fontsize=8)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_image_grid(images: np.ndarray, path: str | Path, *, title: str = "", side: int = 8) -> None:
     """Images ``(n, side * side)`` in a square grid."""
-    plt = _pyplot()
+    plt = pyplot()
     n = images.shape[0]
     cols = int(np.ceil(np.sqrt(n)))
     rows = int(np.ceil(n / cols))
@@ -72,12 +59,12 @@ def plot_image_grid(images: np.ndarray, path: str | Path, *, title: str = "", si
         if i < n:
             ax.imshow(np.clip(images[i].reshape(side, side), 0, 1), cmap="gray_r", vmin=0, vmax=1)
     fig.suptitle(title, fontsize=9)
-    _save(fig, path)
+    save_figure(fig, path)
 
 
 def plot_reconstructions(originals: np.ndarray, shown: dict[str, np.ndarray], path: str | Path, side: int = 8):
     """Originals in the first row, each decoder's reconstructions below."""
-    plt = _pyplot()
+    plt = pyplot()
     rows = [("input", originals), *shown.items()]
     n = originals.shape[0]
     fig, axes = plt.subplots(len(rows), n, figsize=(n * 0.8, len(rows) * 0.9), squeeze=False)
@@ -87,4 +74,4 @@ def plot_reconstructions(originals: np.ndarray, shown: dict[str, np.ndarray], pa
             ax.axis("off")
             ax.imshow(np.clip(images[i].reshape(side, side), 0, 1), cmap="gray_r", vmin=0, vmax=1)
         axes[r, 0].set_title(name, fontsize=8, loc="left")
-    _save(fig, path)
+    save_figure(fig, path)

@@ -144,12 +144,6 @@ class NeuralODE(eqx.Module):
         return self.readout(self.flow(x).y1)
 
 
-def final_state(model: NCODE | NeuralODE, x: Array) -> Array:
-    """``z(T)`` of either model."""
-    y1 = model.flow(x).y1
-    return y1[0] if isinstance(model, NCODE) else y1
-
-
 @eqx.filter_jit
 def evaluate(model: NCODE | NeuralODE, xs: Float[Array, "batch ..."]) -> tuple[Array, Array]:
     """Outputs and forward NFE of a batch (one adaptive solve per sample)."""

@@ -55,15 +55,20 @@ def _array_paths(tree: PyTree) -> list[str]:
     return [jax.tree_util.keystr(path) for path, _ in pairs]
 
 
+def save_arrays(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    """Write named arrays to an ``.npz`` file atomically."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write(path, buf.getvalue())
+
+
 def save_tree(path: str | os.PathLike, tree: PyTree, meta: dict | None = None) -> None:
     """Save the array leaves of ``tree`` (and a JSON-able ``meta``) to ``path`` atomically."""
     leaves = [np.asarray(x) for x in _array_leaves(tree)]
     header = {"format": FORMAT, "num_leaves": len(leaves), "paths": _array_paths(tree), "meta": meta or {}}
     arrays = {f"leaf_{i:05d}": x for i, x in enumerate(leaves)}
     arrays["header"] = np.frombuffer(json.dumps(header).encode(), dtype=np.uint8)
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    atomic_write(path, buf.getvalue())
+    save_arrays(path, **arrays)
 
 
 def load_tree(path: str | os.PathLike, like: PyTree) -> tuple[PyTree, dict]:
