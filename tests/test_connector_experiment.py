@@ -24,6 +24,9 @@ def test_pipeline_writes_every_artefact(tmp_path):
     summary = evaluate(out, samples=200, components=range(3, 6))
     assert summary["flow_field_error"]["ground truth"] == 0.0
     assert summary["flow_field_error"]["ridge (A3)"] < 0.05  # the identifiable estimate reproduces the field
+    draws = summary["flow_field_error_draws"]
+    assert len(draws["fresh ground-truth draw"]) == len(draws["Connector σ=0"]) == 5
+    assert 0 < summary["flow_field_error"]["fresh ground-truth draw"] < 0.5  # 200 neurons: a finite-size spread
     assert summary["gmm_best"]["ground truth"] == 4
     assert len(summary["inactivation"]["relative_error"]) == 4
     assert json.loads((out / "summary.json").read_text())["ensemble"] == "quadstable"
@@ -36,6 +39,8 @@ def test_pipeline_writes_every_artefact(tmp_path):
 def test_steps_out_of_order_are_one_line_errors(tmp_path):
     for args in (["fit", "--out", str(tmp_path)], ["generate", "tristable", "--out", str(tmp_path)],
                  ["fit", "--out", str(tmp_path), "--loadings", "guess"],
+                 ["fit", "--out", str(tmp_path), "--latents", "guess"],
+                 ["fit", "--out", str(tmp_path), "--schedule", "guess"],
                  ["evaluate", "--out", str(tmp_path)]):  # fmt: skip
         result = CliRunner().invoke(app, ["connector", *args])
         assert result.exit_code == 2, result.output

@@ -45,6 +45,8 @@ def fit(
     samples: Annotated[int, typer.Option(help="loadings drawn per n-flow iteration")] = 1000,
     seed: Annotated[int, typer.Option(help="initialisation")] = 0,
     loadings: Annotated[str, typer.Option(help="Connector learns from: lint (aligned LINT fit) or truth")] = "lint",
+    latents: Annotated[str, typer.Option(help="with LINT loadings: data (projected) or lint (own)")] = "data",
+    schedule: Annotated[str, typer.Option(help="learning rate of each flow stage: cosine or constant")] = "cosine",
 ):
     """LINT on the rates, the ridge estimate, and Connector on LINT's aligned loadings and latents."""
     from gnode.connector.experiment import fit as run
@@ -54,8 +56,9 @@ def fit(
     summary = run(
         out,
         lint=LintConfig(epochs=lint_epochs, lr=lint_lr, seed=seed),
-        connector=ConnectorConfig(m_epochs=m_epochs, n_epochs=n_epochs, samples=samples, seed=seed),
+        connector=ConnectorConfig(m_epochs=m_epochs, n_epochs=n_epochs, samples=samples, schedule=schedule, seed=seed),
         loadings=loadings,
+        latents_from=latents,
     )
     _print(summary)
     console.print(f"lint.npz, ridge.npz, connector.npz, fit.json in {out}")
@@ -89,11 +92,13 @@ def sample(
 def evaluate(
     out: Folder,
     sigma: Annotated[float, typer.Option(help="maximum-entropy noise of the Connector samples")] = 1.0,
+    samples: Annotated[int, typer.Option(help="neurons per Connector draw")] = 1000,
+    draws: Annotated[int, typer.Option(help="Connector draws (and fresh ground-truth draws) for the field error")] = 5,
 ):
     """Flow-field errors, GMM cross-validation and inactivation; figures and summary.json."""
     from gnode.connector.experiment import evaluate as run
 
-    _print(run(out, sigma=sigma))
+    _print(run(out, sigma=sigma, samples=samples, draws=draws))
     console.print(f"flow_fields.png, marginals_n.png, gmm_cv.png, summary.json in {out}")
 
 

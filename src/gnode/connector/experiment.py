@@ -47,6 +47,7 @@ from gnode.errors import CheckpointError, ConfigError, DataError
 from gnode.train.checkpoint import load_tree, save_arrays, save_tree, write_json
 
 LOADINGS = ("lint", "truth")
+LATENTS = ("data", "lint")
 GRID = dict(size=30, extent=2.4)  # the flow-field grid of the figures and errors (Connector: 30 x 30 over ±2.4)
 
 
@@ -98,14 +99,20 @@ def fit(
     lint: LintConfig = LintConfig(epochs=300, lr=3e-3),
     connector: ConnectorConfig = ConnectorConfig(),
     loadings: str = "lint",
+    latents_from: str = "data",
 ) -> dict[str, Any]:
     """LINT, the ridge estimate and Connector for the data set in ``out``.
 
     ``loadings``: what Connector learns from — ``lint`` (LINT's aligned m and latents, the authors' pipeline) or
-    ``truth`` (the true m and latents: Connector's own error, without LINT's).
+    ``truth`` (the true m and latents: Connector's own error, without LINT's). ``latents_from``: with LINT's
+    loadings, the latents are the recorded potentials projected on them, ``κ = h pinv(Mᵀ)`` (``data``, the default)
+    or LINT's own simulated trajectories (``lint``); which of the two the authors project is NOT FOUND
+    (docs/choices.md).
     """
     if loadings not in LOADINGS:
         raise ConfigError(f"unknown loadings {loadings!r}; choose one of {list(LOADINGS)}")
+    if latents_from not in LATENTS:
+        raise ConfigError(f"unknown latents {latents_from!r}; choose one of {list(LATENTS)}")
     out = Path(out)
     c, latents = _connectivity(out)
     split = split_trials(latents.shape[0])
@@ -119,18 +126,20 @@ def fit(
     own_latents = np.asarray(latents_of(fitted, own))
     aligned, change = align(fitted, own_latents[split["train"]], latents[split["train"]])
     aligned_all = own_latents @ change
-    save_arrays(out / "lint.npz", m=np.asarray(aligned.m), n=np.asarray(aligned.n), latents=aligned_all)
+    projected = aligned_all if latents_from == "lint" else potentials @ np.linalg.pinv(np.asarray(aligned.m).T)
+    save_arrays(out / "lint.npz", m=np.asarray(aligned.m), n=np.asarray(aligned.n), latents=projected)
     ridge = ridge_loadings(latents[split["train"]], c.m, connector.alpha, connector.ridge)
     save_arrays(out / "ridge.npz", n=ridge)
     tick = time.perf_counter()
     if loadings == "lint":
-        model, history = fit_connector(np.asarray(aligned.m), aligned_all[split["train"]], connector)
+        model, history = fit_connector(np.asarray(aligned.m), projected[split["train"]], connector)
     else:
         model, history = fit_connector(c.m, latents[split["train"]], connector)
     connector_seconds = time.perf_counter() - tick
     save_tree(out / "connector.npz", model, {"config": dataclasses.asdict(connector)})
     summary = {
         "loadings": loadings,
+        "latents_from": latents_from,
         "lint": dataclasses.asdict(lint),
         "connector": dataclasses.asdict(connector),
         "lint_seconds": lint_seconds,
@@ -171,29 +180,52 @@ def conditional_mean_of(name: str):
 
 
 def evaluate(
-    out: str | Path, *, samples: int = 1000, sigma: float = 1.0, seed: int = 0, components: Sequence[int] = range(1, 10)
+    out: str | Path,
+    *,
+    samples: int = 1000,
+    sigma: float = 1.0,
+    seed: int = 0,
+    draws: int = 5,
+    components: Sequence[int] = range(1, 10),
 ) -> dict[str, Any]:
-    """Compare ground truth, LINT and Connector samples on the data set in ``out`` (``components``: the mixture
-    sizes of the GMM cross-validation)."""
+    """Compare ground truth, LINT and Connector samples on the data set in ``out``.
+
+    Arguments:
+        samples: neurons per Connector draw; sigma: its maximum-entropy noise.
+        draws: Connector networks drawn for the flow-field error (mean and each), and as many fresh draws of the
+            true ensemble at the same size — the finite-size spread any ``samples``-neuron network has.
+        components: the mixture sizes of the GMM cross-validation (on the first draw).
+    """
+    if samples <= 0 or draws <= 0 or sigma < 0:
+        raise ConfigError(f"need samples > 0, draws > 0 and sigma >= 0, got {samples}, {draws}, {sigma}")
     out = Path(out)
     c, latents = _connectivity(out)
     lint = _load_npz(out / "lint.npz", ("m", "n"))
     ridge = _load_npz(out / "ridge.npz", ("n",))["n"]
     model = load_connector(out)
-    m, n = (np.asarray(a) for a in model.sample(jr.key(seed), samples, sigma))
-    _, n_mean = (np.asarray(a) for a in model.sample(jr.key(seed), samples, 0.0))
+    keys = [jr.fold_in(jr.key(seed), d) for d in range(draws)]
+    drawn = {s: [tuple(np.asarray(a) for a in model.sample(k, samples, s)) for k in keys] for s in (sigma, 0.0)}
+    fresh = [make_connectivity(c.name, samples, seed=10_000 + d).network() for d in range(draws)]
     grid = latent_grid(**GRID)
     truth = c.network()
+    m, n = drawn[sigma][0]
     networks = {
         "ground truth": truth,
         "E[n|m]": LowRankRNN(truth.m, jnp.asarray(c.conditional_mean, jnp.float32)),
         "ridge (A3)": LowRankRNN(truth.m, jnp.asarray(ridge, jnp.float32)),
         "LINT": LowRankRNN(jnp.asarray(lint["m"]), jnp.asarray(lint["n"])),
         f"Connector σ={sigma:g}": LowRankRNN(jnp.asarray(m), jnp.asarray(n)),
-        "Connector σ=0": LowRankRNN(jnp.asarray(m), jnp.asarray(n_mean)),
     }
     reference = truth.latent_velocity(grid)
-    field_error = {k: flow_field_error(reference, net.latent_velocity(grid)) for k, net in networks.items()}
+
+    def error(net: LowRankRNN) -> float:
+        return flow_field_error(reference, net.latent_velocity(grid))
+
+    field_error = {k: error(net) for k, net in networks.items() if not k.startswith("Connector")}
+    per_draw = {f"Connector σ={s:g}": [error(LowRankRNN(jnp.asarray(a), jnp.asarray(b))) for a, b in drawn[s]]
+                for s in (sigma, 0.0)}  # fmt: skip
+    per_draw["fresh ground-truth draw"] = [error(net) for net in fresh]
+    field_error.update({k: float(np.mean(v)) for k, v in per_draw.items()})
     clouds = {
         "ground truth": np.hstack([c.m, c.n]),
         "LINT": np.hstack([lint["m"], lint["n"]]),
@@ -203,7 +235,9 @@ def evaluate(
     summary = {
         "ensemble": c.name,
         "sigma": sigma,
+        "samples": samples,
         "flow_field_error": field_error,
+        "flow_field_error_draws": per_draw,
         "corr_ridge_conditional_mean": loading_correlation(ridge, c.conditional_mean),
         "corr_ridge_n": loading_correlation(ridge, c.n),
         "corr_lint_conditional_mean": loading_correlation(lint["n"], c.conditional_mean),

@@ -24,6 +24,8 @@ from jaxtyping import Array, Float, PRNGKeyArray
 from gnode.connector.flows import VelocityField, cfm_loss, transport
 from gnode.errors import ConfigError, DataError
 
+SCHEDULES = ("constant", "cosine")
+
 
 class Connector(eqx.Module):
     """The two flows. ``m_flow`` on R-dimensional m; ``n_flow`` on n given m; ``scale`` multiplies the n-flow."""
@@ -61,7 +63,10 @@ class ConnectorConfig:
         width, depth: hidden layers of both velocity MLPs; m_epochs: passes over the rows of M (minibatches of
         ``batch``); n_epochs: full-batch steps of the n-flow; lr, weight_decay: AdamW; ridge: λ of (A3);
         samples: S, loadings drawn from the m-flow per n-flow step; alpha: the RNN's step; scale: the n-flow's
-        output scale; steps: midpoint steps of the sampler; seed.
+        output scale; steps: midpoint steps of the sampler; schedule: each stage's learning rate, ``constant``
+        (the authors') or ``cosine`` (decaying to zero over the stage; the default — at a constant rate the final
+        m-flow depends on the last minibatches: its flow field varied 6.6–10.4 % over seeds, against 4.5–7.1 %
+        with the decay; docs/choices.md); seed.
     """
 
     width: int = 128
@@ -76,12 +81,20 @@ class ConnectorConfig:
     alpha: float = 0.1
     scale: float = 1.0
     steps: int = 20
+    schedule: str = "cosine"
     seed: int = 0
 
     def __post_init__(self):
         sizes = (self.width, self.depth, self.m_epochs, self.n_epochs, self.batch, self.samples, self.steps)
         if min(sizes) <= 0 or not (self.lr > 0 and self.ridge > 0 and 0 < self.alpha <= 1 and self.scale > 0):
             raise ConfigError(f"connector settings must be positive (alpha in (0, 1]), got {self}")
+        if self.schedule not in SCHEDULES:
+            raise ConfigError(f"unknown schedule {self.schedule!r}; choose one of {list(SCHEDULES)}")
+
+    def optimizer(self, steps: int) -> optax.GradientTransformation:
+        """AdamW for a stage of ``steps`` updates: a constant rate, or a cosine decay from ``lr`` to zero."""
+        rate = self.lr if self.schedule == "constant" else optax.cosine_decay_schedule(self.lr, steps)
+        return optax.adamw(rate, weight_decay=self.weight_decay)
 
 
 def ridge_targets(latents: Array, m: Array, alpha: float, ridge: float) -> Array:
@@ -130,9 +143,9 @@ def fit_connector(
         scale=config.scale,
         steps=config.steps,
     )
-    optimizer = optax.adamw(config.lr, weight_decay=config.weight_decay)
     rows = jnp.asarray(m_rows)
     batches = rows.shape[0] // config.batch
+    optimizer = config.optimizer(config.m_epochs * batches)
 
     params, static = eqx.partition(model.m_flow, eqx.is_array)
 
@@ -161,6 +174,7 @@ def fit_connector(
     model = eqx.tree_at(lambda c: c.m_flow, model, eqx.combine(params, static))
 
     data = jnp.asarray(latents)
+    optimizer = config.optimizer(config.n_epochs)
 
     @eqx.filter_jit
     def n_step(model, opt_state, key):
