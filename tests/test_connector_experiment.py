@@ -28,7 +28,9 @@ def test_pipeline_writes_every_artefact(tmp_path):
     assert len(draws["fresh ground-truth draw"]) == len(draws["Connector σ=0"]) == 5
     assert 0 < summary["flow_field_error"]["fresh ground-truth draw"] < 0.5  # 200 neurons: a finite-size spread
     assert summary["gmm_best"]["ground truth"] == 4
-    assert len(summary["inactivation"]["relative_error"]) == 4
+    assert (
+        len(summary["inactivation"]["relative_error"]) == len(summary["inactivation"]["fresh_ground_truth_error"]) == 4
+    )
     assert json.loads((out / "summary.json").read_text())["ensemble"] == "quadstable"
     for figure in ("phase.png", "flow_fields.png", "marginals_n.png", "gmm_cv.png"):
         assert (out / figure).stat().st_size > 0
