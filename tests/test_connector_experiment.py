@@ -27,7 +27,7 @@ def test_pipeline_writes_every_artefact(tmp_path):
     draws = summary["flow_field_error_draws"]
     assert len(draws["fresh ground-truth draw"]) == len(draws["Connector σ=0"]) == 5
     assert 0 < summary["flow_field_error"]["fresh ground-truth draw"] < 0.5  # 200 neurons: a finite-size spread
-    assert summary["gmm_best"]["ground truth"] == 4
+    assert summary["gmm_argmax"]["ground truth"] == 4  # 200 neurons: the one-standard-error rule is wider
     assert (
         len(summary["inactivation"]["relative_error"]) == len(summary["inactivation"]["fresh_ground_truth_error"]) == 4
     )

@@ -10,7 +10,7 @@ from gnode.connector.metrics import (
     kmeans_clusters,
     transport_distance,
 )
-from gnode.errors import DataError
+from gnode.errors import ConfigError, DataError
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,17 @@ def quad():
 
 def test_gmm_cross_validation_finds_the_four_populations(quad):
     scores = gmm_cross_validation(np.hstack([quad.m, quad.n]), components=range(2, 7))
+    assert best_components(scores) == best_components(scores, "max") == 4
+    assert all(len(folds) == 5 for folds in scores.values())
+
+
+def test_one_standard_error_rule_takes_the_fewest_components_within_fold_noise():
+    scores = {2: [-6.0, -6.2], 4: [-5.0, -5.2], 7: [-4.95, -5.15]}  # 7 beats 4 by 0.05; its standard error is 0.1
+    assert best_components(scores, "max") == 7
     assert best_components(scores) == 4
+    assert best_components({2: [-6.0, -6.2], 4: [-5.0, -5.2], 7: [-4.0, -4.2]}) == 7
+    with pytest.raises(ConfigError, match="unknown rule"):
+        best_components(scores, "bic")
 
 
 def test_transport_distance_is_the_squared_shift_and_zero_for_a_permutation():

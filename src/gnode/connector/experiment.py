@@ -241,8 +241,10 @@ def evaluate(
         "corr_ridge_conditional_mean": loading_correlation(ridge, c.conditional_mean),
         "corr_ridge_n": loading_correlation(ridge, c.n),
         "corr_lint_conditional_mean": loading_correlation(lint["n"], c.conditional_mean),
-        "gmm_cv": {k: {str(j): s for j, s in v.items()} for k, v in gmm.items()},
+        "gmm_cv": {k: {str(j): float(np.mean(s)) for j, s in v.items()} for k, v in gmm.items()},
+        "gmm_cv_folds": {k: {str(j): s for j, s in v.items()} for k, v in gmm.items()},
         "gmm_best": {k: best_components(v) for k, v in gmm.items()},
+        "gmm_argmax": {k: best_components(v, "max") for k, v in gmm.items()},
     }
     if c.name == "quadstable":
         summary["inactivation"] = inactivation(c, networks[f"Connector σ={sigma:g}"], np.hstack([m, n]), fresh[0])

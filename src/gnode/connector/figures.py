@@ -61,13 +61,15 @@ def plot_marginals(clouds: dict[str, np.ndarray], path: str | Path) -> None:
     save_figure(fig, path)
 
 
-def plot_gmm(scores: dict[str, dict[int, float]], path: str | Path) -> None:
-    """Held-out log-likelihood against the number of mixture components, one curve per source."""
+def plot_gmm(scores: dict[str, dict[int, list[float]]], path: str | Path) -> None:
+    """Held-out log-likelihood (mean ± standard error over folds) against the number of mixture components."""
     plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
     for name, by_k in scores.items():
         ks = sorted(by_k)
-        ax.plot(ks, [by_k[k] for k in ks], marker="o", label=name)
+        folds = [np.asarray(by_k[k]) for k in ks]
+        se = [f.std(ddof=1) / np.sqrt(f.size) if f.size > 1 else 0.0 for f in folds]
+        ax.errorbar(ks, [f.mean() for f in folds], yerr=se, marker="o", capsize=2, label=name)
     ax.set_xlabel("mixture components")
     ax.set_ylabel("held-out log-likelihood per neuron")
     ax.legend(fontsize=7)

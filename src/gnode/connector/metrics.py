@@ -24,14 +24,14 @@ def _points(points: np.ndarray, name: str = "points") -> np.ndarray:
 
 def gmm_cross_validation(
     points: np.ndarray, components: Sequence[int] = range(1, 10), folds: int = 5, seed: int = 42
-) -> dict[int, float]:
-    """Held-out mean log-likelihood of a full-covariance Gaussian mixture for each number of components (k-fold,
-    shuffled with ``seed``); its peak is the number of populations the points support.
+) -> dict[int, list[float]]:
+    """Held-out log-likelihood of a full-covariance Gaussian mixture for each number of components (k-fold,
+    shuffled with ``seed``); :func:`best_components` reads the number of populations the points support from it.
 
     Arguments:
         points: ``(neurons, features)``, e.g. ``[m, n]`` per neuron.
     Returns:
-        ``{k: mean held-out log-likelihood per point}``.
+        ``{k: [mean held-out log-likelihood per point, one per fold]}``.
     """
     from sklearn.mixture import GaussianMixture
     from sklearn.model_selection import KFold
@@ -45,13 +45,32 @@ def gmm_cross_validation(
         for train, test in KFold(folds, shuffle=True, random_state=seed).split(points):
             mixture = GaussianMixture(k, covariance_type="full", random_state=seed).fit(points[train])
             held_out.append(mixture.score(points[test]))
-        scores[int(k)] = float(np.mean(held_out))
+        scores[int(k)] = [float(x) for x in held_out]
     return scores
 
 
-def best_components(scores: dict[int, float]) -> int:
-    """The number of components with the highest held-out likelihood."""
-    return max(scores, key=scores.get)
+SELECTION_RULES = ("one_se", "max")
+
+
+def best_components(scores: dict[int, list[float]], rule: str = "one_se") -> int:
+    """The number of mixture components the cross-validation supports.
+
+    Arguments:
+        scores: per-fold held-out log-likelihoods from :func:`gmm_cross_validation`.
+        rule: ``max`` — the highest mean; ``one_se`` (default) — the fewest components whose mean is within one
+            standard error (over folds) of the highest: past the true number the curve is flat within fold noise, so
+            its argmax there is noise.
+    Returns:
+        The number of components.
+    """
+    if rule not in SELECTION_RULES:
+        raise ConfigError(f"unknown rule {rule!r}; choose one of {list(SELECTION_RULES)}")
+    means = {k: float(np.mean(v)) for k, v in scores.items()}
+    best = max(means, key=means.get)
+    if rule == "max":
+        return best
+    spread = np.std(scores[best], ddof=1) / np.sqrt(len(scores[best])) if len(scores[best]) > 1 else 0.0
+    return min(k for k, v in means.items() if v >= means[best] - spread)
 
 
 def transport_distance(a: np.ndarray, b: np.ndarray, blur: float | None = None) -> float:

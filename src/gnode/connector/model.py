@@ -65,7 +65,7 @@ class ConnectorConfig:
         samples: S, loadings drawn from the m-flow per n-flow step; alpha: the RNN's step; scale: the n-flow's
         output scale; steps: midpoint steps of the sampler; schedule: each stage's learning rate, ``constant``
         (the authors') or ``cosine`` (decaying to zero over the stage; the default — at a constant rate the final
-        m-flow depends on the last minibatches: its flow field varied 6.6–10.4 % over seeds, against 4.5–7.1 %
+        m-flow depends on the last minibatches: its flow field varied 6.6–10.4 % over seeds, against 4.4–7.1 %
         with the decay; docs/choices.md); seed.
     """
 
