@@ -1,0 +1,148 @@
+"""Training a GDM by Gumbel-softmax black-box variational inference (lrrnn_gdm.md §B.3).
+
+The objective, maximised:
+
+    ELBO = (1/M) Σ_m [log p(z⁽ᵐ⁾ | y) + log p(y | z⁽ᵐ⁾) − log q(z⁽ᵐ⁾ | y)] + H(z̄),   z⁽ᵐ⁾ ∼ q (reparameterised),
+
+where ``H(z̄)`` is the entropy of the states' mean usage (it keeps every state in use). AdamW with gradient clipping;
+the learning rate is constant for ``warmup`` iterations, falls linearly to ``final_fraction`` of itself over the next
+2·``warmup``, then holds. Training stops when the ELBO's mean change per iteration over the last ``window``
+iterations falls below ``tolerance`` (checked every ``window`` iterations), or at ``max_iterations``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import optax
+from jaxtyping import Array, Float, PRNGKeyArray
+
+from gnode.errors import ConfigError, DataError, DivergenceError
+from gnode.gdm.model import GDM
+from gnode.gdm.posterior import AbstractPosterior
+
+
+@dataclasses.dataclass(frozen=True)
+class GDMFitConfig:
+    """Settings of :func:`fit_gdm` (defaults: the authors', §B.3).
+
+    Attributes:
+        samples: M, posterior samples per iteration; lr, weight_decay: AdamW; clip_norm: global gradient-norm clip;
+        warmup, final_fraction: the learning-rate schedule; max_iterations; window, tolerance: the stopping rule
+        (``max_iterations`` must be a multiple of ``window``); seed: the Monte Carlo draws.
+    """
+
+    samples: int = 10
+    lr: float = 1e-2
+    weight_decay: float = 1e-4
+    clip_norm: float = 1.0
+    warmup: int = 200
+    final_fraction: float = 0.1
+    max_iterations: int = 4000
+    window: int = 100
+    tolerance: float = 1e-4
+    seed: int = 0
+
+    def __post_init__(self):
+        if min(self.samples, self.warmup, self.max_iterations, self.window) <= 0:
+            raise ConfigError(f"samples, warmup, max_iterations and window must be positive, got {self}")
+        if self.max_iterations % self.window:
+            raise ConfigError(f"max_iterations {self.max_iterations} must be a multiple of window {self.window}")
+        if not (self.lr > 0 and self.weight_decay >= 0 and self.clip_norm > 0 and 0 < self.final_fraction <= 1):
+            raise ConfigError(f"need lr > 0, weight_decay >= 0, clip_norm > 0, final_fraction in (0, 1]: {self}")
+
+    def optimizer(self) -> optax.GradientTransformation:
+        rate = optax.join_schedules(
+            [
+                optax.constant_schedule(self.lr),
+                optax.linear_schedule(self.lr, self.lr * self.final_fraction, 2 * self.warmup),
+                optax.constant_schedule(self.lr * self.final_fraction),
+            ],
+            [self.warmup, 3 * self.warmup],
+        )
+        return optax.chain(optax.clip_by_global_norm(self.clip_norm), optax.adamw(rate, weight_decay=self.weight_decay))
+
+
+def elbo(
+    model: GDM, posterior: AbstractPosterior, y: Float[Array, "T N"], key: PRNGKeyArray, samples: int
+) -> Float[Array, ""]:
+    """The objective above for one sequence (a sum over time, averaged over ``samples`` posterior draws)."""
+    z = posterior.sample(key, y, model.tau, samples)
+    log_joint = jax.vmap(lambda s: model.log_prior(s, y) + model.log_likelihood(y, s))(z)
+    usage = jnp.mean(z, axis=(0, 1))
+    return jnp.mean(log_joint - posterior.log_prob(z, y, model.tau)) - jnp.sum(usage * jnp.log(usage))
+
+
+def check_observations(y: np.ndarray, observations: int | None = None, name: str = "observations") -> np.ndarray:
+    """A finite ``(time >= 2, N)`` float array, N matching the model when given; else a one-line DataError."""
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim != 2 or y.shape[0] < 2:
+        raise DataError(f"{name}: need an array (time >= 2, dimensions), got shape {y.shape}")
+    if not np.isfinite(y).all():
+        raise DataError(f"{name}: contains NaN or inf")
+    if observations is not None and y.shape[1] != observations:
+        raise DataError(f"{name}: {y.shape[1]} dimensions, the model has {observations}")
+    return y
+
+
+def _trainable(model: GDM, posterior: AbstractPosterior):
+    spec = jax.tree_util.tree_map(eqx.is_array, (model, posterior))
+    if not model.train_projection:  # a fixed F is left alone by the weight decay too
+        spec = eqx.tree_at(lambda s: s[0].projection, spec, False)
+    return spec
+
+
+def fit_gdm(
+    y: np.ndarray, model: GDM, posterior: AbstractPosterior, config: GDMFitConfig = GDMFitConfig()
+) -> tuple[GDM, AbstractPosterior, dict[str, Any]]:
+    """Maximise the ELBO of one sequence.
+
+    Arguments:
+        y: observations ``(time, N)``.
+        model, posterior: the initial generative model and posterior.
+        config: the settings.
+    Returns:
+        The trained model and posterior, and the history: ``elbo`` per iteration, ``iterations``, ``stopped_early``.
+    Raises:
+        DataError: bad observations. DivergenceError: the ELBO became non-finite (the message names the iteration).
+    """
+    data = jnp.asarray(check_observations(y, model.observations))
+    params, static = eqx.partition((model, posterior), _trainable(model, posterior))
+    optimizer = config.optimizer()
+
+    @eqx.filter_jit
+    def chunk(params, opt_state, key):
+        def step(carry, k):
+            params, opt_state = carry
+            loss = lambda p: -elbo(*eqx.combine(p, static), data, k, config.samples)  # noqa: E731
+            value, grads = jax.value_and_grad(loss)(params)
+            updates, opt_state = optimizer.update(grads, opt_state, params)
+            return (eqx.apply_updates(params, updates), opt_state), -value
+
+        return jax.lax.scan(step, (params, opt_state), jr.split(key, config.window))
+
+    opt_state = optimizer.init(params)
+    history: list[float] = []
+    stopped = False
+    for start in range(0, config.max_iterations, config.window):
+        (new_params, new_state), values = chunk(params, opt_state, jr.fold_in(jr.key(config.seed), start))
+        values = np.asarray(values)
+        if not np.isfinite(values).all():
+            bad = start + int(np.argmax(~np.isfinite(values)))
+            raise DivergenceError(f"the GDM ELBO became non-finite at iteration {bad}")
+        params, opt_state = new_params, new_state
+        history.extend(values.tolist())
+        if (
+            len(history) > config.window
+            and (history[-1] - history[-1 - config.window]) / config.window < config.tolerance
+        ):
+            stopped = True
+            break
+    model, posterior = eqx.combine(params, static)
+    return model, posterior, {"elbo": history, "iterations": len(history), "stopped_early": stopped}
