@@ -34,6 +34,8 @@ def test_pipeline_writes_every_artefact(tmp_path):
     assert json.loads((out / "summary.json").read_text())["ensemble"] == "quadstable"
     for figure in ("phase.png", "flow_fields.png", "marginals_n.png", "gmm_cv.png"):
         assert (out / figure).stat().st_size > 0
+    result = CliRunner().invoke(app, ["connector", "table", str(out)])
+    assert result.exit_code == 0 and "| quadstable |" in result.output, result.output
     matrix = distances([out, out], samples=100)
     assert np.shape(matrix["distance"]) == (2, 2)
 
@@ -43,6 +45,6 @@ def test_steps_out_of_order_are_one_line_errors(tmp_path):
                  ["fit", "--out", str(tmp_path), "--loadings", "guess"],
                  ["fit", "--out", str(tmp_path), "--latents", "guess"],
                  ["fit", "--out", str(tmp_path), "--schedule", "guess"],
-                 ["evaluate", "--out", str(tmp_path)]):  # fmt: skip
+                 ["evaluate", "--out", str(tmp_path)], ["table", str(tmp_path)]):  # fmt: skip
         result = CliRunner().invoke(app, ["connector", *args])
         assert result.exit_code == 2, result.output

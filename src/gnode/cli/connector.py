@@ -109,3 +109,12 @@ def distances(folders: Annotated[list[Path], typer.Argument(help="data-set folde
     from gnode.connector.experiment import distances as run
 
     _print(run(folders))
+
+
+@app.command()
+@one_line_errors
+def table(folders: Annotated[list[Path], typer.Argument(help="data-set folders, each fitted and evaluated")]):
+    """The results table (markdown) of evaluated data sets."""
+    from gnode.connector.experiment import results_table
+
+    print(results_table(folders))

@@ -293,3 +293,34 @@ def distances(folders: Sequence[str | Path], *, samples: int = 1000, seed: int =
     names = [c.name for c in data]
     return {"names": names, "distance": matrix.tolist(), "normalised": normalised.tolist(),
             "diagonal_nearest": bool(np.all(np.argmin(matrix, axis=1) == np.arange(len(names))))}  # fmt: skip
+
+
+def _field_error(summary: dict, key: str) -> str:
+    """``mean % (min–max)`` of a flow-field error over draws, or the single value."""
+    draws = summary["flow_field_error_draws"].get(key)
+    mean = f"{100 * summary['flow_field_error'][key]:.1f} %"
+    return mean if draws is None else f"{mean} ({100 * min(draws):.1f}–{100 * max(draws):.1f})"
+
+
+def results_table(folders: Sequence[str | Path]) -> str:
+    """One markdown row per evaluated data set (from ``fit.json`` and ``summary.json``): flow-field errors
+    (Connector and fresh draws: mean over draws, with the range), GMM components (one-standard-error rule; argmax in
+    brackets), LINT's correlation with E[n | m] and its latent test error."""
+    columns = ["ensemble", "LINT latent test MSE", "field error: ridge (A3)", "LINT", "Connector σ=0",
+               "Connector σ=1", "fresh ground-truth draw", "GMM k: truth / LINT / Connector",
+               "corr(LINT n, E[n\\|m])"]  # fmt: skip
+    lines = ["| " + " | ".join(columns) + " |", "|---" * len(columns) + "|"]
+    for folder in folders:
+        folder = Path(folder)
+        for name in ("fit.json", "summary.json"):
+            if not (folder / name).exists():
+                raise DataError(f"{folder / name}: no such file (run gnode connector fit and evaluate first)")
+        fitted = json.loads((folder / "fit.json").read_text())
+        s = json.loads((folder / "summary.json").read_text())
+        sigma = f"Connector σ={s['sigma']:g}"
+        gmm = " / ".join(f"{s['gmm_best'][k]} [{s['gmm_argmax'][k]}]" for k in ("ground truth", "LINT", sigma))
+        cells = [s["ensemble"], f"{fitted['lint_test_latent_mse']:.1e}", _field_error(s, "ridge (A3)"),
+                 _field_error(s, "LINT"), _field_error(s, "Connector σ=0"), _field_error(s, sigma),
+                 _field_error(s, "fresh ground-truth draw"), gmm, f"{s['corr_lint_conditional_mean']:.2f}"]  # fmt: skip
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
