@@ -1,74 +1,130 @@
-"""The autoregressive HMM baseline, from dynamax: ``y_t = A_{z_t} y_{t−1} + b_{z_t} + N(0, Σ_{z_t})`` with Markov
-states, fitted by EM (k-means initialisation); states of a new sequence by HMM smoothing under fixed parameters.
+"""The autoregressive HMM baseline: ``y_t = A_{z_t} y_{t−1} + b_{z_t} + N(0, Σ_{z_t})`` with sticky Markov states,
+fitted by EM — the E-step is dynamax's HMM smoother, the M-step state-weighted ridge regression (dynamax's own
+``LinearAutoregressiveHMM`` M-step is unregularised and returned NaN on NASCAR, whose observations span only two
+dimensions). States of a new sequence: HMM smoothing with the parameters fixed.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
-import jax.random as jr
 import numpy as np
 from jaxtyping import Array, Float
 
 from gnode.errors import ConfigError
+from gnode.gdm.em import kmeans_states, sticky_transitions, weighted_regression
 from gnode.optional import optional_import
 
 
-def _model(states: int, observations: int, stickiness: float):
-    hmm = optional_import("dynamax.hidden_markov_model", "gdm")
-    return hmm.LinearAutoregressiveHMM(states, observations, num_lags=1, transition_matrix_stickiness=stickiness)
+class ARHMM(eqx.Module):
+    """Parameters: ``initial_probs``, ``transition_matrix``, per-state ``weights`` A_k, ``biases`` b_k, ``covs`` Σ_k."""
+
+    initial_probs: Float[Array, " K"]
+    transition_matrix: Float[Array, "K K"]
+    weights: Float[Array, "K N N"]
+    biases: Float[Array, "K N"]
+    covs: Float[Array, "K N N"]
+
+    @property
+    def states(self) -> int:
+        return self.initial_probs.shape[0]
+
+    def log_likelihoods(self, y: Float[Array, "T N"]) -> Float[Array, "T K"]:
+        """``log N(y_t; A_k y_{t−1} + b_k, Σ_k)`` for t ≥ 1 (zero at t = 0, which has no predecessor)."""
+        mean = jnp.einsum("kij,tj->tki", self.weights, y[:-1]) + self.biases
+        residual = y[1:, None, :] - mean
+        chol = jnp.linalg.cholesky(self.covs)
+        solved = jax.vmap(lambda r: jax.scipy.linalg.solve_triangular(chol, r[..., None], lower=True)[..., 0])(residual)
+        log_det = 2 * jnp.sum(jnp.log(jnp.diagonal(chol, axis1=1, axis2=2)), axis=-1)
+        dim = y.shape[1]
+        ll = -0.5 * (jnp.sum(solved**2, axis=-1) + log_det + dim * jnp.log(2 * jnp.pi))
+        return jnp.concatenate([jnp.zeros((1, self.states)), ll])
+
+    def smooth(self, y: Float[Array, "T N"]) -> tuple[Float[Array, "T K"], Float[Array, "K K"]]:
+        """State marginals and expected transition counts (dynamax's HMM smoother)."""
+        hmm = optional_import("dynamax.hidden_markov_model.inference", "gdm")
+        posterior = hmm.hmm_smoother(self.initial_probs, self.transition_matrix, self.log_likelihoods(y))
+        return posterior.smoothed_probs, posterior.trans_probs
 
 
-def fit_arhmm(
-    y: np.ndarray, states: int, *, iterations: int = 100, stickiness: float = 10.0, seed: int = 0
-) -> tuple[Any, dict]:
-    """EM on one sequence ``(time, N)``.
+@dataclasses.dataclass(frozen=True)
+class ARHMMConfig:
+    """iterations: EM iterations; stickiness: κ of the transition prior; ridge: of the regressions (and added to
+    the covariances); seed: the k-means initialisation."""
 
-    Returns:
-        dynamax's parameters and the settings needed to rebuild the model (``states``, ``observations``,
-        ``stickiness``).
-    """
+    iterations: int = 100
+    stickiness: float = 100.0
+    ridge: float = 1e-4
+    seed: int = 0
+
+    def __post_init__(self):
+        if self.iterations <= 0 or self.stickiness < 0 or self.ridge <= 0:
+            raise ConfigError(f"need iterations > 0, stickiness >= 0 and ridge > 0, got {self}")
+
+
+def m_step(y: Float[Array, "T N"], probs: Float[Array, "T K"], counts: Float[Array, "K K"], config: ARHMMConfig):
+    """Closed-form updates from the state marginals and transition counts."""
+    t, n = y.shape
+    u = jnp.concatenate([y[:-1], jnp.ones((t - 1, 1))], axis=1)
+    w = probs[1:]
+    coef = weighted_regression(w, y[1:, :, None] * u[:, None, :], u[:, :, None] * u[:, None, :], config.ridge)
+    residual = y[1:, None, :] - jnp.einsum("koi,ti->tko", coef, u)
+    covs = jnp.einsum("tk,tki,tkj->kij", w, residual, residual) / (w.sum(0)[:, None, None] + 1e-8)
+    return ARHMM(
+        initial_probs=(probs[0] + 1e-2) / (1 + 1e-2 * probs.shape[1]),
+        transition_matrix=sticky_transitions(counts, config.stickiness),
+        weights=coef[:, :, :n],
+        biases=coef[:, :, n],
+        covs=covs + config.ridge * jnp.eye(n),
+    )
+
+
+def fit_arhmm(y: np.ndarray, states: int, config: ARHMMConfig = ARHMMConfig()) -> ARHMM:
+    """EM on one sequence ``(time, N)`` from k-means states."""
     from gnode.gdm.fit import check_observations
 
     if states < 2:
         raise ConfigError(f"a switching model needs K >= 2 states, got {states}")
-    if iterations <= 0 or stickiness < 0:
-        raise ConfigError(f"need iterations > 0 and stickiness >= 0, got {iterations}, {stickiness}")
-    y = jnp.asarray(check_observations(y))
-    model = _model(states, y.shape[1], stickiness)
-    params, props = model.initialize(jr.key(seed), method="kmeans", emissions=y)
-    params, _ = model.fit_em(params, props, y, inputs=model.compute_inputs(y), num_iters=iterations, verbose=False)
-    return params, {"states": states, "observations": int(y.shape[1]), "stickiness": stickiness}
+    y = check_observations(y)
+    probs, counts = kmeans_states(y, states, config.seed)
+    data = jnp.asarray(y)
+
+    @jax.jit
+    def iteration(probs, counts):
+        return m_step(data, probs, counts, config).smooth(data)
+
+    probs, counts = jnp.asarray(probs, jnp.float32), jnp.asarray(counts, jnp.float32)
+    for _ in range(config.iterations):
+        probs, counts = iteration(probs, counts)
+    return m_step(data, probs, counts, config)
 
 
-def arhmm_states(params: Any, settings: dict, y: np.ndarray) -> Float[Array, "T K"]:
+def arhmm_states(model: ARHMM, y: np.ndarray) -> Float[Array, "T K"]:
     """Smoothed state probabilities of a sequence under fixed parameters."""
     from gnode.gdm.fit import check_observations
 
-    y = jnp.asarray(check_observations(y, settings["observations"]))
-    model = _model(settings["states"], settings["observations"], settings["stickiness"])
-    return model.smoother(params, y, inputs=model.compute_inputs(y)).smoothed_probs
+    return eqx.filter_jit(lambda m, y: m.smooth(y)[0])(
+        model, jnp.asarray(check_observations(y, model.weights.shape[1]))
+    )
 
 
-def arhmm_one_step(params: Any, y: Float[Array, "T N"], probs: Float[Array, "T K"]) -> Float[Array, "T N"]:
+def arhmm_one_step(model: ARHMM, y: Float[Array, "T N"], probs: Float[Array, "T K"]) -> Float[Array, "T N"]:
     """``Σ_k p(z_t = k)(A_k y_{t−1} + b_k)`` (the first step: ``y_0`` itself, which has no predecessor)."""
-    weights, biases = params.emissions.weights, params.emissions.biases
-    nxt = jnp.einsum("tk,kij,tj->ti", probs[1:], weights, y[:-1]) + probs[1:] @ biases
+    nxt = jnp.einsum("tk,kij,tj->ti", probs[1:], model.weights, y[:-1]) + probs[1:] @ model.biases
     return jnp.concatenate([y[:1], nxt])
 
 
-def arhmm_forecast(params: Any, y: Float[Array, "T N"], probs: Float[Array, "T K"], steps: int) -> Array:
+def arhmm_forecast(model: ARHMM, y: Float[Array, "T N"], probs: Float[Array, "T K"], steps: int) -> Array:
     """``steps``-ahead predictions of ``y[steps:]``, taking the most likely next state at each step (greedy)."""
-    weights, biases = params.emissions.weights, params.emissions.biases
-    matrix = params.transitions.transition_matrix
 
     def roll(y0, z0):
         def step(carry, _):
             y, z = carry
-            z = jnp.argmax(matrix[z])
-            return (weights[z] @ y + biases[z], z), None
+            z = jnp.argmax(model.transition_matrix[z])
+            return (model.weights[z] @ y + model.biases[z], z), None
 
         return jax.lax.scan(step, (y0, z0), None, length=steps)[0][0]
 

@@ -104,16 +104,16 @@ class _ARHMMRun:
         self.iterations = iterations
 
     def fit(self, y: np.ndarray, states: int, seed: int) -> dict[str, Any]:
-        self.params, self.settings = arhmm.fit_arhmm(y, states, iterations=self.iterations, seed=seed)
+        self.model = arhmm.fit_arhmm(y, states, arhmm.ARHMMConfig(iterations=self.iterations, seed=seed))
         self.train_y = y
         return {}
 
     def infer(self, y: np.ndarray, steps: int, seed: int) -> Inferred:
-        probs = arhmm.arhmm_states(self.params, self.settings, y)
+        probs = arhmm.arhmm_states(self.model, y)
         y = jnp.asarray(y)
-        states = np.eye(self.settings["states"])[np.asarray(probs).argmax(-1)]
-        return Inferred(states, np.asarray(arhmm.arhmm_one_step(self.params, y, probs)),
-                        np.asarray(arhmm.arhmm_forecast(self.params, y, probs, steps)))  # fmt: skip
+        states = np.eye(self.model.states)[np.asarray(probs).argmax(-1)]
+        return Inferred(states, np.asarray(arhmm.arhmm_one_step(self.model, y, probs)),
+                        np.asarray(arhmm.arhmm_forecast(self.model, y, probs, steps)))  # fmt: skip
 
     def paper_test(self, steps: int) -> Inferred:
         return self.infer(self.train_y, steps, 0)

@@ -24,6 +24,7 @@ from jaxtyping import Array, Float
 
 from gnode.errors import ConfigError
 from gnode.gdm.chain import chain_posterior
+from gnode.gdm.em import kmeans_states, sticky_transitions, weighted_regression
 from gnode.optional import optional_import
 
 TRANSITIONS = ("sticky", "recurrent_only")
@@ -152,13 +153,6 @@ def e_step(model: SLDS, y: Float[Array, "T N"], probs: Float[Array, "T K"], roun
     return Posterior(probs, pairs, means[-1], covs[-1], crosses[-1])
 
 
-def _weighted_regression(weights, outputs_inputs, inputs_inputs, ridge=1e-6):
-    """``W = (Σ w E[o uᵀ]) (Σ w E[u uᵀ])⁻¹`` for each state (weights ``(T, K)``)."""
-    oi = jnp.einsum("tk,tij->kij", weights, outputs_inputs)
-    ii = jnp.einsum("tk,tij->kij", weights, inputs_inputs) + ridge * jnp.eye(inputs_inputs.shape[-1])
-    return jnp.linalg.solve(jnp.swapaxes(ii, -1, -2), jnp.swapaxes(oi, -1, -2)).swapaxes(-1, -2)
-
-
 def m_step(model: SLDS, y: Float[Array, "T N"], q: Posterior, config: SLDSConfig) -> SLDS:
     """Closed-form updates (recurrent weights: 100 Adam steps on the expected log-likelihood)."""
     t, d = q.mean.shape
@@ -171,14 +165,14 @@ def m_step(model: SLDS, y: Float[Array, "T N"], q: Posterior, config: SLDSConfig
     cross_moment = jnp.swapaxes(q.cross, 1, 2) + q.mean[1:, :, None] * q.mean[:-1, None, :]  # E[x_t x_{t−1}ᵀ]
     xu = jnp.concatenate([cross_moment, q.mean[1:, :, None]], axis=2)  # E[x_t [x_{t−1}, 1]ᵀ]
     w = q.probs[1:]
-    coef = _weighted_regression(w, xu, uu[:-1])  # (K, D, D+1)
+    coef = weighted_regression(w, xu, uu[:-1])  # (K, D, D+1)
     # E[(x_t − W u)²] diagonal = E[x x] − 2 W E[u x] + W E[u u] Wᵀ, per state
     resid = (jnp.einsum("tk,tii->ki", w, xx[1:]) - 2 * jnp.einsum("kij,tk,tij->ki", coef, w, xu)
              + jnp.einsum("kij,tk,tjl,kil->ki", coef, w, uu[:-1], coef))  # fmt: skip
     variance = jnp.maximum(resid / (w.sum(0)[:, None] + 1e-8), 1e-4)
     # emissions: y_t on [x_t, 1]
     yu = y[:, :, None] * u[:, None, :]
-    emission = _weighted_regression(ones, yu, uu)[0]
+    emission = weighted_regression(ones, yu, uu)[0]
     prediction_sq = jnp.einsum("ni,tij,nj->tn", emission, uu, emission)
     emission_variance = jnp.maximum(jnp.mean(y**2 - 2 * y * (u @ emission.T) + prediction_sq, axis=0), 1e-6)
     updates = {
@@ -193,8 +187,7 @@ def m_step(model: SLDS, y: Float[Array, "T N"], q: Posterior, config: SLDSConfig
         "emission_variance": emission_variance,
     }
     if config.transitions == "sticky":
-        counts = q.pair_counts + 1.0 + config.stickiness * jnp.eye(model.states)
-        updates["transition_matrix"] = counts / counts.sum(1, keepdims=True)
+        updates["transition_matrix"] = sticky_transitions(q.pair_counts, config.stickiness)
     else:
         updates["recurrent_weight"], updates["recurrent_bias"] = _fit_recurrent(model, q)
     names = tuple(updates)
@@ -223,18 +216,11 @@ def _fit_recurrent(model: SLDS, q: Posterior, steps: int = 100):
 def _initialize(y: np.ndarray, states: int, config: SLDSConfig) -> tuple[SLDS, Posterior]:
     """PCA for the emissions and latents, k-means on (position, velocity) of the latents for the states, then one
     M-step from those hard assignments."""
-    from sklearn.cluster import KMeans
-
     d = config.latent
     centre = y.mean(0)
     _, _, vt = np.linalg.svd(y - centre, full_matrices=False)
     x = (y - centre) @ vt[:d].T
-    features = np.hstack([x[:-1], np.diff(x, axis=0)])
-    labels = KMeans(states, random_state=config.seed, n_init=10).fit_predict(features)
-    labels = np.concatenate([labels[:1], labels])
-    probs = np.eye(states)[labels]
-    pairs = np.zeros((states, states))
-    np.add.at(pairs, (labels[:-1], labels[1:]), 1.0)
+    probs, pairs = kmeans_states(x, states, config.seed)
     t = y.shape[0]
     q = Posterior(jnp.asarray(probs, jnp.float32), jnp.asarray(pairs, jnp.float32), jnp.asarray(x, jnp.float32),
                   jnp.broadcast_to(1e-4 * jnp.eye(d), (t, d, d)), jnp.zeros((t - 1, d, d)))  # fmt: skip
