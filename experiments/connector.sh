@@ -9,5 +9,6 @@ for name in quadstable bistable limit_cycle ring; do
   gnode connector fit --out "$out/$name"
   gnode connector evaluate --out "$out/$name"
 done
+gnode connector table "$out/quadstable" "$out/bistable" "$out/limit_cycle" "$out/ring"
 gnode connector distances "$out/quadstable" "$out/bistable" "$out/limit_cycle" "$out/ring"
 python benchmarks/connector_flow.py
