@@ -15,6 +15,7 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from gnode.errors import ConfigError
+from gnode.gdm.data import check_observations
 from gnode.gdm.em import kmeans_states, sticky_transitions, weighted_regression
 from gnode.optional import optional_import
 
@@ -84,8 +85,6 @@ def m_step(y: Float[Array, "T N"], probs: Float[Array, "T K"], counts: Float[Arr
 
 def fit_arhmm(y: np.ndarray, states: int, config: ARHMMConfig = ARHMMConfig()) -> ARHMM:
     """EM on one sequence ``(time, N)`` from k-means states."""
-    from gnode.gdm.fit import check_observations
-
     if states < 2:
         raise ConfigError(f"a switching model needs K >= 2 states, got {states}")
     y = check_observations(y)
@@ -104,8 +103,6 @@ def fit_arhmm(y: np.ndarray, states: int, config: ARHMMConfig = ARHMMConfig()) -
 
 def arhmm_states(model: ARHMM, y: np.ndarray) -> Float[Array, "T K"]:
     """Smoothed state probabilities of a sequence under fixed parameters."""
-    from gnode.gdm.fit import check_observations
-
     return eqx.filter_jit(lambda m, y: m.smooth(y)[0])(
         model, jnp.asarray(check_observations(y, model.weights.shape[1]))
     )

@@ -23,7 +23,8 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from gnode.errors import ConfigError, DataError, DivergenceError
+from gnode.errors import ConfigError, DivergenceError
+from gnode.gdm.data import check_observations
 from gnode.gdm.model import GDM
 from gnode.gdm.posterior import AbstractPosterior
 
@@ -77,18 +78,6 @@ def elbo(
     log_joint = jax.vmap(lambda s: model.log_prior(s, y) + model.log_likelihood(y, s))(z)
     usage = jnp.mean(z, axis=(0, 1))
     return jnp.mean(log_joint - posterior.log_prob(z, y, model.tau)) - jnp.sum(usage * jnp.log(usage))
-
-
-def check_observations(y: np.ndarray, observations: int | None = None, name: str = "observations") -> np.ndarray:
-    """A finite ``(time >= 2, N)`` float array, N matching the model when given; else a one-line DataError."""
-    y = np.asarray(y, dtype=np.float32)
-    if y.ndim != 2 or y.shape[0] < 2:
-        raise DataError(f"{name}: need an array (time >= 2, dimensions), got shape {y.shape}")
-    if not np.isfinite(y).all():
-        raise DataError(f"{name}: contains NaN or inf")
-    if observations is not None and y.shape[1] != observations:
-        raise DataError(f"{name}: {y.shape[1]} dimensions, the model has {observations}")
-    return y
 
 
 def _trainable(model: GDM, posterior: AbstractPosterior):

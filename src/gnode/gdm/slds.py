@@ -24,6 +24,7 @@ from jaxtyping import Array, Float
 
 from gnode.errors import ConfigError
 from gnode.gdm.chain import chain_posterior
+from gnode.gdm.data import check_observations
 from gnode.gdm.em import kmeans_states, sticky_transitions, weighted_regression
 from gnode.optional import optional_import
 
@@ -249,8 +250,6 @@ def fit_slds(y: np.ndarray, states: int, config: SLDSConfig = SLDSConfig()) -> t
     Returns:
         The parameters and the training sequence's posterior.
     """
-    from gnode.gdm.fit import check_observations
-
     if states < 2:
         raise ConfigError(f"a switching model needs K >= 2 states, got {states}")
     y = check_observations(y)
@@ -272,8 +271,6 @@ def fit_slds(y: np.ndarray, states: int, config: SLDSConfig = SLDSConfig()) -> t
 
 def infer(model: SLDS, y: np.ndarray, rounds: int = 20) -> Posterior:
     """The posterior of a new sequence under fixed parameters: ``rounds`` E-step alternations from uniform states."""
-    from gnode.gdm.fit import check_observations
-
     y = jnp.asarray(check_observations(y, model.emission.shape[0]))
     start = jnp.full((y.shape[0], model.states), 1.0 / model.states)
     return eqx.filter_jit(e_step)(model, y, start, rounds)

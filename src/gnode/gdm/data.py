@@ -1,0 +1,19 @@
+"""Observed sequences at the boundary: one ``(time, dimensions)`` array per sequence, checked once."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from gnode.errors import DataError
+
+
+def check_observations(y: np.ndarray, observations: int | None = None, name: str = "observations") -> np.ndarray:
+    """A finite ``(time >= 2, N)`` float array, N matching the model when given; else a one-line DataError."""
+    y = np.asarray(y, dtype=np.float32)
+    if y.ndim != 2 or y.shape[0] < 2:
+        raise DataError(f"{name}: need an array (time >= 2, dimensions), got shape {y.shape}")
+    if not np.isfinite(y).all():
+        raise DataError(f"{name}: contains NaN or inf")
+    if observations is not None and y.shape[1] != observations:
+        raise DataError(f"{name}: {y.shape[1]} dimensions, the model has {observations}")
+    return y
