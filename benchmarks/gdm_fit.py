@@ -1,0 +1,64 @@
+"""Per-iteration fit time of GDM and the switching-system baselines on standard NASCAR (T = 1000, N = 10, K = 4).
+
+    python benchmarks/gdm_fit.py
+
+Each model is fitted twice, for a short and a long run; the difference of the two wall times divided by the
+difference of their iterations is the time per iteration, free of compilation and initialisation. GDM: one ELBO
+gradient step with M = 10 posterior samples; SLDS / rSLDS: one variational EM iteration (Gaussian chain + HMM
+smoothing + M-step); ARHMM: one EM iteration. The last line printed is JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import jax.random as jr
+import numpy as np
+
+from gnode.gdm.arhmm import ARHMMConfig, fit_arhmm
+from gnode.gdm.fit import GDMFitConfig, fit_gdm
+from gnode.gdm.model import GDM
+from gnode.gdm.nascar import nascar
+from gnode.gdm.posterior import make_posterior
+from gnode.gdm.slds import SLDSConfig, fit_slds
+
+
+def seconds(fit) -> float:
+    tick = time.perf_counter()
+    fit()
+    return time.perf_counter() - tick
+
+
+def per_iteration(fit, short: int, long: int) -> float:
+    return (seconds(lambda: fit(long)) - seconds(lambda: fit(short))) / (long - short)
+
+
+def main() -> None:
+    y = nascar("standard", seed=0).observations
+
+    def gdm(kind):
+        def fit(iterations):
+            k1, k2 = jr.split(jr.key(0))
+            config = GDMFitConfig(max_iterations=iterations, tolerance=-np.inf)
+            fit_gdm(y, GDM(10, 4, key=k1), make_posterior(kind, 10, 4, key=k2), config)
+
+        return fit
+
+    fits = {
+        "gdm (linear posterior)": (gdm("linear"), 200, 1000),
+        "gdm (GRU posterior)": (gdm("gru"), 200, 600),
+        "slds": (lambda n: fit_slds(y, 4, SLDSConfig("sticky", iterations=n)), 10, 60),
+        "rslds": (lambda n: fit_slds(y, 4, SLDSConfig("recurrent_only", iterations=n)), 10, 60),
+        "arhmm": (lambda n: fit_arhmm(y, 4, ARHMMConfig(iterations=n)), 10, 110),
+    }
+    result = {}
+    for name, (fit, short, long) in fits.items():
+        fit(short)  # compile once before timing
+        result[name] = per_iteration(fit, short, long)
+        print(f"{name}: {1e3 * result[name]:.2f} ms per iteration")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
