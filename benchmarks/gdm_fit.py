@@ -54,7 +54,7 @@ def main() -> None:
     }
     result = {}
     for name, (fit, short, long) in fits.items():
-        fit(short)  # compile once before timing
+        fit(short)  # warm-up: imports and caches (each fit compiles anew; the difference cancels it)
         result[name] = per_iteration(fit, short, long)
         print(f"{name}: {1e3 * result[name]:.2f} ms per iteration")
     print(json.dumps(result))
