@@ -44,21 +44,11 @@ from gnode.connector.metrics import (
 )
 from gnode.connector.model import Connector, ConnectorConfig, fit_connector
 from gnode.errors import CheckpointError, ConfigError, DataError
-from gnode.train.checkpoint import load_tree, save_arrays, save_tree, write_json
+from gnode.train.checkpoint import load_arrays, load_tree, save_arrays, save_tree, write_json
 
 LOADINGS = ("lint", "truth")
 LATENTS = ("data", "lint")
 GRID = dict(size=30, extent=2.4)  # the flow-field grid of the figures and errors (Connector: 30 x 30 over ±2.4)
-
-
-def _load_npz(path: Path, keys: Sequence[str]) -> dict[str, np.ndarray]:
-    if not path.exists():
-        raise DataError(f"{path}: no such file (run the earlier step first)")
-    try:
-        with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in keys}
-    except (OSError, ValueError, KeyError) as error:
-        raise DataError(f"{path}: unreadable or incomplete ({type(error).__name__})") from None
 
 
 def generate(out: str | Path, name: str, *, neurons: int = 1000, seed: int = 0, time_points: int = 100) -> dict:
@@ -80,8 +70,8 @@ def _connectivity(out: Path) -> tuple[Connectivity, np.ndarray]:
     settings = json.loads((out / "generate.json").read_text()) if (out / "generate.json").exists() else None
     if settings is None:
         raise DataError(f"{out}: no generate.json (run gnode connector generate first)")
-    net = _load_npz(out / "network.npz", ("m", "n", "conditional_mean", "population"))
-    latents = _load_npz(out / "trajectories.npz", ("latents",))["latents"]
+    net = load_arrays(out / "network.npz", ("m", "n", "conditional_mean", "population"))
+    latents = load_arrays(out / "trajectories.npz", ("latents",))["latents"]
     c = Connectivity(settings["ensemble"], net["m"], net["n"], net["conditional_mean"], net["population"])
     return c, latents
 
@@ -200,8 +190,8 @@ def evaluate(
         raise ConfigError(f"need samples > 0, draws > 0 and sigma >= 0, got {samples}, {draws}, {sigma}")
     out = Path(out)
     c, latents = _connectivity(out)
-    lint = _load_npz(out / "lint.npz", ("m", "n"))
-    ridge = _load_npz(out / "ridge.npz", ("n",))["n"]
+    lint = load_arrays(out / "lint.npz", ("m", "n"))
+    ridge = load_arrays(out / "ridge.npz", ("n",))["n"]
     model = load_connector(out)
     keys = [jr.fold_in(jr.key(seed), d) for d in range(draws)]
     drawn = {s: [tuple(np.asarray(a) for a in model.sample(k, samples, s)) for k in keys] for s in (sigma, 0.0)}

@@ -7,12 +7,14 @@
   *training* posteriors; GDM's forecasts start from the training sequence and are scored on the test one; the
   standard variant's test path is its training path (one seed).
 
-One call fits every model once per seed on the training sequence and scores both protocols.
+:func:`fit_nascar` fits every model once per seed on the training sequence and stores what it infers under both
+protocols; :func:`evaluate_nascar` scores them.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -22,15 +24,15 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from gnode.errors import ConfigError
-from gnode.gdm import arhmm, slds
+from gnode.errors import ConfigError, DataError
+from gnode.gdm import arhmm, figures, slds
 from gnode.gdm.fit import GDMFitConfig, fit_gdm
 from gnode.gdm.inference import forecast, reconstruct, soft_states
 from gnode.gdm.metrics import mean_r2, state_accuracy, switching_rate
 from gnode.gdm.model import GDM
 from gnode.gdm.nascar import Switching, nascar
 from gnode.gdm.posterior import make_posterior
-from gnode.train.checkpoint import write_json
+from gnode.train.checkpoint import load_arrays, save_arrays, write_json
 
 MODELS = ("gdm", "gdm-gru", "slds", "rslds", "arhmm")
 PROTOCOLS = ("fair", "paper")
@@ -127,9 +129,11 @@ def _runner(name: str, config: GDMFitConfig, iterations: int):
     return _ARHMMRun(iterations)
 
 
-def _scores(train: Switching, test: Switching, on_train: Inferred, on_test: Inferred, steps: int) -> dict[str, float]:
+def _scores(
+    train: Switching, test: Switching, on_train: Inferred, on_test: Inferred, steps: int, neighbours: int
+) -> dict[str, float]:
     return {
-        "state_accuracy": state_accuracy(on_train.states, train.labels, on_test.states, test.labels),
+        "state_accuracy": state_accuracy(on_train.states, train.labels, on_test.states, test.labels, neighbours),
         "r2_train": mean_r2(on_train.reconstruction, train.observations),
         "r2_test": mean_r2(on_test.reconstruction, test.observations),
         f"forecast_{steps}_r2": mean_r2(on_test.forecast, test.observations[steps:]),
@@ -137,7 +141,11 @@ def _scores(train: Switching, test: Switching, on_train: Inferred, on_test: Infe
     }
 
 
-def run_nascar(
+def _key(protocol: str, model: str, seed: int, sequence: str, what: str) -> str:
+    return f"{protocol}__{model}__{seed}__{sequence}__{what}"
+
+
+def fit_nascar(
     out: str | Path,
     variant: str = "standard",
     *,
@@ -148,15 +156,15 @@ def run_nascar(
     config: GDMFitConfig = GDMFitConfig(),
     baseline_iterations: int = 100,
 ) -> dict[str, Any]:
-    """Fit every model with every seed on NASCAR ``variant`` and score both protocols; ``summary.json`` in ``out``.
+    """Fit every model with every seed on the training path of NASCAR ``variant``; write what each infers about
+    the training and test sequences under both protocols (``inferred.npz``) and the settings (``fit.json``).
 
     Arguments:
         models: from :data:`MODELS`; seeds: initialisations (the data are fixed); states: K; steps: the forecast
         horizon; config: GDM's training; baseline_iterations: EM iterations of the SLDS, rSLDS and ARHMM (the
         authors' ssm runs: 100).
-
     Returns:
-        ``{"runs": {protocol: {model: [per-seed scores]}}, "mean": ..., "std": ..., "data": ...}``.
+        The contents of ``fit.json``.
     """
     models = check_models(models)
     if not seeds or steps <= 0 or baseline_iterations <= 0:
@@ -164,13 +172,14 @@ def run_nascar(
                           f"{baseline_iterations}")  # fmt: skip
     train = nascar(variant, seed=TRAIN_SEED)
     tests = {"fair": nascar(variant, seed=TEST_SEED), "paper": nascar(variant, seed=paper_test_seed(variant))}
-    runs: dict[str, dict[str, list]] = {p: {m: [] for m in models} for p in PROTOCOLS}
+    arrays: dict[str, np.ndarray] = {}
+    fits: dict[str, list] = {m: [] for m in models}
     for name in models:
         for seed in seeds:
             runner = _runner(name, config, baseline_iterations)
             tick = time.perf_counter()
             info = runner.fit(train.observations, states, seed)
-            seconds = time.perf_counter() - tick
+            fits[name].append({"seed": seed, "fit_seconds": time.perf_counter() - tick, **info})
             on_train = runner.infer(train.observations, steps, seed)
             for protocol, test in tests.items():
                 on_test = runner.infer(test.observations, steps, seed)
@@ -179,34 +188,82 @@ def run_nascar(
                         on_test = dataclasses.replace(on_test, forecast=on_train.forecast)
                     else:
                         on_test = runner.paper_test(steps)
-                scores = _scores(train, test, on_train, on_test, steps)
-                runs[protocol][name].append({"seed": seed, "fit_seconds": seconds, **info, **scores})
-    summary = {
+                for sequence, inferred in (("train", on_train), ("test", on_test)):
+                    for field in dataclasses.fields(Inferred):
+                        arrays[_key(protocol, name, seed, sequence, field.name)] = getattr(inferred, field.name)
+    settings = {
         "variant": variant,
+        "models": list(models),
+        "seeds": list(seeds),
         "states": states,
         "steps": steps,
-        "seeds": list(seeds),
-        "data": {
-            "train_seed": TRAIN_SEED,
-            "test_seed": {"fair": TEST_SEED, "paper": paper_test_seed(variant)},
-            "true_switching_rate_test": switching_rate(tests["fair"].labels),
-        },
+        "train_seed": TRAIN_SEED,
+        "test_seed": {"fair": TEST_SEED, "paper": paper_test_seed(variant)},
         "gdm": dataclasses.asdict(config),
+        "baseline_iterations": baseline_iterations,
+        "fits": fits,
+    }
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    save_arrays(out / "inferred.npz", **arrays)
+    write_json(out / "fit.json", settings)
+    return settings
+
+
+def evaluate_nascar(out: str | Path, *, neighbours: int = 10) -> dict[str, Any]:
+    """Score what :func:`fit_nascar` wrote in ``out`` (both protocols; ``neighbours``: k of the state classifier);
+    ``summary.json``, ``table.md`` and the figures of the first seed (``states.png``, ``forecasts.png``)."""
+    out = Path(out)
+    if not (out / "fit.json").exists():
+        raise DataError(f"{out / 'fit.json'}: no such file (run gnode gdm fit first)")
+    settings = json.loads((out / "fit.json").read_text())
+    arrays = load_arrays(out / "inferred.npz")
+    variant, steps = settings["variant"], settings["steps"]
+    train = nascar(variant, seed=settings["train_seed"])
+    runs: dict[str, dict[str, list]] = {p: {m: [] for m in settings["models"]} for p in PROTOCOLS}
+    for protocol in PROTOCOLS:
+        test = nascar(variant, seed=settings["test_seed"][protocol])
+        for name in settings["models"]:
+            for fit_info in settings["fits"][name]:
+                seed = fit_info["seed"]
+                got = {sequence: Inferred(*(arrays[_key(protocol, name, seed, sequence, f.name)]
+                                            for f in dataclasses.fields(Inferred)))
+                       for sequence in ("train", "test")}  # fmt: skip
+                scores = _scores(train, test, got["train"], got["test"], steps, neighbours)
+                runs[protocol][name].append({**fit_info, **scores})
+    test = nascar(variant, seed=settings["test_seed"]["fair"])
+    first = settings["seeds"][0]
+    summary = {
+        "variant": variant,
+        "states": settings["states"],
+        "steps": steps,
+        "seeds": settings["seeds"],
+        "neighbours": neighbours,
+        "data": {
+            **{k: settings[k] for k in ("train_seed", "test_seed")},
+            "true_switching_rate_test": switching_rate(test.labels),
+        },
         "runs": runs,
         "mean": {p: {m: _aggregate(r, np.mean) for m, r in by.items()} for p, by in runs.items()},
-        "std": {
-            p: {m: _aggregate(r, lambda v: np.std(v, ddof=1) if len(v) > 1 else 0.0) for m, r in by.items()}
-            for p, by in runs.items()
-        },
+        "std": {p: {m: _aggregate(r, _std) for m, r in by.items()} for p, by in runs.items()},
     }
-    Path(out).mkdir(parents=True, exist_ok=True)
-    write_json(Path(out) / "summary.json", summary)
-    (Path(out) / "table.md").write_text(results_table(summary))
+    write_json(out / "summary.json", summary)
+    (out / "table.md").write_text(results_table(summary))
+    inferred = {m: arrays[_key("fair", m, first, "test", "states")] for m in settings["models"]}
+    figures.plot_states(test.states, inferred, out / "states.png")
+    forecasts = {m: arrays[_key("fair", m, first, "test", "forecast")] for m in settings["models"]}
+    figures.plot_forecasts(test.observations, forecasts, steps, out / "forecasts.png")
     return summary
 
 
+def _std(values) -> float:
+    return float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+
+
 def _aggregate(rows: list[dict], reduce) -> dict[str, float]:
-    keys = [k for k in rows[0] if k != "seed" and isinstance(rows[0][k], float | int)]
+    keys = [
+        k for k in rows[0] if k != "seed" and isinstance(rows[0][k], float | int) and not isinstance(rows[0][k], bool)
+    ]
     return {k: float(reduce([r[k] for r in rows])) for k in keys}
 
 

@@ -10,6 +10,7 @@ import io
 import json
 import os
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import PyTree
 
-from gnode.errors import CheckpointError
+from gnode.errors import CheckpointError, DataError
 
 FORMAT = "gnode-checkpoint-1"
 
@@ -60,6 +61,22 @@ def save_arrays(path: str | os.PathLike, **arrays: np.ndarray) -> None:
     buf = io.BytesIO()
     np.savez(buf, **arrays)
     atomic_write(path, buf.getvalue())
+
+
+def load_arrays(path: str | os.PathLike, keys: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """Named arrays of an ``.npz`` file (``keys``: the ones that must be there; None: all), without pickle.
+
+    Raises:
+        DataError: a missing, unreadable or incomplete file (one line, naming it).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file (run the earlier step first)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in (data.files if keys is None else keys)}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise DataError(f"{path}: unreadable or incomplete ({type(error).__name__})") from None
 
 
 def save_tree(path: str | os.PathLike, tree: PyTree, meta: dict | None = None) -> None:

@@ -1,0 +1,42 @@
+"""Figures of the switching-model experiments: inferred against true states over time, and k-step forecasts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from gnode.analysis.plots import pyplot, save_figure
+
+
+def plot_states(truth: np.ndarray, inferred: dict[str, np.ndarray], path: str | Path, *, window: int = 400) -> None:
+    """The true (possibly soft) states and each model's inferred states on the test sequence, first ``window``
+    steps; one stacked-area panel each (the models' state numbers are their own)."""
+    plt = pyplot()
+    panels = {"truth": truth, **inferred}
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, 1.1 * len(panels) + 0.4), sharex=True, squeeze=False)
+    for ax, (name, states) in zip(axes[:, 0], panels.items(), strict=True):
+        shown = np.asarray(states)[:window]
+        ax.stackplot(np.arange(len(shown)), shown.T, colors=[f"C{k}" for k in range(shown.shape[1])], lw=0)
+        ax.set_ylim(0, 1)
+        ax.set_yticks([])
+        ax.set_ylabel(name, rotation=0, ha="right", va="center", fontsize=8)
+    axes[-1, 0].set_xlabel("time step")
+    save_figure(fig, path)
+
+
+def plot_forecasts(
+    observed: np.ndarray, forecasts: dict[str, np.ndarray], steps: int, path: str | Path, *, window: int = 400
+) -> None:
+    """The first observed channel and each model's ``steps``-ahead forecast of it (aligned to the predicted time)."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(8, 2.6))
+    t = np.arange(window)
+    ax.plot(t, observed[:window, 0], color="black", lw=1.2, label="observed")
+    for name, predicted in forecasts.items():
+        shown = np.asarray(predicted)[: window - steps, 0]
+        ax.plot(t[steps:], shown, lw=0.8, label=f"{name} ({steps}-step)")
+    ax.set_xlabel("time step")
+    ax.set_ylabel("y₁")
+    ax.legend(fontsize=7, ncol=3)
+    save_figure(fig, path)
