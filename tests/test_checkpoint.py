@@ -58,3 +58,19 @@ def test_arrays_of_equal_shape_cannot_be_swapped(tmp_path):
     save_tree(tmp_path / "pair.npz", node_pair)
     with pytest.raises(CheckpointError, match="does not match the model"):
         load_tree(tmp_path / "pair.npz", gnode)
+
+
+def test_load_arrays_reads_back_and_names_a_missing_or_corrupt_file(tmp_path):
+    from gnode.errors import DataError
+    from gnode.train.checkpoint import load_arrays, save_arrays
+
+    save_arrays(tmp_path / "a.npz", x=np.arange(3), y=np.ones((2, 2)))
+    assert set(load_arrays(tmp_path / "a.npz")) == {"x", "y"}
+    assert np.array_equal(load_arrays(tmp_path / "a.npz", ["x"])["x"], np.arange(3))
+    with pytest.raises(DataError, match="no such file"):
+        load_arrays(tmp_path / "b.npz")
+    with pytest.raises(DataError, match="incomplete"):
+        load_arrays(tmp_path / "a.npz", ["z"])
+    (tmp_path / "c.npz").write_bytes(b"not a zip")
+    with pytest.raises(DataError, match="unreadable"):
+        load_arrays(tmp_path / "c.npz")
