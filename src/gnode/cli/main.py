@@ -14,12 +14,14 @@ import typer
 
 from gnode.cli.common import console, one_line_errors, parse_floats, parse_widths, print_table
 from gnode.cli.connector import app as connector_app
+from gnode.cli.gdm import app as gdm_app
 from gnode.cli.ncode import app as ncode_app
 from gnode.errors import ConfigError
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, help="Gated neural ODEs: train, and read the dynamics.")
 app.add_typer(ncode_app, name="ncode")
 app.add_typer(connector_app, name="connector")
+app.add_typer(gdm_app, name="gdm")
 
 
 @app.command()

@@ -167,6 +167,8 @@ def fit_nascar(
         The contents of ``fit.json``.
     """
     models = check_models(models)
+    if states < 2:
+        raise ConfigError(f"a switching model needs K >= 2 states, got {states}")
     if not seeds or steps <= 0 or baseline_iterations <= 0:
         raise ConfigError(f"need seeds, steps > 0 and baseline_iterations > 0, got {list(seeds)}, {steps}, "
                           f"{baseline_iterations}")  # fmt: skip
