@@ -9,7 +9,7 @@ from gnode.gdm.fit import GDMFitConfig
 
 
 def test_fit_then_evaluate_scores_both_protocols(tmp_path):
-    fit_nascar(tmp_path, "soft_sticky", models=("gdm", "slds", "arhmm"), seeds=[0, 1],
+    fit_nascar(tmp_path, "soft_sticky", models=("gdm", "slds"), seeds=[0, 1],
                config=GDMFitConfig(max_iterations=100), baseline_iterations=3)  # fmt: skip
     result = CliRunner().invoke(app, ["gdm", "evaluate", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
