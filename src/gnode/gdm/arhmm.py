@@ -15,8 +15,8 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from gnode.errors import ConfigError
-from gnode.gdm.data import check_observations
-from gnode.gdm.em import kmeans_states, sticky_transitions, weighted_regression
+from gnode.gdm.data import check_observations, check_states
+from gnode.gdm.em import greedy_forecast, initial_state_probs, kmeans_states, sticky_transitions, weighted_regression
 from gnode.optional import optional_import
 
 
@@ -75,7 +75,7 @@ def m_step(y: Float[Array, "T N"], probs: Float[Array, "T K"], counts: Float[Arr
     residual = y[1:, None, :] - jnp.einsum("koi,ti->tko", coef, u)
     covs = jnp.einsum("tk,tki,tkj->kij", w, residual, residual) / (w.sum(0)[:, None, None] + 1e-8)
     return ARHMM(
-        initial_probs=(probs[0] + 1e-2) / (1 + 1e-2 * probs.shape[1]),
+        initial_probs=initial_state_probs(probs[0]),
         transition_matrix=sticky_transitions(counts, config.stickiness),
         weights=coef[:, :, :n],
         biases=coef[:, :, n],
@@ -85,8 +85,7 @@ def m_step(y: Float[Array, "T N"], probs: Float[Array, "T K"], counts: Float[Arr
 
 def fit_arhmm(y: np.ndarray, states: int, config: ARHMMConfig = ARHMMConfig()) -> ARHMM:
     """EM on one sequence ``(time, N)`` from k-means states."""
-    if states < 2:
-        raise ConfigError(f"a switching model needs K >= 2 states, got {states}")
+    check_states(states)
     y = check_observations(y)
     probs, counts = kmeans_states(y, states, config.seed)
     data = jnp.asarray(y)
@@ -116,14 +115,5 @@ def arhmm_one_step(model: ARHMM, y: Float[Array, "T N"], probs: Float[Array, "T 
 
 def arhmm_forecast(model: ARHMM, y: Float[Array, "T N"], probs: Float[Array, "T K"], steps: int) -> Array:
     """``steps``-ahead predictions of ``y[steps:]``, taking the most likely next state at each step (greedy)."""
-
-    def roll(y0, z0):
-        def step(carry, _):
-            y, z = carry
-            z = jnp.argmax(model.transition_matrix[z])
-            return (model.weights[z] @ y + model.biases[z], z), None
-
-        return jax.lax.scan(step, (y0, z0), None, length=steps)[0][0]
-
-    starts = y.shape[0] - steps
-    return jax.vmap(roll)(y[:starts], jnp.argmax(probs[:starts], axis=-1))
+    rows = lambda y, z: model.transition_matrix[z]  # noqa: E731
+    return greedy_forecast(model.weights, model.biases, rows, y, probs, steps)

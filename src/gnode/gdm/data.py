@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from gnode.errors import DataError
+from gnode.errors import ConfigError, DataError
+
+
+def check_states(states: int) -> int:
+    """A switching model needs at least two states; else a one-line ConfigError."""
+    if states < 2:
+        raise ConfigError(f"a switching model needs K >= 2 states, got {states}")
+    return states
 
 
 def check_observations(y: np.ndarray, observations: int | None = None, name: str = "observations") -> np.ndarray:

@@ -1,8 +1,11 @@
 """Pieces shared by the EM-fitted baselines (SLDS, rSLDS, ARHMM): k-means initial states, state-weighted least
-squares, and the sticky Dirichlet update of a transition matrix."""
+squares, the updates of the initial-state and transition probabilities, and greedy forecasts."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float
@@ -37,3 +40,32 @@ def sticky_transitions(counts: Float[Array, "K K"], stickiness: float) -> Float[
     """The posterior mode-like update ``P ∝ counts + 1 + κ I`` (a Dirichlet prior with extra weight on staying)."""
     counts = counts + 1.0 + stickiness * jnp.eye(counts.shape[0])
     return counts / counts.sum(1, keepdims=True)
+
+
+def initial_state_probs(first: Float[Array, " K"], pseudo: float = 1e-2) -> Float[Array, " K"]:
+    """The initial-state distribution from the first step's marginals, with ``pseudo`` counts on every state."""
+    return (first + pseudo) / (1 + pseudo * first.shape[0])
+
+
+def greedy_forecast(
+    maps: Float[Array, "K D D"],
+    offsets: Float[Array, "K D"],
+    next_probs: Callable[[Array, Array], Array],
+    starts: Float[Array, "T D"],
+    probs: Float[Array, "T K"],
+    steps: int,
+) -> Float[Array, "T-steps D"]:
+    """From every ``starts[t]`` and its most likely state, ``steps`` times: take the most likely next state under
+    ``next_probs(x, z)`` and apply its map, ``x ← A_z x + b_z`` (the authors' greedy ``slds_k_step_ahead``).
+    Returns the value reached from each of the first ``T − steps`` starts."""
+
+    def roll(x, z):
+        def step(carry, _):
+            x, z = carry
+            z = jnp.argmax(next_probs(x, z))
+            return (maps[z] @ x + offsets[z], z), None
+
+        return jax.lax.scan(step, (x, z), None, length=steps)[0][0]
+
+    count = starts.shape[0] - steps
+    return jax.vmap(roll)(starts[:count], jnp.argmax(probs[:count], axis=-1))

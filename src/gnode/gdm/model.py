@@ -20,6 +20,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from gnode.errors import ConfigError
 from gnode.gdm.concrete import concrete_log_prob, concrete_sample
+from gnode.gdm.data import check_states
 
 EMISSIONS = ("gaussian", "poisson")
 
@@ -59,8 +60,7 @@ class GDM(eqx.Module):
         train_projection: bool = False,
         key: PRNGKeyArray,
     ):
-        if states < 2:
-            raise ConfigError(f"a switching model needs K >= 2 states, got {states}")
+        check_states(states)
         if observations < 1 or projection < 1:
             raise ConfigError(f"need observations >= 1 and projection >= 1, got {observations}, {projection}")
         if emission not in EMISSIONS:

@@ -24,8 +24,8 @@ from jaxtyping import Array, Float
 
 from gnode.errors import ConfigError
 from gnode.gdm.chain import chain_posterior
-from gnode.gdm.data import check_observations
-from gnode.gdm.em import kmeans_states, sticky_transitions, weighted_regression
+from gnode.gdm.data import check_observations, check_states
+from gnode.gdm.em import greedy_forecast, initial_state_probs, kmeans_states, sticky_transitions, weighted_regression
 from gnode.optional import optional_import
 
 TRANSITIONS = ("sticky", "recurrent_only")
@@ -75,23 +75,21 @@ class SLDSConfig:
 
     Attributes:
         transitions: ``sticky`` (SLDS) or ``recurrent_only`` (rSLDS); latent: D; iterations: EM iterations (the
-        authors' ssm runs: 100); inner: E-step rounds per iteration; test_iterations: E-step rounds on a new
-        sequence (the authors' ``approximate_posterior``: 20); stickiness: κ, the Dirichlet prior weight on staying
-        (ssm's default 100, with α = 1 elsewhere); seed: initialisation (k-means).
+        authors' ssm runs: 100); inner: E-step rounds per iteration; stickiness: κ, the Dirichlet prior weight on
+        staying (ssm's default 100, with α = 1 elsewhere); seed: initialisation (k-means).
     """
 
     transitions: str = "sticky"
     latent: int = 2
     iterations: int = 100
     inner: int = 1
-    test_iterations: int = 20
     stickiness: float = 100.0
     seed: int = 0
 
     def __post_init__(self):
         if self.transitions not in TRANSITIONS:
             raise ConfigError(f"unknown transitions {self.transitions!r}; choose one of {list(TRANSITIONS)}")
-        if min(self.latent, self.iterations, self.inner, self.test_iterations) <= 0 or self.stickiness < 0:
+        if min(self.latent, self.iterations, self.inner) <= 0 or self.stickiness < 0:
             raise ConfigError(f"SLDS sizes and iterations must be positive, got {self}")
 
 
@@ -177,7 +175,7 @@ def m_step(model: SLDS, y: Float[Array, "T N"], q: Posterior, config: SLDSConfig
     prediction_sq = jnp.einsum("ni,tij,nj->tn", emission, uu, emission)
     emission_variance = jnp.maximum(jnp.mean(y**2 - 2 * y * (u @ emission.T) + prediction_sq, axis=0), 1e-6)
     updates = {
-        "initial_probs": (q.probs[0] + 1e-2) / (1 + 1e-2 * model.states),
+        "initial_probs": initial_state_probs(q.probs[0]),
         "dynamics": coef[:, :, :d],
         "offsets": coef[:, :, d],
         "dynamics_variance": variance,
@@ -250,8 +248,7 @@ def fit_slds(y: np.ndarray, states: int, config: SLDSConfig = SLDSConfig()) -> t
     Returns:
         The parameters and the training sequence's posterior.
     """
-    if states < 2:
-        raise ConfigError(f"a switching model needs K >= 2 states, got {states}")
+    check_states(states)
     y = check_observations(y)
     if config.latent > y.shape[1]:
         raise ConfigError(f"latent dimension {config.latent} exceeds the {y.shape[1]} observed")
@@ -270,7 +267,8 @@ def fit_slds(y: np.ndarray, states: int, config: SLDSConfig = SLDSConfig()) -> t
 
 
 def infer(model: SLDS, y: np.ndarray, rounds: int = 20) -> Posterior:
-    """The posterior of a new sequence under fixed parameters: ``rounds`` E-step alternations from uniform states."""
+    """The posterior of a new sequence under fixed parameters: ``rounds`` E-step alternations from uniform states
+    (the authors' ``approximate_posterior``: 20)."""
     y = jnp.asarray(check_observations(y, model.emission.shape[0]))
     start = jnp.full((y.shape[0], model.states), 1.0 / model.states)
     return eqx.filter_jit(e_step)(model, y, start, rounds)
@@ -292,17 +290,10 @@ def forecast(model: SLDS, q: Posterior, steps: int) -> Float[Array, "T-steps N"]
     """``steps``-ahead predictions of ``y[steps:]``: from ``E[x_t]`` and the most likely state, the most likely next
     state is taken at each step (greedy, as the authors' ``slds_k_step_ahead``)."""
 
-    def roll(x, z):
-        def step(carry, _):
-            x, z = carry
-            probs = model.transition_matrix[z] if model.transitions == "sticky" else jax.nn.softmax(
-                model.recurrent_weight @ x + model.recurrent_bias)  # fmt: skip
-            z = jnp.argmax(probs)
-            return (model.dynamics[z] @ x + model.offsets[z], z), None
+    def rows(x, z):
+        if model.transitions == "sticky":
+            return model.transition_matrix[z]
+        return jax.nn.softmax(model.recurrent_weight @ x + model.recurrent_bias)
 
-        (x, _), _ = jax.lax.scan(step, (x, z), None, length=steps)
-        return x
-
-    starts = q.mean.shape[0] - steps
-    x = jax.vmap(roll)(q.mean[:starts], jnp.argmax(q.probs[:starts], axis=-1))
+    x = greedy_forecast(model.dynamics, model.offsets, rows, q.mean, q.probs, steps)
     return x @ model.emission.T + model.emission_bias
