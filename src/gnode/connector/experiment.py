@@ -261,11 +261,11 @@ def inactivation(
         centre = np.hstack([c.m[c.population == p].mean(0), c.n[c.population == p].mean(0)])
         cluster = int(np.argmin([np.linalg.norm(points[labels == k].mean(0) - centre) for k in range(4)]))
         change = inactivation_change(model_net, np.flatnonzero(labels == cluster), **GRID)
-        result["relative_error"].append(float(np.linalg.norm(change - target) / np.linalg.norm(target)))
+        result["relative_error"].append(flow_field_error(target, change))
         result["cluster_sizes"].append(int(np.sum(labels == cluster)))
         if fresh is not None:
             other = inactivation_change(fresh.network(), np.flatnonzero(fresh.population == p), **GRID)
-            result["fresh_ground_truth_error"].append(float(np.linalg.norm(other - target) / np.linalg.norm(target)))
+            result["fresh_ground_truth_error"].append(flow_field_error(target, other))
     return result
 
 

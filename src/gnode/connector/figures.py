@@ -8,6 +8,7 @@ import numpy as np
 
 from gnode.analysis.plots import pyplot, save_figure
 from gnode.connector.lowrank import LowRankRNN
+from gnode.connector.metrics import fold_mean_se
 
 
 def _field(ax, network: LowRankRNN, extent: float = 2.4, size: int = 30) -> None:
@@ -67,9 +68,8 @@ def plot_gmm(scores: dict[str, dict[int, list[float]]], path: str | Path) -> Non
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
     for name, by_k in scores.items():
         ks = sorted(by_k)
-        folds = [np.asarray(by_k[k]) for k in ks]
-        se = [f.std(ddof=1) / np.sqrt(f.size) if f.size > 1 else 0.0 for f in folds]
-        ax.errorbar(ks, [f.mean() for f in folds], yerr=se, marker="o", capsize=2, label=name)
+        mean, se = zip(*(fold_mean_se(by_k[k]) for k in ks), strict=True)
+        ax.errorbar(ks, mean, yerr=se, marker="o", capsize=2, label=name)
     ax.set_xlabel("mixture components")
     ax.set_ylabel("held-out log-likelihood per neuron")
     ax.legend(fontsize=7)

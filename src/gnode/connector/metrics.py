@@ -52,6 +52,12 @@ def gmm_cross_validation(
 SELECTION_RULES = ("one_se", "max")
 
 
+def fold_mean_se(folds: Sequence[float]) -> tuple[float, float]:
+    """Mean and standard error (over folds) of one cross-validated score; the error is 0 for a single fold."""
+    folds = np.asarray(folds, dtype=float)
+    return float(folds.mean()), float(folds.std(ddof=1) / np.sqrt(folds.size)) if folds.size > 1 else 0.0
+
+
 def best_components(scores: dict[int, list[float]], rule: str = "one_se") -> int:
     """The number of mixture components the cross-validation supports.
 
@@ -65,11 +71,11 @@ def best_components(scores: dict[int, list[float]], rule: str = "one_se") -> int
     """
     if rule not in SELECTION_RULES:
         raise ConfigError(f"unknown rule {rule!r}; choose one of {list(SELECTION_RULES)}")
-    means = {k: float(np.mean(v)) for k, v in scores.items()}
+    means = {k: fold_mean_se(v)[0] for k, v in scores.items()}
     best = max(means, key=means.get)
     if rule == "max":
         return best
-    spread = np.std(scores[best], ddof=1) / np.sqrt(len(scores[best])) if len(scores[best]) > 1 else 0.0
+    spread = fold_mean_se(scores[best])[1]
     return min(k for k, v in means.items() if v >= means[best] - spread)
 
 
