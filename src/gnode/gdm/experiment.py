@@ -284,4 +284,5 @@ def results_table(summary: dict) -> str:
             std = summary["std"][protocol][model]
             lines.append(f"| {model} | " + " | ".join(f"{mean[c]:.3f} ± {std[c]:.3f}" for c in columns) + " |")
         lines.append("")
+    lines.append(f"true switching rate of the fair test path: {summary['data']['true_switching_rate_test']:.3f}")
     return "\n".join(lines)
