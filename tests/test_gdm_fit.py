@@ -1,4 +1,7 @@
+import dataclasses
+
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
@@ -8,7 +11,7 @@ from gnode.errors import ConfigError, DataError
 from gnode.gdm.fit import GDMFitConfig, elbo, fit_gdm
 from gnode.gdm.inference import forecast, reconstruct, soft_states
 from gnode.gdm.metrics import mean_r2, state_accuracy
-from gnode.gdm.model import GDM
+from gnode.gdm.model import GDM, GDM_PARAMETERS
 from gnode.gdm.nascar import nascar
 from gnode.gdm.posterior import make_posterior
 
@@ -48,6 +51,21 @@ def test_the_fixed_projection_is_untouched_by_training_and_weight_decay(trained)
     assert np.array_equal(model.projection, fresh()[0].projection)
 
 
+def test_a_fixed_model_leaves_only_the_posterior_to_train():
+    data = nascar("standard", time=100, seed=1).observations
+    model, posterior = fresh()
+    config = GDMFitConfig(max_iterations=200, window=100, tolerance=-np.inf, frozen=GDM_PARAMETERS)
+    fitted, q, history = fit_gdm(data, model, posterior, config)
+    assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(fitted), jax.tree.leaves(model), strict=True))
+    assert not np.array_equal(q.weight, posterior.weight)
+    assert np.mean(history["elbo"][-20:]) > np.mean(history["elbo"][:20])
+    # freezing all but the noise variance trains that one alone
+    config = dataclasses.replace(config, frozen=GDM_PARAMETERS[:-1])
+    fitted, *_ = fit_gdm(data, model, posterior, config)
+    assert not np.array_equal(fitted.log_variance, model.log_variance)
+    assert np.array_equal(fitted.dynamics, model.dynamics) and np.array_equal(fitted.stickiness, model.stickiness)
+
+
 def test_the_stopping_rule_ends_a_flat_run_early():
     data = nascar("standard", time=100, seed=1).observations
     model, posterior = fresh()
@@ -76,3 +94,5 @@ def test_bad_inputs_are_one_line_errors():
         fit_gdm(data[0], model, posterior)
     with pytest.raises(ConfigError, match="multiple of window"):
         GDMFitConfig(max_iterations=150, window=100)
+    with pytest.raises(ConfigError, match="unknown GDM parameters \\['gamma'\\]"):
+        GDMFitConfig(frozen=("gamma",))

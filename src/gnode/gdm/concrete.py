@@ -6,7 +6,8 @@ measure on the first K − 1 coordinates is
     p(z) = (K − 1)! τ^{K−1} Π_k π_k z_k^{−τ−1} / (Σ_k π_k z_k^{−τ})^K,     π = softmax(logits).
 
 GDM scores both its transitions and its posterior with this density (lrrnn_gdm.md §B.2); like the authors' code, the
-log-density renormalises z to sum to one first.
+log-density renormalises z to sum to one first. Coordinates that underflowed to zero (steep logits, e.g. the standard
+NASCAR's true transitions) are floored at the smallest normal float.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def concrete_log_prob(
     """
     z = z / jnp.sum(z, axis=-1, keepdims=True)
     k = z.shape[-1]
-    log_z = jnp.log(z)
+    log_z = jnp.log(jnp.maximum(z, jnp.finfo(z.dtype).tiny))  # a coordinate that underflowed to 0 would give -inf
     score = logits - tau * log_z
     return (
         gammaln(k)

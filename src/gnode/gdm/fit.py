@@ -25,7 +25,7 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from gnode.errors import ConfigError, DivergenceError
 from gnode.gdm.data import check_observations
-from gnode.gdm.model import GDM
+from gnode.gdm.model import GDM, GDM_PARAMETERS
 from gnode.gdm.posterior import AbstractPosterior
 
 
@@ -36,7 +36,9 @@ class GDMFitConfig:
     Attributes:
         samples: M, posterior samples per iteration; lr, weight_decay: AdamW; clip_norm: global gradient-norm clip;
         warmup, final_fraction: the learning-rate schedule; max_iterations; window, tolerance: the stopping rule
-        (``max_iterations`` must be a multiple of ``window``); seed: the Monte Carlo draws.
+        (``max_iterations`` must be a multiple of ``window``); seed: the Monte Carlo draws; frozen: names of GDM
+        parameters held at their initial values (e.g. all of :data:`GDM_PARAMETERS` fits only the posterior to a
+        known generative model).
     """
 
     samples: int = 10
@@ -49,8 +51,12 @@ class GDMFitConfig:
     window: int = 100
     tolerance: float = 1e-4
     seed: int = 0
+    frozen: tuple[str, ...] = ()
 
     def __post_init__(self):
+        unknown = sorted(set(self.frozen) - set(GDM_PARAMETERS))
+        if unknown:
+            raise ConfigError(f"unknown GDM parameters {unknown} to freeze; choose from {list(GDM_PARAMETERS)}")
         if min(self.samples, self.warmup, self.max_iterations, self.window) <= 0:
             raise ConfigError(f"samples, warmup, max_iterations and window must be positive, got {self}")
         if self.max_iterations % self.window:
@@ -80,10 +86,11 @@ def elbo(
     return jnp.mean(log_joint - posterior.log_prob(z, y, model.tau)) - jnp.sum(usage * jnp.log(usage))
 
 
-def _trainable(model: GDM, posterior: AbstractPosterior):
+def _trainable(model: GDM, posterior: AbstractPosterior, frozen: tuple[str, ...]):
     spec = jax.tree_util.tree_map(eqx.is_array, (model, posterior))
-    if not model.train_projection:  # a fixed F is left alone by the weight decay too
-        spec = eqx.tree_at(lambda s: s[0].projection, spec, False)
+    fixed = set(frozen) | (set() if model.train_projection else {"projection"})  # also spared by the weight decay
+    for name in fixed:
+        spec = eqx.tree_at(lambda s, name=name: getattr(s[0], name), spec, False)
     return spec
 
 
@@ -102,7 +109,7 @@ def fit_gdm(
         DataError: bad observations. DivergenceError: the ELBO became non-finite (the message names the iteration).
     """
     data = jnp.asarray(check_observations(y, model.observations))
-    params, static = eqx.partition((model, posterior), _trainable(model, posterior))
+    params, static = eqx.partition((model, posterior), _trainable(model, posterior, config.frozen))
     optimizer = config.optimizer()
 
     @eqx.filter_jit

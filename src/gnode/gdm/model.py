@@ -23,6 +23,8 @@ from gnode.gdm.concrete import concrete_log_prob, concrete_sample
 from gnode.gdm.data import check_states
 
 EMISSIONS = ("gaussian", "poisson")
+GDM_PARAMETERS = ("projection", "transition_weight", "transition_bias", "stickiness", "initial_logits", "dynamics",
+                  "offsets", "initial_means", "log_variance")  # fmt: skip
 
 
 class GDM(eqx.Module):

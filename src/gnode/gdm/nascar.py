@@ -29,6 +29,8 @@ from gnode.errors import ConfigError
 VARIANTS = ("standard", "soft_sticky", "linderman")
 STATES = 4
 LATENT = 2
+TEMPERATURE = {"standard": 0.01, "soft_sticky": 0.99, "linderman": None}  # None: hard Categorical states
+STICKINESS = {"standard": 0.0, "soft_sticky": 0.25, "linderman": 0.0}  # γ of the logits (1 − γ)(W x + r) + γ z
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +58,7 @@ def _rotation(theta: float) -> np.ndarray:
     return expm(np.array([[0.0, theta], [-theta, 0.0]]))  # clockwise by theta
 
 
-def _dynamics(variant: str) -> tuple[np.ndarray, np.ndarray]:
+def true_dynamics(variant: str) -> tuple[np.ndarray, np.ndarray]:
     """Per-state ``A_k`` (the one-step maps) and offsets ``b_k``."""
     eye = np.eye(LATENT)
     if variant == "soft_sticky":
@@ -68,7 +70,7 @@ def _dynamics(variant: str) -> tuple[np.ndarray, np.ndarray]:
     return np.stack([*rotations, eye, eye]), np.stack([*offsets, [0.1, 0.0], [-0.25, 0.0]])
 
 
-def _transitions(variant: str) -> tuple[np.ndarray, np.ndarray]:
+def true_transitions(variant: str) -> tuple[np.ndarray, np.ndarray]:
     """Transition weights ``W`` (4 × 2) and biases ``r`` (4)."""
     if variant == "linderman":
         return np.array([[100.0, 0], [-100, 0], [0, 10], [0, -10]]), np.array([-200.0, -200, 0, 0])
@@ -102,9 +104,9 @@ def nascar(
         raise ConfigError(f"need time >= 2 and observations >= 1, got {time}, {observations}")
     rng = np.random.default_rng(seed)
     emission = np.random.default_rng([emission_seed, 7]).normal(size=(observations, LATENT))
-    maps, offsets = _dynamics(variant)
-    weights, biases = _transitions(variant)
-    temperature, stickiness = {"standard": (0.01, 0.0), "soft_sticky": (0.99, 0.25), "linderman": (None, 0.0)}[variant]
+    maps, offsets = true_dynamics(variant)
+    weights, biases = true_transitions(variant)
+    temperature, stickiness = TEMPERATURE[variant], STICKINESS[variant]
     x = np.array([0.0, 1.0])
     z = np.eye(STATES)[2]
     latents, states = [x], [z]
