@@ -10,7 +10,7 @@ from gnode.gdm.fit import GDMFitConfig
 
 def test_fit_then_evaluate_scores_both_protocols(tmp_path):
     fit_nascar(tmp_path, "soft_sticky", models=("gdm", "slds"), seeds=[0, 1],
-               config=GDMFitConfig(max_iterations=100), baseline_iterations=3)  # fmt: skip
+               config=GDMFitConfig(max_iterations=100), baseline_iterations=3, paths=(2, 3))  # fmt: skip
     result = CliRunner().invoke(app, ["gdm", "evaluate", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "fair protocol" in result.output and "paper protocol" in result.output
@@ -21,7 +21,7 @@ def test_fit_then_evaluate_scores_both_protocols(tmp_path):
     assert paper["slds"][0]["r2_test"] < fair["slds"][0]["r2_test"] - 0.3
     # GDM's states are inferred on the test path in both protocols; only its forecast's starting sequence differs
     assert paper["gdm"][0]["state_accuracy"] == fair["gdm"][0]["state_accuracy"]
-    assert summary["data"]["test_seed"] == {"fair": 1, "paper": 1}
+    assert summary["data"]["train_seed"] == 2 and summary["data"]["test_seed"] == {"fair": 3, "paper": 3}
     for name in ("states.png", "forecasts.png", "table.md"):
         assert (tmp_path / name).stat().st_size > 0
     again = evaluate_nascar(tmp_path)  # scoring is deterministic
@@ -33,6 +33,7 @@ def test_bad_requests_are_one_line_errors(tmp_path):
                  ["fit", "standard", "--out", str(tmp_path), "--models", "gdm,lstm"],
                  ["fit", "standard", "--out", str(tmp_path), "--states", "1"],
                  ["fit", "standard", "--out", str(tmp_path), "--max-iterations", "150"],
+                 ["fit", "standard", "--out", str(tmp_path), "--train-path", "4", "--test-path", "4"],
                  ["evaluate", "--out", str(tmp_path / "none")]):  # fmt: skip
         result = CliRunner().invoke(app, ["gdm", *args])
         assert result.exit_code == 2 and "error" in result.output, result.output

@@ -26,6 +26,8 @@ def fit(
     states: Annotated[int, typer.Option(help="K, the number of discrete states")] = 4,
     max_iterations: Annotated[int, typer.Option(help="GDM's most iterations (a multiple of 100)")] = 4000,
     baseline_iterations: Annotated[int, typer.Option(help="EM iterations of the SLDS, rSLDS and ARHMM")] = 100,
+    train_path: Annotated[int, typer.Option(help="seed of the training path")] = 0,
+    test_path: Annotated[int, typer.Option(help="seed of the test path (not the training one)")] = 1,
 ):
     """Fit every model on the training path; store what each infers about the training and test paths."""
     from gnode.errors import ConfigError
@@ -36,7 +38,8 @@ def fit(
         raise ConfigError(f"need seeds > 0, got {seeds}")
     names = tuple(m.strip() for m in models.split(",") if m.strip())
     fit_nascar(out, variant, models=names, seeds=range(seeds), states=states,
-               config=GDMFitConfig(max_iterations=max_iterations), baseline_iterations=baseline_iterations)  # fmt: skip
+               config=GDMFitConfig(max_iterations=max_iterations), baseline_iterations=baseline_iterations,
+               paths=(train_path, test_path))  # fmt: skip
     console.print(f"fit.json and inferred.npz in {out}; next: gnode gdm evaluate --out {out}")
 
 

@@ -40,9 +40,9 @@ PROTOCOLS = ("fair", "paper")
 TRAIN_SEED, TEST_SEED = 0, 1
 
 
-def paper_test_seed(variant: str) -> int:
-    """The authors' test path: the training one for the standard variant, seed 1 otherwise."""
-    return TRAIN_SEED if variant == "standard" else TEST_SEED
+def paper_test_seed(variant: str, paths: tuple[int, int] = (TRAIN_SEED, TEST_SEED)) -> int:
+    """The authors' test path: the training one for the standard variant, the test one otherwise."""
+    return paths[0] if variant == "standard" else paths[1]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,6 +158,7 @@ def fit_nascar(
     steps: int = 10,
     config: GDMFitConfig = GDMFitConfig(),
     baseline_iterations: int = 100,
+    paths: tuple[int, int] = (TRAIN_SEED, TEST_SEED),
 ) -> dict[str, Any]:
     """Fit every model with every seed on the training path of NASCAR ``variant``; write what each infers about
     the training and test sequences under both protocols (``inferred.npz``) and the settings (``fit.json``).
@@ -165,17 +166,19 @@ def fit_nascar(
     Arguments:
         models: from :data:`MODELS`; seeds: initialisations (the data are fixed); states: K; steps: the forecast
         horizon; config: GDM's training; baseline_iterations: EM iterations of the SLDS, rSLDS and ARHMM (the
-        authors' ssm runs: 100).
+        authors' ssm runs: 100); paths: the seeds of the training and the test path (distinct, for a fair test).
     Returns:
         The contents of ``fit.json``.
     """
     models = check_models(models)
     check_states(states)
+    if paths[0] == paths[1]:
+        raise ConfigError(f"the training and test paths need different seeds, got {paths[0]} for both")
     if not seeds or steps <= 0 or baseline_iterations <= 0:
         raise ConfigError(f"need seeds, steps > 0 and baseline_iterations > 0, got {list(seeds)}, {steps}, "
                           f"{baseline_iterations}")  # fmt: skip
-    train = nascar(variant, seed=TRAIN_SEED)
-    tests = {"fair": nascar(variant, seed=TEST_SEED), "paper": nascar(variant, seed=paper_test_seed(variant))}
+    train = nascar(variant, seed=paths[0])
+    tests = {"fair": nascar(variant, seed=paths[1]), "paper": nascar(variant, seed=paper_test_seed(variant, paths))}
     arrays: dict[str, np.ndarray] = {}
     fits: dict[str, list] = {m: [] for m in models}
     for name in models:
@@ -202,8 +205,8 @@ def fit_nascar(
         "seeds": list(seeds),
         "states": states,
         "steps": steps,
-        "train_seed": TRAIN_SEED,
-        "test_seed": {"fair": TEST_SEED, "paper": paper_test_seed(variant)},
+        "train_seed": paths[0],
+        "test_seed": {"fair": paths[1], "paper": paper_test_seed(variant, paths)},
         "gdm": dataclasses.asdict(config),
         "baseline_iterations": baseline_iterations,
         "fits": fits,
