@@ -14,6 +14,7 @@ def test_fit_then_evaluate_scores_both_protocols(tmp_path):
     result = CliRunner().invoke(app, ["gdm", "evaluate", "--out", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "fair protocol" in result.output and "paper protocol" in result.output
+    assert "gdm: learned stickiness γ" in result.output and "slds: learned" not in result.output
     summary = json.loads((tmp_path / "summary.json").read_text())
     fair, paper = summary["runs"]["fair"], summary["runs"]["paper"]
     assert [r["seed"] for r in fair["slds"]] == [0, 1]

@@ -31,7 +31,7 @@ from gnode.gdm.fit import GDMFitConfig, fit_gdm
 from gnode.gdm.inference import forecast, reconstruct, soft_states
 from gnode.gdm.metrics import mean_r2, state_accuracy, switching_rate
 from gnode.gdm.model import GDM
-from gnode.gdm.nascar import Switching, nascar
+from gnode.gdm.nascar import STICKINESS, Switching, nascar
 from gnode.gdm.posterior import make_posterior
 from gnode.train.checkpoint import load_arrays, save_arrays, write_json
 
@@ -288,4 +288,9 @@ def results_table(summary: dict) -> str:
             lines.append(f"| {model} | " + " | ".join(f"{mean[c]:.3f} ± {std[c]:.3f}" for c in columns) + " |")
         lines.append("")
     lines.append(f"true switching rate of the fair test path: {summary['data']['true_switching_rate_test']:.3f}")
+    for model, mean in summary["mean"]["fair"].items():
+        if "stickiness" in mean:
+            std = summary["std"]["fair"][model]["stickiness"]
+            lines.append(f"\n{model}: learned stickiness γ {mean['stickiness']:.2f} ± {std:.2f} "
+                         f"(the generator's: {STICKINESS.get(summary['variant'], 0.0)})")  # fmt: skip
     return "\n".join(lines)
