@@ -81,6 +81,16 @@ def test_the_elbo_is_deterministic_given_the_key():
     assert float(value(model, posterior, y, jr.key(0), 4)) == float(value(model, posterior, y, jr.key(0), 4))
 
 
+def test_a_time_averaged_elbo_divides_only_the_data_term_by_the_length():
+    y = jnp.asarray(nascar("soft_sticky", time=50).observations)
+    model, posterior = fresh()
+    z = posterior.sample(jr.key(0), y, model.tau, 4)
+    usage = jnp.mean(z, axis=(0, 1))
+    entropy = float(-jnp.sum(usage * jnp.log(usage)))
+    summed, averaged = (float(elbo(model, posterior, y, jr.key(0), 4, mean)) for mean in (False, True))
+    assert np.isclose(averaged, (summed - entropy) / 50 + entropy, rtol=1e-5)
+
+
 def test_bad_inputs_are_one_line_errors():
     model, posterior = fresh()
     data = nascar("standard", time=50).observations

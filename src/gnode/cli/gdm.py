@@ -28,6 +28,7 @@ def fit(
     baseline_iterations: Annotated[int, typer.Option(help="EM iterations of the SLDS, rSLDS and ARHMM")] = 100,
     train_path: Annotated[int, typer.Option(help="seed of the training path")] = 0,
     test_path: Annotated[int, typer.Option(help="seed of the test path (not the training one)")] = 1,
+    time_average: Annotated[bool, typer.Option(help="GDM: average the ELBO over time instead of summing it")] = False,
 ):
     """Fit every model on the training path; store what each infers about the training and test paths."""
     from gnode.errors import ConfigError
@@ -37,9 +38,9 @@ def fit(
     if seeds <= 0:
         raise ConfigError(f"need seeds > 0, got {seeds}")
     names = tuple(m.strip() for m in models.split(",") if m.strip())
-    fit_nascar(out, variant, models=names, seeds=range(seeds), states=states,
-               config=GDMFitConfig(max_iterations=max_iterations), baseline_iterations=baseline_iterations,
-               paths=(train_path, test_path))  # fmt: skip
+    config = GDMFitConfig(max_iterations=max_iterations, time_average=time_average)
+    fit_nascar(out, variant, models=names, seeds=range(seeds), states=states, config=config,
+               baseline_iterations=baseline_iterations, paths=(train_path, test_path))  # fmt: skip
     console.print(f"fit.json and inferred.npz in {out}; next: gnode gdm evaluate --out {out}")
 
 

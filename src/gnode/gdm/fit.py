@@ -38,7 +38,8 @@ class GDMFitConfig:
         warmup, final_fraction: the learning-rate schedule; max_iterations; window, tolerance: the stopping rule
         (``max_iterations`` must be a multiple of ``window``); seed: the Monte Carlo draws; frozen: names of GDM
         parameters held at their initial values (e.g. all of :data:`GDM_PARAMETERS` fits only the posterior to a
-        known generative model).
+        known generative model); time_average: the ELBO's first term averaged over time instead of summed (the
+        stopping rule then reads per-step units).
     """
 
     samples: int = 10
@@ -52,6 +53,7 @@ class GDMFitConfig:
     tolerance: float = 1e-4
     seed: int = 0
     frozen: tuple[str, ...] = ()
+    time_average: bool = False
 
     def __post_init__(self):
         unknown = sorted(set(self.frozen) - set(GDM_PARAMETERS))
@@ -77,13 +79,20 @@ class GDMFitConfig:
 
 
 def elbo(
-    model: GDM, posterior: AbstractPosterior, y: Float[Array, "T N"], key: PRNGKeyArray, samples: int
+    model: GDM,
+    posterior: AbstractPosterior,
+    y: Float[Array, "T N"],
+    key: PRNGKeyArray,
+    samples: int,
+    time_average: bool = False,
 ) -> Float[Array, ""]:
-    """The objective above for one sequence (a sum over time, averaged over ``samples`` posterior draws)."""
+    """The objective above for one sequence, averaged over ``samples`` posterior draws; its first term summed over
+    time, or averaged over time if ``time_average`` (which weighs the usage entropy T times more)."""
     z = posterior.sample(key, y, model.tau, samples)
     log_joint = jax.vmap(lambda s: model.log_prior(s, y) + model.log_likelihood(y, s))(z)
     usage = jnp.mean(z, axis=(0, 1))
-    return jnp.mean(log_joint - posterior.log_prob(z, y, model.tau)) - jnp.sum(usage * jnp.log(usage))
+    fit = jnp.mean(log_joint - posterior.log_prob(z, y, model.tau)) / (y.shape[0] if time_average else 1)
+    return fit - jnp.sum(usage * jnp.log(usage))
 
 
 def _trainable(model: GDM, posterior: AbstractPosterior, frozen: tuple[str, ...]):
@@ -116,7 +125,7 @@ def fit_gdm(
     def chunk(params, opt_state, key):
         def step(carry, k):
             params, opt_state = carry
-            loss = lambda p: -elbo(*eqx.combine(p, static), data, k, config.samples)  # noqa: E731
+            loss = lambda p: -elbo(*eqx.combine(p, static), data, k, config.samples, config.time_average)  # noqa: E731
             value, grads = jax.value_and_grad(loss)(params)
             updates, opt_state = optimizer.update(grads, opt_state, params)
             return (eqx.apply_updates(params, updates), opt_state), -value
