@@ -32,7 +32,7 @@ def trained():
 def test_training_raises_the_elbo_and_fits_standard_nascar(trained):
     model, posterior, history, train, test = trained
     assert history["iterations"] == 1200 and not history["stopped_early"]
-    assert np.mean(history["elbo"][-100:]) > np.mean(history["elbo"][:100]) + 1000
+    assert np.mean(history["elbo"][-100:]) > np.mean(history["elbo"][:100]) + 2  # per time step: the ELBO's mean
     y = jnp.asarray(train.observations)
     assert mean_r2(np.asarray(reconstruct(model, posterior, y, jr.key(0))), train.observations) > 0.98
     # amortised: the test sequence is inferred by a forward pass, and scored as well as the training one

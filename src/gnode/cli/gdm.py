@@ -28,7 +28,9 @@ def fit(
     baseline_iterations: Annotated[int, typer.Option(help="EM iterations of the SLDS, rSLDS and ARHMM")] = 100,
     train_path: Annotated[int, typer.Option(help="seed of the training path")] = 0,
     test_path: Annotated[int, typer.Option(help="seed of the test path (not the training one)")] = 1,
-    time_average: Annotated[bool, typer.Option(help="GDM: average the ELBO over time instead of summing it")] = False,
+    time_average: Annotated[
+        bool, typer.Option(help="GDM: the ELBO averaged over time, or summed (--no-time-average)")
+    ] = True,
 ):
     """Fit every model on the training path; store what each infers about the training and test paths."""
     from gnode.errors import ConfigError
