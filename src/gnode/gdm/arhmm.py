@@ -89,15 +89,19 @@ def fit_arhmm(y: np.ndarray, states: int, config: ARHMMConfig = ARHMMConfig()) -
     y = check_observations(y)
     probs, counts = kmeans_states(y, states, config.seed)
     data = jnp.asarray(y)
-
-    @jax.jit
-    def iteration(probs, counts):
-        return m_step(data, probs, counts, config).smooth(data)
-
     probs, counts = jnp.asarray(probs, jnp.float32), jnp.asarray(counts, jnp.float32)
+    step = dataclasses.replace(config, iterations=1, seed=0)  # only what shapes one iteration: one compilation
     for _ in range(config.iterations):
-        probs, counts = iteration(probs, counts)
+        probs, counts = _em_iteration(data, probs, counts, step)
     return m_step(data, probs, counts, config)
+
+
+@eqx.filter_jit
+def _em_iteration(
+    data: Float[Array, "T N"], probs: Float[Array, "T K"], counts: Float[Array, "K K"], config: ARHMMConfig
+):
+    # module level, so that fits with different seeds and lengths reuse one compilation
+    return m_step(data, probs, counts, config).smooth(data)
 
 
 def arhmm_states(model: ARHMM, y: np.ndarray) -> Float[Array, "T K"]:

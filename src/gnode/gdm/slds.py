@@ -254,16 +254,18 @@ def fit_slds(y: np.ndarray, states: int, config: SLDSConfig = SLDSConfig()) -> t
         raise ConfigError(f"latent dimension {config.latent} exceeds the {y.shape[1]} observed")
     model, q = _initialize(y, states, config)
     data = jnp.asarray(y)
-
-    @eqx.filter_jit
-    def iteration(model, probs):
-        q = e_step(model, data, probs, config.inner)
-        return m_step(model, data, q, config), q.probs
-
     probs = q.probs
+    step = dataclasses.replace(config, iterations=1, seed=0)  # only what shapes one iteration: one compilation
     for _ in range(config.iterations):
-        model, probs = iteration(model, probs)
+        model, probs = _em_iteration(model, data, probs, step)
     return model, eqx.filter_jit(e_step)(model, data, probs, config.inner)
+
+
+@eqx.filter_jit
+def _em_iteration(model: SLDS, data: Float[Array, "T N"], probs: Float[Array, "T K"], config: SLDSConfig):
+    # module level, so that fits with different seeds and lengths reuse one compilation
+    q = e_step(model, data, probs, config.inner)
+    return m_step(model, data, q, config), q.probs
 
 
 def infer(model: SLDS, y: np.ndarray, rounds: int = 20) -> Posterior:
