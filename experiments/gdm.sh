@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the GDM section of docs/results.md: every model, 5 seeds, on both GDM NASCAR variants, scored under the
 # fair and the paper protocol; GDM with the ELBO summed over time; the soft-sticky diagnosis (true parameters, other
-# paths); then the per-iteration timing. Needs pip install -e '.[gdm]'. About 75 min on 2 cores.
+# paths); then the per-iteration timing. Needs pip install -e '.[gdm]'. About 85 min on 2 cores.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/gdm}

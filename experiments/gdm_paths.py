@@ -5,7 +5,7 @@ can carry (k = 10, train → test, as in the results table).
 
     python experiments/gdm_paths.py [--variant soft_sticky] [--out runs/gdm/paths]
 
-Prints one markdown row per path pair and the means (about 6 min on 2 cores).
+Prints one markdown row per path pair and the means (about 10 min on 2 cores).
 """
 
 from __future__ import annotations

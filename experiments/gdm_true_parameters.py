@@ -11,7 +11,7 @@
 
     python experiments/gdm_true_parameters.py [--posteriors linear,gru] [--seeds 2]
 
-Prints the bounds and one markdown row per (posterior, seed, parameters) (about 15 min on 2 cores; the GRU posterior
+Prints the bounds and one markdown row per (posterior, seed, parameters) (about 25 min on 2 cores; the GRU posterior
 is most of it). Only the soft-sticky variant: the standard variant's true transition logits (±200) push posterior
 samples onto the simplex's vertices, where the Concrete density at τ = 0.99 is unbounded and float32 floors it, so
 ELBOs of its true parameters are not comparable with those of a fit.
