@@ -4,9 +4,9 @@
 
 Each model is fitted for a short and a long run (the best of 3 wall times each, waiting for JAX's asynchronous
 dispatch to finish); the difference of the two divided by the difference of their iterations is the time per
-iteration, free of compilation and initialisation. GDM: one ELBO
-gradient step with M = 10 posterior samples; SLDS / rSLDS: one variational EM iteration (Gaussian chain + HMM
-smoothing + M-step); ARHMM: one EM iteration. The last line printed is JSON.
+iteration, free of compilation and initialisation. GDM: one ELBO gradient step with M = 10 posterior samples;
+SLDS / rSLDS: one variational EM iteration (Gaussian chain + HMM smoothing + M-step); ARHMM: one EM iteration. The
+last line printed is JSON.
 """
 
 from __future__ import annotations

@@ -36,7 +36,7 @@ def main() -> None:
         accuracy = [r["state_accuracy"] for r in runs]
         bounds.append(bound)
         scores.extend(accuracy)
-        print(f"| {s} / {s + 1} | {bound:.3f} | {' , '.join(f'{a:.3f}' for a in accuracy)} |", flush=True)
+        print(f"| {s} / {s + 1} | {bound:.3f} | {', '.join(f'{a:.3f}' for a in accuracy)} |", flush=True)
     print(f"| mean | {np.mean(bounds):.3f} | {np.mean(scores):.3f} ± {np.std(scores, ddof=1):.3f} |")
 
 

@@ -292,5 +292,5 @@ def results_table(summary: dict) -> str:
         if "stickiness" in mean:
             std = summary["std"]["fair"][model]["stickiness"]
             lines.append(f"\n{model}: learned stickiness γ {mean['stickiness']:.2f} ± {std:.2f} "
-                         f"(the generator's: {STICKINESS.get(summary['variant'], 0.0)})")  # fmt: skip
+                         f"(the generator's: {STICKINESS[summary['variant']]})")  # fmt: skip
     return "\n".join(lines)

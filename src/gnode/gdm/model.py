@@ -11,6 +11,8 @@ a soft z mixes them. ``GDM`` holds the generative parameters; the posteriors are
 
 from __future__ import annotations
 
+import dataclasses
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -23,8 +25,6 @@ from gnode.gdm.concrete import concrete_log_prob, concrete_sample
 from gnode.gdm.data import check_states
 
 EMISSIONS = ("gaussian", "poisson")
-GDM_PARAMETERS = ("projection", "transition_weight", "transition_bias", "stickiness", "initial_logits", "dynamics",
-                  "offsets", "initial_means", "log_variance")  # fmt: skip
 
 
 class GDM(eqx.Module):
@@ -144,3 +144,6 @@ class GDM(eqx.Module):
 
         _, ys = jax.lax.scan(step, (y0, z0), jr.split(key, steps))
         return ys
+
+
+GDM_PARAMETERS = tuple(f.name for f in dataclasses.fields(GDM) if not f.metadata.get("static"))  # the array fields
