@@ -38,3 +38,18 @@ def test_bad_requests_are_one_line_errors(tmp_path):
                  ["evaluate", "--out", str(tmp_path / "none")]):  # fmt: skip
         result = CliRunner().invoke(app, ["gdm", *args])
         assert result.exit_code == 2 and "error" in result.output, result.output
+
+
+def test_train_projection_reaches_the_fit_and_its_record(tmp_path):
+    runs = {}
+    for flag in ("--train-projection", "--no-train-projection"):
+        out = tmp_path / flag
+        args = ["gdm", "fit", "soft_sticky", "--out", str(out), "--models", "gdm", "--seeds", "1",
+                "--max-iterations", "100", flag]  # fmt: skip
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 0, result.output
+        runs[flag] = json.loads((out / "fit.json").read_text())
+        runs[flag]["states"] = np.load(out / "inferred.npz")["fair__gdm__0__test__states"]
+    assert runs["--train-projection"]["train_projection"] and not runs["--no-train-projection"]["train_projection"]
+    # the same seed and data: only a learned F makes the inferred states differ
+    assert not np.allclose(runs["--train-projection"]["states"], runs["--no-train-projection"]["states"])

@@ -31,6 +31,9 @@ def fit(
     time_average: Annotated[
         bool, typer.Option(help="GDM: the ELBO averaged over time, or summed (--no-time-average)")
     ] = True,
+    train_projection: Annotated[
+        bool, typer.Option(help="GDM learns its projection F (the authors' linear GDM keeps a random one fixed)")
+    ] = False,
 ):
     """Fit every model on the training path; store what each infers about the training and test paths."""
     from gnode.errors import ConfigError
@@ -42,7 +45,8 @@ def fit(
     names = tuple(m.strip() for m in models.split(",") if m.strip())
     config = GDMFitConfig(max_iterations=max_iterations, time_average=time_average)
     fit_nascar(out, variant, models=names, seeds=range(seeds), states=states, config=config,
-               baseline_iterations=baseline_iterations, paths=(train_path, test_path))  # fmt: skip
+               train_projection=train_projection, baseline_iterations=baseline_iterations,
+               paths=(train_path, test_path))  # fmt: skip
     console.print(f"fit.json and inferred.npz in {out}; next: gnode gdm evaluate --out {out}")
 
 

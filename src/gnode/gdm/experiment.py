@@ -63,12 +63,12 @@ def check_models(models: Sequence[str]) -> tuple[str, ...]:
 
 
 class _GDMRun:
-    def __init__(self, posterior: str, config: GDMFitConfig):
-        self.kind, self.config = posterior, config
+    def __init__(self, posterior: str, config: GDMFitConfig, train_projection: bool):
+        self.kind, self.config, self.train_projection = posterior, config, train_projection
 
     def fit(self, y: np.ndarray, states: int, seed: int) -> dict[str, Any]:
         k1, k2 = jr.split(jr.key(seed))
-        model = GDM(y.shape[1], states, key=k1)
+        model = GDM(y.shape[1], states, train_projection=self.train_projection, key=k1)
         posterior = make_posterior(self.kind, y.shape[1], states, key=k2)
         self.model, self.posterior, history = fit_gdm(y, model, posterior, dataclasses.replace(self.config, seed=seed))
         return {"iterations": history["iterations"], "stickiness": float(self.model.stickiness)}
@@ -124,9 +124,9 @@ class _ARHMMRun:
         return on_train
 
 
-def _runner(name: str, config: GDMFitConfig, iterations: int):
+def _runner(name: str, config: GDMFitConfig, train_projection: bool, iterations: int):
     if name.startswith("gdm"):
-        return _GDMRun("gru" if name == "gdm-gru" else "linear", config)
+        return _GDMRun("gru" if name == "gdm-gru" else "linear", config, train_projection)
     if name in ("slds", "rslds"):
         return _SLDSRun("sticky" if name == "slds" else "recurrent_only", iterations)
     return _ARHMMRun(iterations)
@@ -157,6 +157,7 @@ def fit_nascar(
     states: int = 4,
     steps: int = 10,
     config: GDMFitConfig = GDMFitConfig(),
+    train_projection: bool = False,
     baseline_iterations: int = 100,
     paths: tuple[int, int] = (TRAIN_SEED, TEST_SEED),
 ) -> dict[str, Any]:
@@ -165,8 +166,10 @@ def fit_nascar(
 
     Arguments:
         models: from :data:`MODELS`; seeds: initialisations (the data are fixed); states: K; steps: the forecast
-        horizon; config: GDM's training; baseline_iterations: EM iterations of the SLDS, rSLDS and ARHMM (the
-        authors' ssm runs: 100); paths: the seeds of the training and the test path (distinct, for a fair test).
+        horizon; config: GDM's training; train_projection: GDM learns its projection F (as the authors' RNN
+        variant does) instead of keeping a random one fixed (their linear GDM); baseline_iterations: EM iterations
+        of the SLDS, rSLDS and ARHMM (the authors' ssm runs: 100); paths: the seeds of the training and the test
+        path (distinct, for a fair test).
     Returns:
         The contents of ``fit.json``.
     """
@@ -183,7 +186,7 @@ def fit_nascar(
     fits: dict[str, list] = {m: [] for m in models}
     for name in models:
         for seed in seeds:
-            runner = _runner(name, config, baseline_iterations)
+            runner = _runner(name, config, train_projection, baseline_iterations)
             tick = time.perf_counter()
             info = runner.fit(train.observations, states, seed)
             fits[name].append({"seed": seed, "fit_seconds": time.perf_counter() - tick, **info})
@@ -208,6 +211,7 @@ def fit_nascar(
         "train_seed": paths[0],
         "test_seed": {"fair": paths[1], "paper": paper_test_seed(variant, paths)},
         "gdm": dataclasses.asdict(config),
+        "train_projection": train_projection,
         "baseline_iterations": baseline_iterations,
         "fits": fits,
     }
