@@ -11,11 +11,13 @@
    accuracy of its MAP states: the relaxed states that maximise the model's own joint density log p(z, y) on each
    sequence (Adam on per-time logits from uniform states; no posterior involved).
 3. The MAP states of the true model also head the list in 1, with GDM's random F (seed 0) and with F = C⁺ (the least
-   squares projection): what the model, rather than a posterior family, says about the states.
+   squares projection): what the model, rather than a posterior family, says about the states. Below the list, the
+   standard deviation per coordinate of the observation noise in the position the model reads, (F C)⁻¹ F y, for
+   GDM's random F of seeds 0–4 and for F = C⁺.
 
     python experiments/gdm_true_parameters.py [--posteriors linear,gru] [--seeds 2]
 
-Prints the bounds and one markdown row per (posterior, seed, parameters) (about 25 min on 2 cores; the GRU posterior
+Prints the bounds and one markdown row per (posterior, seed, parameters) (about 30 min on 2 cores; the GRU posterior
 is most of it). Only the soft-sticky variant: the standard variant's true transition logits (±200) push posterior
 samples onto the simplex's vertices, where the Concrete density at τ = 0.99 is unbounded and float32 floors it, so
 ELBOs of its true parameters are not comparable with those of a fit.
@@ -113,6 +115,17 @@ def knn_bounds(variant: str, paths: int) -> dict[str, float]:
     return bounds
 
 
+def position_noise(emission: np.ndarray, seeds: int = 5, noise: float = 0.01) -> dict[str, np.ndarray]:
+    """Standard deviation per coordinate of ``(F C)⁻¹ F ε``, ε ∼ N(0, noise² I): the random F of GDM's seeds, then
+    the least-squares F = C⁺."""
+    spread = {}
+    for seed in range(seeds):
+        f = np.asarray(GDM(emission.shape[0], 4, key=jr.split(jr.key(seed), 3)[0]).projection, np.float64)
+        spread[f"random F, seed {seed}"] = noise * np.linalg.norm(np.linalg.inv(f @ emission) @ f, axis=1)
+    spread["F = C⁺"] = noise * np.linalg.norm(np.linalg.pinv(emission), axis=1)
+    return spread
+
+
 def score(model, posterior, train, test, key) -> tuple[float, float, float]:
     """The ELBO, the posterior's state accuracy, the MAP states' state accuracy."""
     y = jnp.asarray(train.observations)
@@ -132,6 +145,12 @@ def main() -> None:
     print(f"\n**{variant}** — k-NN state accuracy of the truth (train path 0, test path 1)\n")
     for name, value in knn_bounds(variant, args.paths).items():
         print(f"- {name}: {value:.3f}")
+    spread = position_noise(train.emission)
+    print("\nnoise in the position read through F, (F C)⁻¹ F y, std per coordinate:")
+    for name, value in spread.items():
+        print(f"- {name}: {', '.join(f'{v:.4f}' for v in value)}")
+    ratios = np.array([v / spread["F = C⁺"] for v in spread.values()][:-1])
+    print(f"- random F over least squares: {ratios.min():.1f}–{ratios.max():.1f}×")
     print("\n| posterior | seed | parameters | ELBO (200 draws) | state accuracy | MAP states' accuracy | iterations "
           "| learned γ |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
