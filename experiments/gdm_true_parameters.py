@@ -5,8 +5,11 @@
    (training seed s, test seed s + 1), to show how much it moves from path to path.
 2. A GDM set to the TRUE generating parameters (exact in GDM's form: S_k = C A_k (F C)⁻¹, b_k ← C b_k,
    R = W (F C)⁻¹, r, γ, noise variance 1e-4, with GDM's own random F), with only the posterior trained, then with
-   the posterior and the noise variance trained (both for the full 4,000 iterations), beside a GDM trained in full
-   from the authors' initialisation with the same seed (the default fit).
+   F = C⁺ (the least-squares projection) and only the posterior trained, then with GDM's F and the posterior and the
+   noise variance trained (all for the full 4,000 iterations), beside a GDM trained in full from the authors'
+   initialisation with the same seed (the default fit). Posteriors: the linear and GRU ones of gnode.gdm, and a
+   per-time one (``per-time``): free Concrete logits for every time step of one sequence, the most a mean-field
+   Concrete posterior can do; for the test sequence a fresh one is fitted with the model held fixed.
    Each is scored by its ELBO (200 posterior draws), the state accuracy of its posterior's soft states, and the state
    accuracy of its MAP states: the relaxed states that maximise the model's own joint density log p(z, y) on each
    sequence (Adam on per-time logits from uniform states; no posterior involved).
@@ -15,12 +18,12 @@
    standard deviation per coordinate of the observation noise in the position the model reads, (F C)⁻¹ F y, for
    GDM's random F of seeds 0–4 and for F = C⁺.
 
-    python experiments/gdm_true_parameters.py [--posteriors linear,gru] [--seeds 2]
+    python experiments/gdm_true_parameters.py [--posteriors linear,gru,per-time] [--seeds 2]
 
-Prints the bounds and one markdown row per (posterior, seed, parameters) (about 30 min on 2 cores; the GRU posterior
-is most of it). Only the soft-sticky variant: the standard variant's true transition logits (±200) push posterior
-samples onto the simplex's vertices, where the Concrete density at τ = 0.99 is unbounded and float32 floors it, so
-ELBOs of its true parameters are not comparable with those of a fit.
+Prints the bounds and one markdown row per (posterior, seed, parameters) (about 40 min on 2 cores; the GRU posterior
+is most of it; ``--posteriors per-time``: about 5 min). Only the soft-sticky variant: the standard variant's true
+transition logits (±200) push posterior samples onto the simplex's vertices, where the Concrete density at τ = 0.99
+is unbounded and float32 floors it, so ELBOs of its true parameters are not comparable with those of a fit.
 """
 
 from __future__ import annotations
@@ -39,9 +42,27 @@ from gnode.gdm.inference import soft_states
 from gnode.gdm.metrics import state_accuracy
 from gnode.gdm.model import GDM, GDM_PARAMETERS
 from gnode.gdm.nascar import STICKINESS, nascar, true_dynamics, true_transitions
-from gnode.gdm.posterior import make_posterior
+from gnode.gdm.posterior import AbstractPosterior, make_posterior
 
 ALL_BUT_NOISE = tuple(p for p in GDM_PARAMETERS if p != "log_variance")
+
+
+class PerTimePosterior(AbstractPosterior):
+    """Free Concrete logits for each time step of one sequence of length ``time`` (no amortisation)."""
+
+    table: jnp.ndarray
+
+    def __init__(self, time: int, states: int, *, key):
+        self.table = 0.1 * jr.normal(key, (time, states))
+
+    def logits(self, y):
+        return self.table
+
+
+def new_posterior(kind: str, y: np.ndarray, key) -> AbstractPosterior:
+    if kind == "per-time":
+        return PerTimePosterior(y.shape[0], 4, key=key)
+    return make_posterior(kind, y.shape[1], 4, key=key)
 
 
 def true_gdm(model: GDM, variant: str, emission: np.ndarray) -> GDM:
@@ -71,6 +92,11 @@ def seeded_gdm(observations: int, seed: int) -> GDM:
     return GDM(observations, 4, key=jr.split(jr.key(seed), 3)[0])
 
 
+def least_squares_f(model: GDM, emission: np.ndarray) -> GDM:
+    """``model`` with F = C⁺, the projection that reads the position with the least noise."""
+    return eqx.tree_at(lambda m: m.projection, model, jnp.asarray(np.linalg.pinv(emission)))
+
+
 @eqx.filter_jit
 def map_states(model: GDM, y: jnp.ndarray, steps: int = 3000, lr: float = 0.05) -> jnp.ndarray:
     """The relaxed states ``softmax(u)`` maximising ``log p(z | y) + log p(y | z)`` over per-time logits ``u``."""
@@ -98,13 +124,12 @@ def knn_bounds(variant: str, paths: int) -> dict[str, float]:
     train, test = nascar(variant, seed=0), nascar(variant, seed=1)
     velocity = [np.diff(d.latents, axis=0, prepend=d.latents[:1]) for d in (train, test)]
     random_f = seeded_gdm(train.observations.shape[1], 0)
-    least_squares_f = eqx.tree_at(lambda m: m.projection, random_f, jnp.asarray(np.linalg.pinv(train.emission)))
     bounds = {
         "MAP states of the true model, GDM's random F (seed 0)": map_accuracy(
             true_gdm(random_f, variant, train.emission), train, test
         ),
         "MAP states of the true model, F = C⁺": map_accuracy(
-            true_gdm(least_squares_f, variant, train.emission), train, test
+            true_gdm(least_squares_f(random_f, train.emission), variant, train.emission), train, test
         ),
         "true relaxed states": state_accuracy(train.states, train.labels, test.states, test.labels),
         "true position": state_accuracy(train.latents, train.labels, test.latents, test.labels),
@@ -131,17 +156,23 @@ def position_noise(emission: np.ndarray, seeds: int = 5, noise: float = 0.01) ->
     return spread
 
 
-def score(model, posterior, train, test, key) -> tuple[float, float, float]:
-    """The ELBO, the posterior's state accuracy, the MAP states' state accuracy."""
+def score(model, posterior, kind, train, test, key, seed) -> tuple[float, float, float]:
+    """The ELBO, the posterior's state accuracy, the MAP states' state accuracy. A per-time posterior belongs to the
+    training sequence: the test sequence gets its own, fitted with the model held fixed."""
     y = jnp.asarray(train.observations)
     value = float(eqx.filter_jit(elbo)(model, posterior, y, key, 200))
-    states = [np.asarray(soft_states(posterior, jnp.asarray(d.observations), model.tau, key)) for d in (train, test)]
+    on_test = posterior
+    if kind == "per-time":
+        config = GDMFitConfig(seed=seed, frozen=GDM_PARAMETERS, tolerance=-np.inf)
+        on_test = fit_gdm(test.observations, model, new_posterior(kind, test.observations, key), config)[1]
+    states = [np.asarray(soft_states(q, jnp.asarray(d.observations), model.tau, key))
+              for q, d in ((posterior, train), (on_test, test))]  # fmt: skip
     return value, state_accuracy(states[0], train.labels, states[1], test.labels), map_accuracy(model, train, test)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--posteriors", default="linear,gru")
+    parser.add_argument("--posteriors", default="linear,gru,per-time")
     parser.add_argument("--seeds", type=int, default=2)
     parser.add_argument("--paths", type=int, default=10)
     args = parser.parse_args()
@@ -166,14 +197,19 @@ def main() -> None:
             truth = true_gdm(initial, variant, train.emission)
             runs = {  # the model, the parameters held fixed, the stopping tolerance
                 "true, only q trained": (truth, GDM_PARAMETERS, -np.inf),
+                "true with F = C⁺, only q trained": (
+                    true_gdm(least_squares_f(initial, train.emission), variant, train.emission),
+                    GDM_PARAMETERS,
+                    -np.inf,
+                ),
                 "true, q and noise variance trained": (truth, ALL_BUT_NOISE, -np.inf),
                 "all trained (the default fit)": (initial, (), GDMFitConfig.tolerance),
             }
             for label, (model, frozen, tolerance) in runs.items():
                 config = GDMFitConfig(seed=seed, frozen=frozen, tolerance=tolerance)
-                posterior = make_posterior(kind, train.observations.shape[1], 4, key=kq)
+                posterior = new_posterior(kind, train.observations, kq)
                 model, posterior, history = fit_gdm(train.observations, model, posterior, config)
-                value, accuracy, map_score = score(model, posterior, train, test, ks)
+                value, accuracy, map_score = score(model, posterior, kind, train, test, ks, seed)
                 cells = [kind, seed, label, f"{value:,.0f}", f"{accuracy:.3f}", f"{map_score:.3f}",
                          history["iterations"], f"{float(model.stickiness):.2f}"]  # fmt: skip
                 print("| " + " | ".join(map(str, cells)) + " |", flush=True)
