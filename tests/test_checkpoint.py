@@ -62,7 +62,7 @@ def test_arrays_of_equal_shape_cannot_be_swapped(tmp_path):
 
 def test_load_arrays_reads_back_and_names_a_missing_or_corrupt_file(tmp_path):
     from gnode.errors import DataError
-    from gnode.train.checkpoint import load_arrays, save_arrays
+    from gnode.files import load_arrays, save_arrays
 
     save_arrays(tmp_path / "a.npz", x=np.arange(3), y=np.ones((2, 2)))
     assert set(load_arrays(tmp_path / "a.npz")) == {"x", "y"}

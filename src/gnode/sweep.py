@@ -19,8 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from gnode.errors import ConfigError
+from gnode.files import write_json
 from gnode.settings import read_settings_file
-from gnode.train.checkpoint import write_json
 
 
 def expand_grid(base: Mapping[str, Any], grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:

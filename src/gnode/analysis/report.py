@@ -18,10 +18,10 @@ from gnode.analysis.jacobian import Autonomous, along_trajectories, gate_decompo
 from gnode.analysis.plots import plot_cloud, plot_plane, plot_readout, plot_trajectory_spectra
 from gnode.errors import ConfigError
 from gnode.experiment import build, load_run
+from gnode.files import write_json
 from gnode.model import Model, predict
 from gnode.tasks import FLIPFLOP_TASKS
 from gnode.tasks.storable import Points, StorableSet
-from gnode.train.checkpoint import write_json
 
 
 @dataclasses.dataclass(frozen=True)

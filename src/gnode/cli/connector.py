@@ -78,7 +78,7 @@ def sample(
 
     from gnode.connector.experiment import load_connector
     from gnode.errors import ConfigError
-    from gnode.train.checkpoint import save_arrays
+    from gnode.files import save_arrays
 
     if count <= 0 or sigma < 0:
         raise ConfigError(f"need count > 0 and sigma >= 0, got {count}, {sigma}")

@@ -254,7 +254,7 @@ def demo(
 ):
     """Train a 2-D gnODE on the ring task and read what it learned (a few minutes on 2 CPU cores)."""
     from gnode.experiment import RunConfig, train_run
-    from gnode.train.checkpoint import write_json
+    from gnode.files import write_json
 
     config = RunConfig(
         task="ring",

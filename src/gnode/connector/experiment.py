@@ -44,7 +44,8 @@ from gnode.connector.metrics import (
 )
 from gnode.connector.model import Connector, ConnectorConfig, fit_connector
 from gnode.errors import CheckpointError, ConfigError, DataError
-from gnode.train.checkpoint import load_arrays, load_tree, save_arrays, save_tree, write_json
+from gnode.files import load_arrays, save_arrays, write_json
+from gnode.train.checkpoint import load_tree, save_tree
 
 LOADINGS = ("lint", "truth")
 LATENTS = ("data", "lint")

@@ -17,8 +17,8 @@ import numpy as np
 
 from gnode.data import SequenceData
 from gnode.errors import ConfigError, DataError
+from gnode.files import save_arrays
 from gnode.optional import optional_import
-from gnode.train.checkpoint import save_arrays
 
 STATE_DIM = 17
 

@@ -11,8 +11,8 @@ from gnode.errors import ConfigError
 from gnode.expressivity.capacity import capacity_table, ungated, variant, variant_label
 from gnode.expressivity.figures import plot_capacity, plot_gating, plot_r2_curves
 from gnode.expressivity.fit import FitCell, fit_group, group_key
+from gnode.files import write_json
 from gnode.sweep import expand_grid, read_sweep_file, run_sweep
-from gnode.train.checkpoint import write_json
 
 SECTIONS = ("base", "grid", "measure")
 

@@ -25,6 +25,7 @@ import jax.random as jr
 import numpy as np
 
 from gnode.errors import ConfigError, DataError
+from gnode.files import load_arrays, save_arrays, write_json
 from gnode.gdm import arhmm, figures, slds
 from gnode.gdm.data import check_states
 from gnode.gdm.fit import GDMFitConfig, fit_gdm
@@ -33,7 +34,6 @@ from gnode.gdm.metrics import mean_r2, state_accuracy, switching_rate
 from gnode.gdm.model import GDM
 from gnode.gdm.nascar import STICKINESS, Switching, nascar
 from gnode.gdm.posterior import make_posterior
-from gnode.train.checkpoint import load_arrays, save_arrays, write_json
 
 MODELS = ("gdm", "gdm-gru", "slds", "rslds", "arhmm")
 PROTOCOLS = ("fair", "paper")

@@ -22,11 +22,11 @@ import jax.random as jr
 import numpy as np
 
 from gnode.errors import ConfigError
+from gnode.files import write_json
 from gnode.ncode import figures, tasks
 from gnode.ncode.builders import DECODERS, MODELS, Sizes, build, build_autoencoder, check_model
 from gnode.ncode.flow import FlowSolver
 from gnode.ncode.model import evaluate, parameter_count
-from gnode.train.checkpoint import write_json
 from gnode.train.ensemble import fit_ensemble
 from gnode.train.fit import TrainConfig
 from gnode.train.objective import ArrayData, MapObjective

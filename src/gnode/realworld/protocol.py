@@ -23,11 +23,11 @@ import numpy as np
 from gnode.data import SequenceData, to_grid
 from gnode.errors import ConfigError, DataError
 from gnode.fields import FIELDS
+from gnode.files import write_json
 from gnode.losses import accuracy, masked_mse
 from gnode.model import Model, make_model, parameter_count, predict
 from gnode.realworld.tasks import RealTask
 from gnode.solve import Euler
-from gnode.train.checkpoint import write_json
 from gnode.train.ensemble import fit_ensemble
 from gnode.train.fit import TrainConfig
 

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from gnode.errors import RunDirError
-from gnode.train.checkpoint import write_json
+from gnode.files import write_json
 
 EXTENDABLE = ("epochs",)  # settings a resumed run may change (train longer)
 

@@ -1,0 +1,62 @@
+"""Files written atomically, and named arrays in ``.npz`` files read without pickle.
+
+A write goes to a temporary file in the same folder, is flushed to disk and renamed over the target, so a
+crash leaves either the old file or the new one, never half of one.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import zipfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from gnode.errors import DataError
+
+
+def atomic_write(path: str | os.PathLike, payload: bytes) -> None:
+    """Write ``payload`` to ``path`` so that readers see the old or the new file, never a mix."""
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "wb") as f:
+        f.write(payload)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    dir_fd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> None:
+    atomic_write(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def save_arrays(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    """Write named arrays to an ``.npz`` file atomically."""
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write(path, buf.getvalue())
+
+
+def load_arrays(path: str | os.PathLike, keys: Sequence[str] | None = None) -> dict[str, np.ndarray]:
+    """Named arrays of an ``.npz`` file (``keys``: the ones that must be there; None: all), without pickle.
+
+    Raises:
+        DataError: a missing, unreadable or incomplete file (one line, naming it).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise DataError(f"{path}: no such file (run the earlier step first)")
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in (data.files if keys is None else keys)}
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
+        raise DataError(f"{path}: unreadable or incomplete ({type(error).__name__})") from None
