@@ -126,7 +126,7 @@ def test_analyze_a_run_and_its_errors(tmp_path):
     assert again.exit_code == 2 and "already holds an analysis" in again.stderr
     (run / "model.npz").unlink()
     missing = runner.invoke(app, ["analyze", str(run), "--out", str(tmp_path / "a2")])
-    assert missing.exit_code == 2 and "checkpoint not found" in missing.stderr
+    assert missing.exit_code == 2 and "model.npz: not found" in missing.stderr
     assert len(missing.stderr.strip().splitlines()) == 1
     nothing = runner.invoke(app, ["analyze", str(tmp_path / "nothing")])
     assert nothing.exit_code == 2 and "no run in" in nothing.stderr

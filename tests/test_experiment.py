@@ -69,7 +69,7 @@ def test_init_from_starts_at_the_other_runs_model(tmp_path):
     )
     assert resumed["epochs"] == 2
     train_run(RunConfig(**SMALL, epochs=1), tmp_path / "a", progress=False)
-    with pytest.raises(CheckpointError, match=r"init_from .* the model needs"):
+    with pytest.raises(CheckpointError, match=r"init_from .* differs from this run.s in shape"):
         train_run(RunConfig(**{**SMALL, "dim": 3}, init_from=str(tmp_path / "a")), tmp_path / "c", progress=False)
     with pytest.raises(CheckpointError, match=r"init_from .* not found"):
         train_run(RunConfig(**SMALL, init_from=str(tmp_path / "none")), tmp_path / "d", progress=False)

@@ -3,6 +3,7 @@ import json
 import numpy as np
 import pytest
 
+import gnode
 from gnode.errors import ConfigError
 from gnode.experiment import RunConfig, build, evaluate, group_key, load_run, sweep_cells, train_group, train_run
 from gnode.sweep import cell_id, expand_grid, read_sweep_file, run_sweep
@@ -82,6 +83,10 @@ def test_sweep_on_a_local_ray_cluster_gives_the_local_results(tmp_path):
     finally:
         ray.shutdown()
     by_id = {r["cell_id"]: r["val_mse"] for r in local}
+    for row in local:  # every cell's model is saved, and scores as the row says
+        model = gnode.load(tmp_path / "a" / row["model_file"])
+        _, _, val = build(RunConfig.from_dict({k: row[k] for k in cells[0]}))
+        np.testing.assert_allclose(evaluate(model, val)["mse"], row["val_mse"], rtol=1e-6)
     assert len(remote) == 4
     for r in remote:
         np.testing.assert_allclose(r["val_mse"], by_id[r["cell_id"]], rtol=1e-5)

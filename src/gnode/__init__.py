@@ -2,6 +2,6 @@
 
 __version__ = "0.2.0"
 
-from gnode.saving import describe, load, load_meta, register_function, save  # noqa: E402
+from gnode.saving import describe, load, load_meta, register_function, save
 
 __all__ = ["__version__", "describe", "load", "load_meta", "register_function", "save"]

@@ -20,10 +20,11 @@ from gnode.errors import CheckpointError, ConfigError, DivergenceError
 from gnode.init import critical_init
 from gnode.losses import masked_mse, r2_score
 from gnode.model import Model, make_model, parameter_count, predict
+from gnode.saving import load, same_structure, save
 from gnode.settings import check_keys, read_settings_file
 from gnode.sweep import expand_grid, key_without
 from gnode.tasks import FLIPFLOP_TASKS, make_flipflop
-from gnode.train import RunDir, TrainConfig, fit, load_tree, save_tree
+from gnode.train import RunDir, TrainConfig, fit, load_tree
 from gnode.train.ensemble import fit_ensemble
 from gnode.train.fit import new_train_state
 
@@ -130,9 +131,12 @@ def warm_start(model: Model, config: RunConfig) -> Model:
     if not config.init_from:
         return model
     try:
-        return load_tree(RunDir(config.init_from).model_path, model)[0]
+        loaded = load(RunDir(config.init_from).model_path)
     except CheckpointError as err:
         raise CheckpointError(f"init_from {config.init_from}: {err}") from None
+    if not same_structure(loaded, model):
+        raise CheckpointError(f"init_from {config.init_from}: its model differs from this run's in shape or kind")
+    return loaded
 
 
 def evaluate(model: Model, data) -> dict[str, float]:
@@ -172,7 +176,7 @@ def train_run(
         state, meta = load_tree(run.checkpoint_path, template)
         best, best_epoch = eqx.combine(state.best_params, state.frozen, static), int(state.best_epoch)
         diverged_at = meta["epoch"] + 1
-        save_tree(run.model_path, best, {"which": "best validation before divergence"})
+        save(run.model_path, best, {"which": "best validation before divergence"})
     seconds = time.perf_counter() - tick
     scores = evaluate(best, val)
     summary = {
@@ -212,7 +216,7 @@ def train_group(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Train runs that share a :func:`group_key` in one vmapped program; one result row per run.
 
     Each member keeps its own initialisation (``model_seed``), data order (``seed``), learning rate and decay;
-    the rows give its best-validation scores.
+    the rows give its best-validation scores and, under ``trained_model``, the model itself (the sweep saves it).
     """
     configs = [RunConfig.from_dict(c) for c in cells]
     if len({group_key(c.to_dict()) for c in configs}) != 1:
@@ -244,6 +248,7 @@ def train_group(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "parameters": parameter_count(model),
                 "group_size": len(configs),
                 "group_seconds": seconds,
+                "trained_model": model,
             }
         )
     return rows
@@ -252,9 +257,5 @@ def train_group(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def load_run(path: str | Path) -> tuple[Model, RunConfig]:
     """The best-validation model of a finished run, and its config."""
     run = RunDir(path)
-    config = RunConfig.from_dict(run.read_config())
-    skeleton, _, _ = build(
-        dataclasses.replace(config, init="glorot_uniform" if config.init == "critical" else config.init)
-    )
-    model, _ = load_tree(run.model_path, skeleton)
-    return model, config
+    config = RunConfig.from_dict(run.read_config())  # first: a folder that holds no run says so
+    return load(run.model_path), config

@@ -246,7 +246,7 @@ def save(path: str | os.PathLike, tree: Any, meta: dict | None = None) -> Path:
 def _read(path: str | os.PathLike) -> tuple[dict, list[np.ndarray]]:
     path = Path(path)
     if not path.is_file():
-        raise CheckpointError(f"{path}: no such file")
+        raise CheckpointError(f"{path}: not found")
     try:
         with np.load(path, allow_pickle=False) as npz:
             if HEADER not in npz.files:
@@ -283,3 +283,12 @@ def load_meta(path: str | os.PathLike) -> dict:
     """What :func:`save` kept beside the model (``meta``), plus the gnode version that wrote it."""
     header, _ = _read(path)
     return {**header.get("meta", {}), "gnode_version": header.get("gnode")}
+
+
+def same_structure(a: Any, b: Any) -> bool:
+    """Whether two trees have the same classes, static fields, and array shapes and dtypes (a loaded model can
+    stand in for a freshly built one)."""
+    leaves_a, def_a = jax.tree_util.tree_flatten(a)
+    leaves_b, def_b = jax.tree_util.tree_flatten(b)
+    shape = lambda x: (np.shape(x), np.result_type(x)) if eqx.is_array(x) else x  # noqa: E731
+    return def_a == def_b and all(shape(x) == shape(y) for x, y in zip(leaves_a, leaves_b, strict=True))

@@ -4,7 +4,8 @@ A *cell* is a flat, JSON-able dict of settings. The caller says which cells can 
 (``group_key``) and how to run a group (``run_group``: cells in, one result row per cell out). Each finished
 group is written atomically to ``OUT/groups/``; a resumed sweep skips every cell found there, so an
 interrupted sweep never redoes finished work. ``OUT/results.csv`` and ``OUT/summary.json`` are rewritten from
-those files after every group.
+those files after every group. A result row may carry the trained model under ``"trained_model"``: it is saved to
+``OUT/models/<cell_id>.npz`` (:func:`gnode.save`) before the group's record, and the row keeps ``model_file``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 
 from gnode.errors import ConfigError
 from gnode.files import write_json
+from gnode.saving import save
 from gnode.settings import read_settings_file
 
 
@@ -74,7 +76,7 @@ def group_cells(cells: Sequence[dict], group_key: Callable[[dict], Hashable]) ->
 
 
 class SweepStore:
-    """The output folder of a sweep: ``groups/*.json`` (the record), ``results.csv``, ``summary.json``."""
+    """The output folder of a sweep: ``groups/*.json`` (the record), ``models/``, ``results.csv``, ``summary.json``."""
 
     def __init__(self, path: str | Path):
         self.path = Path(path)
@@ -94,6 +96,12 @@ class SweepStore:
 
     def add_group(self, rows: list[dict[str, Any]]) -> None:
         self.groups.mkdir(parents=True, exist_ok=True)
+        for row in rows:
+            if "trained_model" in row:
+                (self.path / "models").mkdir(exist_ok=True)
+                file = f"models/{row['cell_id']}.npz"
+                save(self.path / file, row.pop("trained_model"), {"cell": row})
+                row["model_file"] = file
         write_json(self.groups / f"{cell_id({'cells': [r['cell_id'] for r in rows]})}.json", {"rows": rows})
 
     def write_table(self, summary: dict[str, Any]) -> list[dict[str, Any]]:

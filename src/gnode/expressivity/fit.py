@@ -128,7 +128,8 @@ def group_key(values: dict[str, Any]) -> str:
 
 
 def fit_group(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Fit every cell of one :func:`group_key` in one vmapped program; one row per cell (R², parameters, ...)."""
+    """Fit every cell of one :func:`group_key` in one vmapped program; one row per cell (R², parameters, ...,
+    and the fitted ``trained_model``, which the sweep saves)."""
     fits = [FitCell.from_dict(c) for c in cells]
     if len({group_key(f.to_dict()) for f in fits}) != 1:
         raise ConfigError("fit_group: the cells differ in more than " + ", ".join(MEMBER_SETTINGS))
@@ -161,6 +162,7 @@ def fit_group(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "group_size": len(fits),
                 "group_seconds": seconds,
                 "group_epoch_seconds": epoch_seconds,
+                "trained_model": model,
             }
         )
     return rows

@@ -25,6 +25,7 @@ from jaxtyping import Array, PyTree
 from gnode.data import SequenceData
 from gnode.errors import ConfigError, DataError, DivergenceError
 from gnode.model import Model, trainable
+from gnode.saving import save
 from gnode.solve import AbstractIntegrator, Euler
 from gnode.train.checkpoint import load_tree, save_tree
 from gnode.train.objective import AbstractObjective, ArrayData, SequenceObjective, check_loss
@@ -363,7 +364,7 @@ def fit(
         "val_metric_name": objective.metric_name,
     }
     if run_dir is not None:
-        save_tree(run_dir.model_path, best, {"which": "best validation"})
+        save(run_dir.model_path, best, {"which": "best validation"})
     return FitResult(best, final, history, summary)
 
 
