@@ -3,10 +3,12 @@ import json
 import numpy as np
 from typer.testing import CliRunner
 
+import gnode
+
 from gnode.cli.main import app
 from gnode.connector.experiment import distances, evaluate, fit
 from gnode.connector.lint import LintConfig
-from gnode.connector.model import ConnectorConfig
+from gnode.connector.model import Connector, ConnectorConfig
 
 FAST = dict(lint=LintConfig(epochs=2), connector=ConnectorConfig(m_epochs=2, n_epochs=2, samples=64, width=16))
 
@@ -17,6 +19,10 @@ def test_pipeline_writes_every_artefact(tmp_path):
     assert result.exit_code == 0, result.output
     fitted = fit(out, **FAST)
     assert fitted["n_iteration_seconds_median"] > 0 and fitted["m_epoch_seconds_median"] > 0
+    lint = gnode.load(out / "lint_network.npz")  # both fits are saved, and load without a skeleton
+    with np.load(out / "lint.npz") as arrays:
+        np.testing.assert_array_equal(lint.m, arrays["m"])
+    assert isinstance(gnode.load(out / "connector.npz"), Connector)
     result = CliRunner().invoke(app, ["connector", "sample", "--out", str(out), "--count", "50", "--sigma", "0.5"])
     assert result.exit_code == 0, result.output
     with np.load(out / "samples.npz") as samples:

@@ -1,6 +1,12 @@
 import json
 
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import gnode
 from gnode.ncode.experiments import Training, run_annulus, run_reflection
+from gnode.ncode.tasks import reflection_grid
 
 
 def test_reflection_neural_ode_is_stuck_at_its_floor_and_ncode_fits(tmp_path):
@@ -16,6 +22,10 @@ def test_reflection_neural_ode_is_stuck_at_its_floor_and_ncode_fits(tmp_path):
     assert table[0].startswith("| model | train MSE | test MSE |") and len(table) == 4
     assert table[2].startswith("| node |") and table[3].startswith("| ncode-open |")  # the run's order
     assert (tmp_path / "reflection.png").stat().st_size > 0
+    (ncode,) = gnode.load(tmp_path / "models" / "ncode-open.npz")  # the trained model, saved and loadable
+    grid = reflection_grid(101)
+    pred = np.asarray(jax.vmap(ncode)(jnp.asarray(grid.inputs)))
+    np.testing.assert_allclose(np.mean((pred - grid.targets) ** 2), mse["ncode-open"], rtol=1e-3)
 
 
 def test_one_dimensional_annulus_caps_the_neural_ode_near_75_percent(tmp_path):

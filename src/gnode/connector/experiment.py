@@ -23,7 +23,6 @@ import jax.random as jr
 import numpy as np
 
 from gnode.connector import figures
-from gnode.connector.flows import VelocityField
 from gnode.connector.generators import (
     OVERLAPS,
     Connectivity,
@@ -45,7 +44,7 @@ from gnode.connector.metrics import (
 from gnode.connector.model import Connector, ConnectorConfig, fit_connector
 from gnode.errors import CheckpointError, ConfigError, DataError
 from gnode.files import load_arrays, save_arrays, write_json
-from gnode.train.checkpoint import load_tree, save_tree
+from gnode.saving import load, save
 
 LOADINGS = ("lint", "truth")
 LATENTS = ("data", "lint")
@@ -119,6 +118,7 @@ def fit(
     aligned_all = own_latents @ change
     projected = aligned_all if latents_from == "lint" else potentials @ np.linalg.pinv(np.asarray(aligned.m).T)
     save_arrays(out / "lint.npz", m=np.asarray(aligned.m), n=np.asarray(aligned.n), latents=projected)
+    save(out / "lint_network.npz", aligned, {"lint": dataclasses.asdict(lint), "frame": "aligned to the true latents"})
     ridge = ridge_loadings(latents[split["train"]], c.m, connector.alpha, connector.ridge)
     save_arrays(out / "ridge.npz", n=ridge)
     tick = time.perf_counter()
@@ -127,7 +127,7 @@ def fit(
     else:
         model, history = fit_connector(c.m, latents[split["train"]], connector)
     connector_seconds = time.perf_counter() - tick
-    save_tree(out / "connector.npz", model, {"config": dataclasses.asdict(connector)})
+    save(out / "connector.npz", model, {"config": dataclasses.asdict(connector), "loadings": loadings})
     summary = {
         "loadings": loadings,
         "latents_from": latents_from,
@@ -145,20 +145,13 @@ def fit(
 
 
 def load_connector(out: str | Path) -> Connector:
-    """The trained Connector of a folder (from ``connector.npz``; no code is run to load it)."""
+    """The trained Connector of a folder (``connector.npz``, written by :func:`gnode.save`; no code is run)."""
     path = Path(out) / "connector.npz"
     if not path.exists():
         raise CheckpointError(f"{path}: no such file (run gnode connector fit first)")
-    settings = json.loads((Path(out) / "fit.json").read_text())["connector"]
-    config = ConnectorConfig(**settings)
-    key = jr.key(0)
-    template = Connector(
-        VelocityField(2, 0, width=config.width, depth=config.depth, key=key),
-        VelocityField(2, 2, width=config.width, depth=config.depth, key=key),
-        scale=config.scale,
-        steps=config.steps,
-    )
-    model, _ = load_tree(path, template)
+    model = load(path)
+    if not isinstance(model, Connector):
+        raise CheckpointError(f"{path} holds a {type(model).__name__}, not a Connector")
     return model
 
 

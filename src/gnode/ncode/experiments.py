@@ -27,6 +27,7 @@ from gnode.ncode import figures, tasks
 from gnode.ncode.builders import DECODERS, MODELS, Sizes, build, build_autoencoder, check_model
 from gnode.ncode.flow import FlowSolver
 from gnode.ncode.model import evaluate, parameter_count
+from gnode.saving import save
 from gnode.train.ensemble import fit_ensemble
 from gnode.train.fit import TrainConfig
 from gnode.train.objective import ArrayData, MapObjective
@@ -124,6 +125,13 @@ def _train_all(
     return trained, results
 
 
+def save_models(out: Path, trained: dict[str, list]) -> None:
+    """Each model's trained seeds, as a tuple, in ``out/models/<name>.npz`` (:func:`gnode.save`)."""
+    (out / "models").mkdir(parents=True, exist_ok=True)
+    for name, seeds in trained.items():
+        save(out / "models" / f"{name}.npz", tuple(seeds), {"model": name, "seeds": list(range(len(seeds)))})
+
+
 def _mean(values: Sequence[float]) -> float:
     return float(np.mean(values))
 
@@ -146,7 +154,7 @@ def run_reflection(
     }
     trained, results = _train_all(models, splits, None, sizes, solver, training, "mse", (1,))
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    save_models(out, trained)
     times = jnp.linspace(0.0, solver.t1, 41)
     starts = jnp.linspace(-1.0, 1.0, 21)[:, None]
     paths = {name: np.asarray(_paths(models_[0], starts, times)) for name, models_ in trained.items()}
@@ -189,9 +197,9 @@ def run_annulus(
         "val": tasks.annulus(samples, dim, seed=1),
         "test": tasks.annulus(2 * samples, dim, seed=2),
     }
-    _, results = _train_all(models, splits, 1, sizes, solver, training, "mse", (1,))
+    trained, results = _train_all(models, splits, 1, sizes, solver, training, "mse", (1,))
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    save_models(out, trained)
     figures.plot_curves(results, out / f"annulus_{dim}d.png", title=f"{dim}-D annulus")
     summary = {
         "task": f"annulus_{dim}d",
@@ -217,9 +225,9 @@ def run_digits(
     are matched to ``ncode-open``); test accuracy and NFE over seeds. Writes ``digits.png`` and ``summary.json``."""
     train, val, test = tasks.digits(seed=0)
     splits = {"train": train, "val": val, "test": test}
-    _, results = _train_all(models, splits, 10, sizes, solver, training, "cross_entropy", (10,))
+    trained, results = _train_all(models, splits, 10, sizes, solver, training, "cross_entropy", (10,))
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    save_models(out, trained)
     figures.plot_curves(results, out / "digits.png", title="digits")
     return write_summary(out, {"task": "digits", "models": results})
 
@@ -297,6 +305,7 @@ def run_autoencoder(
     for decoder in decoders:
         seeds = [build_autoencoder(decoder, 64, code, solver, mode=mode, key=jr.key(s)) for s in range(training.seeds)]
         best, record = fit_models(seeds, splits["train"], splits["val"], training, "mse", (64,))
+        save_models(out, {f"autoencoder_{decoder}": best})
         model = best[0]
         mse = [float(np.mean((np.asarray(_reconstruct(m, test.inputs)) - test.inputs) ** 2)) for m in best]
         codes = np.asarray(jax.vmap(model.encode)(jnp.asarray(train.inputs)))
