@@ -4,7 +4,6 @@ import numpy as np
 from typer.testing import CliRunner
 
 import gnode
-
 from gnode.cli.main import app
 from gnode.connector.experiment import distances, evaluate, fit
 from gnode.connector.lint import LintConfig

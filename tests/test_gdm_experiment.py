@@ -3,9 +3,13 @@ import json
 import numpy as np
 from typer.testing import CliRunner
 
+import gnode
 from gnode.cli.main import app
 from gnode.gdm.experiment import evaluate_nascar, fit_nascar
 from gnode.gdm.fit import GDMFitConfig
+from gnode.gdm.model import GDM
+from gnode.gdm.posterior import LinearPosterior
+from gnode.gdm.slds import SLDS
 
 
 def test_fit_then_evaluate_scores_both_protocols(tmp_path):
@@ -25,6 +29,9 @@ def test_fit_then_evaluate_scores_both_protocols(tmp_path):
     assert summary["data"]["train_seed"] == 2 and summary["data"]["test_seed"] == {"fair": 3, "paper": 3}
     for name in ("states.png", "forecasts.png", "table.md"):
         assert (tmp_path / name).stat().st_size > 0
+    gdm, posterior = gnode.load(tmp_path / "models" / "gdm_seed1.npz")  # each fit is saved
+    assert isinstance(gdm, GDM) and isinstance(posterior, LinearPosterior)
+    assert isinstance(gnode.load(tmp_path / "models" / "slds_seed0.npz"), SLDS)
     again = evaluate_nascar(tmp_path)  # scoring is deterministic
     assert np.isclose(again["mean"]["fair"]["gdm"]["state_accuracy"], summary["mean"]["fair"]["gdm"]["state_accuracy"])
 
@@ -38,6 +45,7 @@ def test_bad_requests_are_one_line_errors(tmp_path):
                  ["evaluate", "--out", str(tmp_path / "none")]):  # fmt: skip
         result = CliRunner().invoke(app, ["gdm", *args])
         assert result.exit_code == 2 and "error" in result.output, result.output
+    assert not list(tmp_path.iterdir())  # nothing written
 
 
 def test_train_projection_reaches_the_fit_and_its_record(tmp_path):

@@ -5,6 +5,7 @@ import math
 import numpy as np
 import pytest
 
+import gnode
 from gnode.datasets.irregular import irregular_classification
 from gnode.datasets.uea import LabelledSeries
 from gnode.errors import ConfigError, DataError
@@ -73,6 +74,9 @@ def test_models_learn_an_irregular_classification_and_results_resume(tmp_path, m
     assert all(abs(r["parameters"] - 300) < 60 for r in rows)
     saved = json.loads((tmp_path / "results.json").read_text())
     assert saved["rows"] == json.loads(json.dumps(rows))
+    splits, integrator = protocol.prepared(task, CONFIG)
+    for seed, model in enumerate(gnode.load(tmp_path / "models" / "node.npz")):  # the chosen rate's seeds
+        assert protocol.score(model, splits["test"], task.loss, integrator) == rows[2 + seed]["test"]
 
     def no_training(*args, **kwargs):
         raise AssertionError("finished models must not be trained again")

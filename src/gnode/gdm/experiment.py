@@ -34,6 +34,7 @@ from gnode.gdm.metrics import mean_r2, state_accuracy, switching_rate
 from gnode.gdm.model import GDM
 from gnode.gdm.nascar import STICKINESS, Switching, nascar
 from gnode.gdm.posterior import make_posterior
+from gnode.saving import save
 
 MODELS = ("gdm", "gdm-gru", "slds", "rslds", "arhmm")
 PROTOCOLS = ("fair", "paper")
@@ -73,6 +74,10 @@ class _GDMRun:
         self.model, self.posterior, history = fit_gdm(y, model, posterior, dataclasses.replace(self.config, seed=seed))
         return {"iterations": history["iterations"], "stickiness": float(self.model.stickiness)}
 
+    @property
+    def fitted(self) -> tuple[GDM, Any]:
+        return self.model, self.posterior
+
     def infer(self, y: np.ndarray, steps: int, seed: int) -> Inferred:
         y = jnp.asarray(y)
         key = jr.key(seed + 1000)
@@ -89,6 +94,10 @@ class _SLDSRun:
         config = slds.SLDSConfig(self.transitions, iterations=self.iterations, seed=seed)
         self.model, self.train_posterior = slds.fit_slds(y, states, config)
         return {}
+
+    @property
+    def fitted(self) -> slds.SLDS:
+        return self.model
 
     def infer(self, y: np.ndarray, steps: int, seed: int) -> Inferred:
         return self._inferred(slds.infer(self.model, y), steps)
@@ -111,6 +120,10 @@ class _ARHMMRun:
     def fit(self, y: np.ndarray, states: int, seed: int) -> dict[str, Any]:
         self.model = arhmm.fit_arhmm(y, states, arhmm.ARHMMConfig(iterations=self.iterations, seed=seed))
         return {}
+
+    @property
+    def fitted(self) -> arhmm.ARHMM:
+        return self.model
 
     def infer(self, y: np.ndarray, steps: int, seed: int) -> Inferred:
         probs = arhmm.arhmm_states(self.model, y)
@@ -161,8 +174,10 @@ def fit_nascar(
     baseline_iterations: int = 100,
     paths: tuple[int, int] = (TRAIN_SEED, TEST_SEED),
 ) -> dict[str, Any]:
-    """Fit every model with every seed on the training path of NASCAR ``variant``; write what each infers about
-    the training and test sequences under both protocols (``inferred.npz``) and the settings (``fit.json``).
+    """Fit every model with every seed on the training path of NASCAR ``variant``; write each fitted model
+    (``models/<model>_seed<seed>.npz``, by :func:`gnode.save`; GDM as the pair (model, posterior)), what each
+    infers about the training and test sequences under both protocols (``inferred.npz``) and the settings
+    (``fit.json``).
 
     Arguments:
         models: from :data:`MODELS`; seeds: initialisations (the data are fixed); states: K; steps: the forecast
@@ -182,6 +197,8 @@ def fit_nascar(
                           f"{baseline_iterations}")  # fmt: skip
     train = nascar(variant, seed=paths[0])
     tests = {"fair": nascar(variant, seed=paths[1]), "paper": nascar(variant, seed=paper_test_seed(variant, paths))}
+    out = Path(out)
+    (out / "models").mkdir(parents=True, exist_ok=True)  # every setting checked: now files may be written
     arrays: dict[str, np.ndarray] = {}
     fits: dict[str, list] = {m: [] for m in models}
     for name in models:
@@ -190,6 +207,7 @@ def fit_nascar(
             tick = time.perf_counter()
             info = runner.fit(train.observations, states, seed)
             fits[name].append({"seed": seed, "fit_seconds": time.perf_counter() - tick, **info})
+            save(out / "models" / f"{name}_seed{seed}.npz", runner.fitted, {"model": name, "seed": seed, **info})
             on_train = runner.infer(train.observations, steps, seed)
             for protocol, test in tests.items():
                 if protocol == "paper" and not name.startswith("gdm"):
@@ -215,8 +233,6 @@ def fit_nascar(
         "baseline_iterations": baseline_iterations,
         "fits": fits,
     }
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     save_arrays(out / "inferred.npz", **arrays)
     write_json(out / "fit.json", settings)
     return settings

@@ -27,6 +27,7 @@ from gnode.files import write_json
 from gnode.losses import accuracy, masked_mse
 from gnode.model import Model, make_model, parameter_count, predict
 from gnode.realworld.tasks import RealTask
+from gnode.saving import save
 from gnode.solve import Euler
 from gnode.train.ensemble import fit_ensemble
 from gnode.train.fit import TrainConfig
@@ -153,7 +154,8 @@ def run_benchmark(
     """Train every model of ``config`` on ``task``; one row per (model, learning rate, seed), with the test
     score on the rows of the chosen learning rate (``selected``) only.
 
-    With ``out``, rows are written to ``out/results.json`` after each model, and models already there with
+    With ``out``, rows are written to ``out/results.json`` after each model, and the seeds of its chosen rate to
+    ``out/models/<model>.npz`` (:func:`gnode.save`); models already there with
     the same task and settings (the list of models aside) are not trained again: an interrupted benchmark
     continues where it stopped, and adding a model trains only that one.
     """
@@ -192,6 +194,11 @@ def run_benchmark(
         chosen = min(
             config.lrs, key=lambda lr: np.mean([v for (r, _), v in zip(grid, val_loss, strict=True) if r == lr])
         )
+        if store is not None:  # the chosen rate's seeds, saved before the results that name them
+            (store.parent / "models").mkdir(parents=True, exist_ok=True)
+            kept = tuple(m for (lr, _), m in zip(grid, best, strict=True) if lr == chosen)
+            save(store.parent / "models" / f"{name}.npz", kept, {"model": name, "lr": chosen, "task": task.name,
+                                                                 "seeds": list(range(config.seeds))})  # fmt: skip
         for i, ((lr, seed), model) in enumerate(zip(grid, best, strict=True)):
             rows.append(
                 {
