@@ -15,8 +15,8 @@ import json
 
 import numpy as np
 
-from gnode.connector.generators import make_connectivity, simulate_grid
 from gnode.connector.model import ConnectorConfig, fit_connector
+from gnode.reproduce.connector.generators import make_connectivity, simulate_grid
 
 
 def main() -> None:

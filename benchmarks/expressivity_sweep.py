@@ -3,7 +3,7 @@
     python benchmarks/expressivity_sweep.py                  # 24 fits: gnODE N = 8, F = 1 x 64, 500 steps each
     python benchmarks/expressivity_sweep.py --members 36 --dim 16 --width 128 --depth 2
 
-Both sides call :func:`gnode.expressivity.fit.fit_group`, the sweep's unit of work: ``vmapped`` once with every
+Both sides call :func:`gnode.reproduce.expressivity.fit.fit_group`, the unit of work: ``vmapped`` once with every
 cell, ``sequential`` once per cell (each call compiles its own program, as one-fit-at-a-time code would). The
 compiled steps alone are compared too: the median time of an epoch (50 steps) after the first, for the group
 and for one fit (the median over the single fits). Run it on an idle machine. The last line printed is JSON.
@@ -25,7 +25,7 @@ def main():
     parser.add_argument("--width", type=int, default=64)
     parser.add_argument("--iterations", type=int, default=500)
     args = parser.parse_args()
-    from gnode.expressivity.fit import fit_group
+    from gnode.reproduce.expressivity.fit import fit_group
 
     base = dict(model=args.model, dim=args.dim, depth=args.depth, width=args.width, iterations=args.iterations)
     knots = (2, 4, 8, 16, 32, 64)

@@ -21,9 +21,9 @@ import numpy as np
 from gnode.gdm.arhmm import ARHMMConfig, fit_arhmm
 from gnode.gdm.fit import GDMFitConfig, fit_gdm
 from gnode.gdm.model import GDM
-from gnode.gdm.nascar import nascar
 from gnode.gdm.posterior import make_posterior
 from gnode.gdm.slds import SLDSConfig, fit_slds
+from gnode.reproduce.gdm.nascar import nascar
 
 
 def seconds(fit, repeats: int = 3) -> float:

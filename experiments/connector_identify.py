@@ -12,9 +12,9 @@ import json
 
 import jax.numpy as jnp
 
-from gnode.connector.generators import ENSEMBLES, make_connectivity, simulate_grid
 from gnode.connector.identify import loading_correlation, ridge_loadings
 from gnode.connector.lowrank import LowRankRNN, flow_field_error, latent_grid
+from gnode.reproduce.connector.generators import ENSEMBLES, make_connectivity, simulate_grid
 
 
 def main() -> None:

@@ -16,9 +16,9 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
-from gnode.connector.generators import make_connectivity, quadstable_mean
 from gnode.connector.lowrank import LowRankRNN, flow_field_error, latent_grid
 from gnode.connector.model import ConnectorConfig, fit_connector
+from gnode.reproduce.connector.generators import make_connectivity, quadstable_mean
 
 
 def main() -> None:

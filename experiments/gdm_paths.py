@@ -14,9 +14,9 @@ import argparse
 
 import numpy as np
 
-from gnode.gdm.experiment import evaluate_nascar, fit_nascar
 from gnode.gdm.metrics import state_accuracy
-from gnode.gdm.nascar import nascar
+from gnode.reproduce.gdm.experiment import evaluate_nascar, fit_nascar
+from gnode.reproduce.gdm.nascar import nascar
 
 
 def main() -> None:

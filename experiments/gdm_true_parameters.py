@@ -41,8 +41,8 @@ from gnode.gdm.fit import GDMFitConfig, elbo, fit_gdm
 from gnode.gdm.inference import soft_states
 from gnode.gdm.metrics import state_accuracy
 from gnode.gdm.model import GDM, GDM_PARAMETERS
-from gnode.gdm.nascar import STICKINESS, nascar, true_dynamics, true_transitions
 from gnode.gdm.posterior import AbstractPosterior, make_posterior
+from gnode.reproduce.gdm.nascar import STICKINESS, nascar, true_dynamics, true_transitions
 
 ALL_BUT_NOISE = tuple(p for p in GDM_PARAMETERS if p != "log_variance")
 

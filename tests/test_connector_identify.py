@@ -2,10 +2,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from gnode.connector.generators import ENSEMBLES, make_connectivity, simulate_grid
 from gnode.connector.identify import loading_correlation, ridge_loadings
 from gnode.connector.lowrank import LowRankRNN, flow_field_error, latent_grid
 from gnode.errors import DataError
+from gnode.reproduce.connector.generators import ENSEMBLES, make_connectivity, simulate_grid
 
 
 @pytest.mark.parametrize("name", ENSEMBLES)

@@ -3,10 +3,10 @@ import jax.random as jr
 import numpy as np
 import pytest
 
-from gnode.connector.generators import make_connectivity, simulate_grid
 from gnode.connector.lint import LintConfig, RateModel, align, fit_lint, latents_of
 from gnode.connector.lowrank import LowRankRNN
 from gnode.errors import ConfigError, DataError
+from gnode.reproduce.connector.generators import make_connectivity, simulate_grid
 
 
 @pytest.fixture(scope="module")

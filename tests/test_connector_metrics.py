@@ -1,7 +1,6 @@
 import numpy as np
 import pytest
 
-from gnode.connector.generators import make_connectivity, quadstable_mean
 from gnode.connector.metrics import (
     best_components,
     connector_distance,
@@ -11,6 +10,7 @@ from gnode.connector.metrics import (
     transport_distance,
 )
 from gnode.errors import ConfigError, DataError
+from gnode.reproduce.connector.generators import make_connectivity, quadstable_mean
 
 
 @pytest.fixture(scope="module")

@@ -3,10 +3,10 @@ import jax.random as jr
 import numpy as np
 import pytest
 
-from gnode.connector.generators import make_connectivity, simulate_grid
 from gnode.connector.identify import ridge_loadings
 from gnode.connector.model import ConnectorConfig, fit_connector, ridge_targets
 from gnode.errors import ConfigError, DataError
+from gnode.reproduce.connector.generators import make_connectivity, simulate_grid
 
 SMALL = ConnectorConfig(width=16, depth=2, m_epochs=5, n_epochs=5, samples=100, batch=32)
 

@@ -5,7 +5,7 @@ import pytest
 from gnode.errors import ConfigError, DataError
 from gnode.gdm.arhmm import ARHMMConfig, arhmm_forecast, arhmm_one_step, arhmm_states, fit_arhmm
 from gnode.gdm.metrics import mean_r2, state_accuracy
-from gnode.gdm.nascar import nascar
+from gnode.reproduce.gdm.nascar import nascar
 
 
 def test_arhmm_segments_standard_nascar_on_a_new_sequence():

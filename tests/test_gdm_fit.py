@@ -12,8 +12,8 @@ from gnode.gdm.fit import GDMFitConfig, elbo, fit_gdm
 from gnode.gdm.inference import forecast, reconstruct, soft_states
 from gnode.gdm.metrics import mean_r2, state_accuracy
 from gnode.gdm.model import GDM, GDM_PARAMETERS
-from gnode.gdm.nascar import nascar
 from gnode.gdm.posterior import make_posterior
+from gnode.reproduce.gdm.nascar import nascar
 
 
 def fresh(observations=10, states=4, seed=0):

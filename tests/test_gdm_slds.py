@@ -5,8 +5,8 @@ import pytest
 
 from gnode.errors import ConfigError, DataError
 from gnode.gdm.metrics import mean_r2, state_accuracy
-from gnode.gdm.nascar import nascar
 from gnode.gdm.slds import SLDSConfig, fit_slds, forecast, infer, one_step_prediction
+from gnode.reproduce.gdm.nascar import nascar
 
 
 @pytest.fixture(scope="module")

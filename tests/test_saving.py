@@ -21,8 +21,8 @@ from gnode.gdm.model import GDM
 from gnode.gdm.posterior import GRUPosterior, LinearPosterior
 from gnode.gdm.slds import SLDS, infer
 from gnode.model import make_model
-from gnode.ncode.builders import MODELS, Sizes, build, build_autoencoder
 from gnode.ncode.flow import FlowSolver
+from gnode.reproduce.ncode.builders import MODELS, Sizes, build, build_autoencoder
 from gnode.solve import Adaptive, Euler
 from gnode.train.ensemble import stack
 

@@ -28,7 +28,7 @@ def generate(
     seed: Annotated[int, typer.Option(help="the draw")] = 0,
 ):
     """Draw a network of the ensemble and simulate the 20 × 20 grid of trials (100 time points)."""
-    from gnode.connector.experiment import generate as run
+    from gnode.reproduce.connector.experiment import generate as run
 
     _print(run(out, ensemble, neurons=neurons, seed=seed))
     console.print(f"network.npz, trajectories.npz, phase.png in {out}")
@@ -49,9 +49,9 @@ def fit(
     schedule: Annotated[str, typer.Option(help="learning rate of each flow stage: cosine or constant")] = "cosine",
 ):
     """LINT on the rates, the ridge estimate, and Connector on LINT's aligned loadings and latents."""
-    from gnode.connector.experiment import fit as run
     from gnode.connector.lint import LintConfig
     from gnode.connector.model import ConnectorConfig
+    from gnode.reproduce.connector.experiment import fit as run
 
     summary = run(
         out,
@@ -76,9 +76,9 @@ def sample(
     import jax.random as jr
     import numpy as np
 
-    from gnode.connector.experiment import load_connector
     from gnode.errors import ConfigError
     from gnode.files import save_arrays
+    from gnode.reproduce.connector.experiment import load_connector
 
     if count <= 0 or sigma < 0:
         raise ConfigError(f"need count > 0 and sigma >= 0, got {count}, {sigma}")
@@ -96,7 +96,7 @@ def evaluate(
     draws: Annotated[int, typer.Option(help="Connector draws (and fresh ground-truth draws) for the field error")] = 5,
 ):
     """Flow-field errors, GMM cross-validation and inactivation; figures and summary.json."""
-    from gnode.connector.experiment import evaluate as run
+    from gnode.reproduce.connector.experiment import evaluate as run
 
     _print(run(out, sigma=sigma, samples=samples, draws=draws))
     console.print(f"flow_fields.png, marginals_n.png, gmm_cv.png, summary.json in {out}")
@@ -106,7 +106,7 @@ def evaluate(
 @one_line_errors
 def distances(folders: Annotated[list[Path], typer.Argument(help="data-set folders, each with a trained model")]):
     """The Connector distance from every data set (rows) to every model (columns)."""
-    from gnode.connector.experiment import distances as run
+    from gnode.reproduce.connector.experiment import distances as run
 
     _print(run(folders))
 
@@ -115,6 +115,6 @@ def distances(folders: Annotated[list[Path], typer.Argument(help="data-set folde
 @one_line_errors
 def table(folders: Annotated[list[Path], typer.Argument(help="data-set folders, each fitted and evaluated")]):
     """The results table (markdown) of evaluated data sets."""
-    from gnode.connector.experiment import results_table
+    from gnode.reproduce.connector.experiment import results_table
 
     print(results_table(folders))

@@ -37,8 +37,8 @@ def fit(
 ):
     """Fit every model on the training path; store what each infers about the training and test paths."""
     from gnode.errors import ConfigError
-    from gnode.gdm.experiment import fit_nascar
     from gnode.gdm.fit import GDMFitConfig
+    from gnode.reproduce.gdm.experiment import fit_nascar
 
     if seeds <= 0:
         raise ConfigError(f"need seeds > 0, got {seeds}")
@@ -57,7 +57,7 @@ def evaluate(
     neighbours: Annotated[int, typer.Option(help="k of the k-nearest-neighbour state classifier")] = 10,
 ):
     """Score both protocols (fair and the authors'): tables, summary.json, states.png, forecasts.png."""
-    from gnode.gdm.experiment import evaluate_nascar, results_table
+    from gnode.reproduce.gdm.experiment import evaluate_nascar, results_table
 
     print(results_table(evaluate_nascar(out, neighbours=neighbours)))
     console.print(f"summary.json, table.md, states.png, forecasts.png in {out}")

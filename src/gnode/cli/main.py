@@ -177,7 +177,7 @@ def expressivity(
     from gnode.devices import use_cpu_cores
 
     use_cpu_cores()  # before JAX starts: each group's members are split over the cores
-    from gnode.expressivity.sweep import run_expressivity
+    from gnode.reproduce.expressivity.sweep import run_expressivity
 
     run_expressivity(config, out, ray_address=ray_address, log=console.print)
 
@@ -213,7 +213,7 @@ def bench_real(
     from gnode.devices import use_cpu_cores
 
     use_cpu_cores()  # before JAX starts: each ensemble's members are split over the cores
-    from gnode.realworld import protocol, tasks
+    from gnode.reproduce.realworld import protocol, tasks
 
     config = protocol.BenchConfig(
         models=tuple(m.strip() for m in models.split(",") if m.strip()),

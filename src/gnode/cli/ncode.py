@@ -44,7 +44,7 @@ def _defaults(function):
 
 
 def _report(summary, out: Path) -> None:
-    from gnode.ncode.experiments import results_table
+    from gnode.reproduce.ncode.experiments import results_table
 
     print(results_table(summary))
     console.print(f"figures, table.md and summary.json in {out}")
@@ -57,7 +57,7 @@ def table(run: Annotated[Path, typer.Argument(help="the output folder of a gnode
     import json
 
     from gnode.errors import DataError
-    from gnode.ncode.experiments import results_table
+    from gnode.reproduce.ncode.experiments import results_table
 
     path = run / "summary.json"
     try:
@@ -83,7 +83,7 @@ def reflection(
     seeds: Seeds = None,
 ):
     """x -> -x on U[-1, 1]: a neural ODE is stuck at MSE 1/3, N-CODE fits it."""
-    from gnode.ncode.experiments import run_reflection
+    from gnode.reproduce.ncode.experiments import run_reflection
 
     d = _defaults(run_reflection)
     summary = run_reflection(
@@ -110,7 +110,7 @@ def annulus(
     seeds: Seeds = None,
 ):
     """Inner ball vs outer shell: accuracy, loss curves and NFE."""
-    from gnode.ncode.experiments import run_annulus
+    from gnode.reproduce.ncode.experiments import run_annulus
 
     d = _defaults(run_annulus)
     summary = run_annulus(
@@ -140,7 +140,7 @@ def digits(
     seeds: Seeds = None,
 ):
     """scikit-learn's 8 x 8 digits: neural ODE, augmented neural ODE and N-CODE at a matched parameter count."""
-    from gnode.ncode.experiments import run_digits
+    from gnode.reproduce.ncode.experiments import run_digits
 
     d = _defaults(run_digits)
     summary = run_digits(
@@ -170,7 +170,7 @@ def autoencode(
     seeds: Seeds = None,
 ):
     """Autoencode the digits through a control-driven decoder; decode samples of a Gaussian mixture of the codes."""
-    from gnode.ncode.experiments import run_autoencoder
+    from gnode.reproduce.ncode.experiments import run_autoencoder
 
     d = _defaults(run_autoencoder)
     summary = run_autoencoder(

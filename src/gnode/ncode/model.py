@@ -145,6 +145,19 @@ class NeuralODE(eqx.Module):
 
 
 @eqx.filter_jit
+class Autoencoder(eqx.Module):
+    """``x -> code -> decoder(code)``; the decoder maps the code to an image through a flow."""
+
+    encoder: eqx.nn.MLP
+    decoder: NCODE | NeuralODE
+
+    def __call__(self, x):
+        return self.decoder(self.encoder(x))
+
+    def encode(self, x):
+        return self.encoder(x)
+
+
 def evaluate(model: NCODE | NeuralODE, xs: Float[Array, "batch ..."]) -> tuple[Array, Array]:
     """Outputs and forward NFE of a batch (one adaptive solve per sample)."""
     return jax.vmap(lambda x: model(x))(xs), jax.vmap(lambda x: model.flow(x).nfe)(xs)

@@ -1,4 +1,4 @@
-"""Random target trajectories with a complexity knob, for the expressivity measure (``gnode.expressivity``).
+"""Random target trajectories with a complexity knob, for the expressivity measure (``gnode.reproduce.expressivity``).
 
 A target is a ``D``-dimensional trajectory on the observation times ``t_i = i / steps`` (``i = 1..steps``) of
 the unit interval. ``spline``: it passes through ``K`` i.i.d. standard-normal points at the equally spaced times

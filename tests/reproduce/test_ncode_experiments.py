@@ -3,10 +3,13 @@ import json
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import gnode
-from gnode.ncode.experiments import Training, run_annulus, run_reflection
-from gnode.ncode.tasks import reflection_grid
+from gnode.reproduce.ncode.experiments import Training, run_annulus, run_reflection
+from gnode.reproduce.ncode.tasks import reflection_grid
+
+pytestmark = pytest.mark.claims  # trains to a result the paper reports (still runs in CI)
 
 
 def test_reflection_neural_ode_is_stuck_at_its_floor_and_ncode_fits(tmp_path):

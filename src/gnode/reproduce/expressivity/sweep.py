@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from gnode.errors import ConfigError
-from gnode.expressivity.capacity import capacity_table, ungated, variant, variant_label
-from gnode.expressivity.figures import plot_capacity, plot_gating, plot_r2_curves
-from gnode.expressivity.fit import FitCell, fit_group, group_key
 from gnode.files import write_json
+from gnode.reproduce.expressivity.capacity import capacity_table, ungated, variant, variant_label
+from gnode.reproduce.expressivity.figures import plot_capacity, plot_gating, plot_r2_curves
+from gnode.reproduce.expressivity.fit import FitCell, fit_group, group_key
 from gnode.sweep import expand_grid, read_sweep_file, run_sweep
 
 SECTIONS = ("base", "grid", "measure")

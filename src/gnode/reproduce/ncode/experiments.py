@@ -23,10 +23,10 @@ import numpy as np
 
 from gnode.errors import ConfigError
 from gnode.files import write_json
-from gnode.ncode import figures, tasks
-from gnode.ncode.builders import DECODERS, MODELS, Sizes, build, build_autoencoder, check_model
 from gnode.ncode.flow import FlowSolver
 from gnode.ncode.model import evaluate, parameter_count
+from gnode.reproduce.ncode import figures, tasks
+from gnode.reproduce.ncode.builders import DECODERS, MODELS, Sizes, build, build_autoencoder, check_model
 from gnode.saving import save
 from gnode.train.ensemble import fit_ensemble
 from gnode.train.fit import TrainConfig

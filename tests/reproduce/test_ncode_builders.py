@@ -5,11 +5,11 @@ import jax.random as jr
 import pytest
 
 from gnode.errors import ConfigError
-from gnode.ncode.builders import MODELS, Sizes, build, build_autoencoder, matched_width
 from gnode.ncode.control import ClosedLoop, OpenLoop, Static
-from gnode.ncode.experiments import DIGIT_SIZES
 from gnode.ncode.flow import FlowSolver
 from gnode.ncode.model import NCODE, parameter_count
+from gnode.reproduce.ncode.builders import MODELS, Sizes, build, build_autoencoder, matched_width
+from gnode.reproduce.ncode.experiments import DIGIT_SIZES
 
 SOLVER = FlowSolver(steps=2)
 

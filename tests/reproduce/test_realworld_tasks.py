@@ -5,7 +5,7 @@ from scipy.io import wavfile
 from gnode.datasets.speech import KEYWORDS
 from gnode.datasets.walker import STATE_DIM
 from gnode.errors import ConfigError
-from gnode.realworld import tasks
+from gnode.reproduce.realworld import tasks
 
 
 def test_japanese_vowels_task_has_the_protocol_shapes():

@@ -26,7 +26,7 @@ from gnode.fields import FIELDS
 from gnode.files import write_json
 from gnode.losses import accuracy, masked_mse
 from gnode.model import Model, make_model, parameter_count, predict
-from gnode.realworld.tasks import RealTask
+from gnode.reproduce.realworld.tasks import RealTask
 from gnode.saving import save
 from gnode.solve import Euler
 from gnode.train.ensemble import fit_ensemble

@@ -19,7 +19,7 @@ from gnode.errors import ConfigError
 from gnode.ncode.control import MODES, MLPControl, make_dynamics
 from gnode.ncode.flow import FlowSolver
 from gnode.ncode.functional import FunctionalConv, FunctionalMLP
-from gnode.ncode.model import NCODE, Augment, LearnedConstant, NeuralODE, Reshape, parameter_count
+from gnode.ncode.model import NCODE, Augment, Autoencoder, LearnedConstant, NeuralODE, Reshape, parameter_count
 
 BASELINES = ("node", "anode")
 MODELS = (*BASELINES, *(f"ncode-{mode}" for mode in MODES))
@@ -130,19 +130,6 @@ def shape_count(name: str, in_dim: int, out_dim: int | None, sizes: Sizes) -> in
     shapes = eqx.filter_eval_shape(lambda: build(name, in_dim, out_dim, sizes, FlowSolver(steps=1), key=jr.key(0)))
     leaves = jax.tree_util.tree_leaves(shapes)
     return sum(a.size for a in leaves if isinstance(a, jax.ShapeDtypeStruct) and jnp.issubdtype(a.dtype, jnp.inexact))
-
-
-class Autoencoder(eqx.Module):
-    """``x -> code -> decoder(code)``; the decoder maps the code to an image through a flow."""
-
-    encoder: eqx.nn.MLP
-    decoder: NCODE | NeuralODE
-
-    def __call__(self, x):
-        return self.decoder(self.encoder(x))
-
-    def encode(self, x):
-        return self.encoder(x)
 
 
 DECODERS = ("ncode", "node")

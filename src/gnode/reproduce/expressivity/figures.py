@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from gnode.expressivity.capacity import ungated, variant, variant_label
+from gnode.reproduce.expressivity.capacity import ungated, variant, variant_label
 
 
 def _variants(table: Sequence[dict]) -> list[tuple[int, int, int, int]]:

@@ -26,14 +26,15 @@ import numpy as np
 
 from gnode.errors import ConfigError, DataError
 from gnode.files import load_arrays, save_arrays, write_json
-from gnode.gdm import arhmm, figures, slds
+from gnode.gdm import arhmm, slds
 from gnode.gdm.data import check_states
 from gnode.gdm.fit import GDMFitConfig, fit_gdm
 from gnode.gdm.inference import forecast, reconstruct, soft_states
 from gnode.gdm.metrics import mean_r2, state_accuracy, switching_rate
 from gnode.gdm.model import GDM
-from gnode.gdm.nascar import STICKINESS, Switching, nascar
 from gnode.gdm.posterior import make_posterior
+from gnode.reproduce.gdm import figures
+from gnode.reproduce.gdm.nascar import STICKINESS, Switching, nascar
 from gnode.saving import save
 
 MODELS = ("gdm", "gdm-gru", "slds", "rslds", "arhmm")

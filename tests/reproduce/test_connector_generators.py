@@ -1,8 +1,14 @@
 import numpy as np
 import pytest
 
-from gnode.connector.generators import ENSEMBLES, count_points, make_connectivity, phase_summary, simulate_grid
 from gnode.errors import ConfigError
+from gnode.reproduce.connector.generators import (
+    ENSEMBLES,
+    count_points,
+    make_connectivity,
+    phase_summary,
+    simulate_grid,
+)
 
 
 @pytest.fixture(scope="module")

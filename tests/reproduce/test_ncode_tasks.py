@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from gnode.errors import ConfigError
-from gnode.ncode import tasks
+from gnode.reproduce.ncode import tasks
 
 
 def test_reflection_targets_are_the_negated_inputs():

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from gnode.errors import ConfigError
-from gnode.gdm.nascar import nascar
+from gnode.reproduce.gdm.nascar import nascar
 
 
 def test_standard_nascar_switches_hard_around_the_track():

@@ -10,8 +10,8 @@ from gnode.datasets.irregular import irregular_classification
 from gnode.datasets.uea import LabelledSeries
 from gnode.errors import ConfigError, DataError
 from gnode.model import parameter_count
-from gnode.realworld import protocol
-from gnode.realworld.tasks import RealTask
+from gnode.reproduce.realworld import protocol
+from gnode.reproduce.realworld.tasks import RealTask
 
 
 def toy_task(drop=0.3):

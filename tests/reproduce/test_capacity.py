@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from gnode.expressivity.capacity import capacity, capacity_table
+from gnode.reproduce.expressivity.capacity import capacity, capacity_table
 
 
 def test_capacity_ignores_a_lucky_pass_and_interpolates_in_log_k():

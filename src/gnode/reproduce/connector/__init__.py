@@ -1,0 +1,1 @@
+"""The connector paper's protocols (see :mod:`gnode.reproduce`)."""

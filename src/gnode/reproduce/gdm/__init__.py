@@ -1,0 +1,1 @@
+"""The gdm paper's protocols (see :mod:`gnode.reproduce`)."""

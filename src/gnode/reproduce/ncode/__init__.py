@@ -1,0 +1,1 @@
+"""The ncode paper's protocols (see :mod:`gnode.reproduce`)."""
