@@ -136,8 +136,9 @@ def test_other_leaves_round_trip(tmp_path):
         "list": [jnp.ones(2, jnp.int32), np.dtype("float64")],
         "function": jax.nn.relu,
     }
-    gnode.save(tmp_path / "t.npz", tree)
+    gnode.save(tmp_path / "t.npz", tree, {"r2": float("-inf")})  # a diverged fit's score
     loaded = gnode.load(tmp_path / "t.npz")
+    assert gnode.load_meta(tmp_path / "t.npz")["r2"] == float("-inf")
     assert isinstance(loaded["numpy"], np.ndarray) and isinstance(loaded["list"][0], jax.Array)
     assert jnp.array_equal(jr.key_data(loaded["key"]), jr.key_data(tree["key"]))
     assert loaded["scalars"] == tree["scalars"] and loaded["list"][1] == np.dtype("float64")

@@ -1,7 +1,93 @@
-"""gnode: gated neural ODEs in JAX, and tools to read the dynamics they learn."""
+"""gnode: gated neural ODEs in JAX, and tools to read the dynamics they learn.
+
+The public API is what this module exports (``gnode.__all__``) and the model families' own namespaces
+(:mod:`gnode.ncode`, :mod:`gnode.connector`, :mod:`gnode.gdm`) and :mod:`gnode.analysis`. The papers' protocols
+live in :mod:`gnode.reproduce`, which the library never imports.
+"""
 
 __version__ = "0.2.0"
 
+from gnode import analysis, connector, gdm, ncode
+from gnode.data import SequenceData, validate
+from gnode.devices import use_cpu_cores
+from gnode.errors import CheckpointError, ConfigError, DataError, DivergenceError, GnodeError, RunDirError
+from gnode.fields import GNODE, GRU, LSTM, MGRU, NODE, RNN, AbstractField, make_field
+from gnode.init import critical_init
+from gnode.losses import accuracy, last_state_cross_entropy, masked_mse, r2_score
+from gnode.model import (
+    AbstractInitialState,
+    FixedState,
+    LearnedState,
+    Model,
+    ZeroState,
+    make_model,
+    parameter_count,
+    predict,
+)
+from gnode.nn import MLP, Linear
 from gnode.saving import describe, load, load_meta, register_function, save
+from gnode.solve import AbstractIntegrator, Adaptive, Euler
+from gnode.tasks import make_flipflop
+from gnode.train import FitResult, RunDir, TrainConfig, fit
+from gnode.train.ensemble import fit_ensemble, member, stack
+from gnode.train.objective import AbstractObjective, ArrayData, MapObjective, SequenceObjective
 
-__all__ = ["__version__", "describe", "load", "load_meta", "register_function", "save"]
+__all__ = [
+    "GNODE",
+    "GRU",
+    "LSTM",
+    "MGRU",
+    "MLP",
+    "NODE",
+    "RNN",
+    "AbstractField",
+    "AbstractInitialState",
+    "AbstractIntegrator",
+    "AbstractObjective",
+    "Adaptive",
+    "ArrayData",
+    "CheckpointError",
+    "ConfigError",
+    "DataError",
+    "DivergenceError",
+    "Euler",
+    "FitResult",
+    "FixedState",
+    "GnodeError",
+    "LearnedState",
+    "Linear",
+    "MapObjective",
+    "Model",
+    "RunDir",
+    "RunDirError",
+    "SequenceData",
+    "SequenceObjective",
+    "TrainConfig",
+    "ZeroState",
+    "__version__",
+    "accuracy",
+    "analysis",
+    "connector",
+    "critical_init",
+    "describe",
+    "fit",
+    "fit_ensemble",
+    "gdm",
+    "last_state_cross_entropy",
+    "load",
+    "load_meta",
+    "make_field",
+    "make_flipflop",
+    "make_model",
+    "masked_mse",
+    "member",
+    "ncode",
+    "parameter_count",
+    "predict",
+    "r2_score",
+    "register_function",
+    "save",
+    "stack",
+    "use_cpu_cores",
+    "validate",
+]

@@ -235,7 +235,7 @@ def save(path: str | os.PathLike, tree: Any, meta: dict | None = None) -> Path:
     description = encoder(tree)
     header = {"format": FORMAT, "gnode": __version__, "tree": description, "meta": meta or {}}
     try:
-        header_bytes = json.dumps(header, allow_nan=False).encode()
+        header_bytes = json.dumps(header).encode()  # a non-finite score in meta is written as JSON5 does
     except (TypeError, ValueError) as error:
         raise ConfigError(f"cannot save: meta is not JSON-able ({error})") from None
     arrays = {f"a{i}": x for i, x in enumerate(encoder.arrays)}

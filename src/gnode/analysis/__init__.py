@@ -1,1 +1,50 @@
-"""Reading the dynamics of a trained field (for now: the 2-D phase portrait)."""
+"""Reading the dynamics of a trained model: any ``v(h)`` (or a field at a fixed input) in, JAX arrays out.
+
+Fixed and slow points (:class:`FixedPointFinder`), Jacobian spectra and stability, the gate's share of them,
+the dimension of the learned attractor and its shape against a task's storable set, memory drift; figures and
+an HTML report at the edge (:func:`analyze`).
+"""
+
+from gnode.analysis.attractors import (
+    chamfer_distance,
+    coverage,
+    dimensions,
+    drift_statistics,
+    hausdorff_distance,
+    manifold_dimension,
+    shape_match,
+)
+from gnode.analysis.fixed_points import FixedPointFinder, FixedPoints, box_starts, sample_starts
+from gnode.analysis.jacobian import (
+    Autonomous,
+    Spectrum,
+    TrajectorySpectra,
+    along_trajectories,
+    gate_decomposition,
+    jacobians,
+    spectrum,
+)
+from gnode.analysis.report import AnalysisConfig, analyze
+
+__all__ = [
+    "AnalysisConfig",
+    "Autonomous",
+    "FixedPointFinder",
+    "FixedPoints",
+    "Spectrum",
+    "TrajectorySpectra",
+    "along_trajectories",
+    "analyze",
+    "box_starts",
+    "chamfer_distance",
+    "coverage",
+    "dimensions",
+    "drift_statistics",
+    "gate_decomposition",
+    "hausdorff_distance",
+    "jacobians",
+    "manifold_dimension",
+    "sample_starts",
+    "shape_match",
+    "spectrum",
+]

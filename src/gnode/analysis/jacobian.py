@@ -65,7 +65,7 @@ class Spectrum:
 
     Attributes:
         jacobians: ``(M, N, N)``; eigenvalues: ``(M, N)`` complex; eigenvectors: ``(M, N, N)`` complex,
-        column ``k`` of ``eigenvectors[m]`` belongs to ``eigenvalues[m, k]``.
+            column ``k`` of ``eigenvectors[m]`` belongs to ``eigenvalues[m, k]``.
     """
 
     jacobians: np.ndarray

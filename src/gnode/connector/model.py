@@ -61,12 +61,12 @@ class ConnectorConfig:
 
     Attributes:
         width, depth: hidden layers of both velocity MLPs; m_epochs: passes over the rows of M (minibatches of
-        ``batch``); n_epochs: full-batch steps of the n-flow; lr, weight_decay: AdamW; ridge: λ of (A3);
-        samples: S, loadings drawn from the m-flow per n-flow step; alpha: the RNN's step; scale: the n-flow's
-        output scale; steps: midpoint steps of the sampler; schedule: each stage's learning rate, ``constant``
-        (the authors') or ``cosine`` (decaying to zero over the stage; the default — at a constant rate the final
-        m-flow depends on the last minibatches: its flow field varied 6.6–10.4 % over seeds, against 4.4–7.1 %
-        with the decay; docs/choices.md); seed.
+            ``batch``); n_epochs: full-batch steps of the n-flow; lr, weight_decay: AdamW; ridge: λ of (A3);
+            samples: S, loadings drawn from the m-flow per n-flow step; alpha: the RNN's step; scale: the n-flow's
+            output scale; steps: midpoint steps of the sampler; schedule: each stage's learning rate, ``constant``
+            (the authors') or ``cosine`` (decaying to zero over the stage; the default — at a constant rate the final
+            m-flow depends on the last minibatches: its flow field varied 6.6–10.4 % over seeds, against 4.4–7.1 %
+            with the decay; docs/choices.md); seed.
     """
 
     width: int = 128

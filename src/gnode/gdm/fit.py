@@ -36,12 +36,12 @@ class GDMFitConfig:
 
     Attributes:
         samples: M, posterior samples per iteration; lr, weight_decay: AdamW; clip_norm: global gradient-norm clip;
-        warmup, final_fraction: the learning-rate schedule; max_iterations; window, tolerance: the stopping rule
-        (``max_iterations`` must be a multiple of ``window``); seed: the Monte Carlo draws; frozen: names of GDM
-        parameters held at their initial values (e.g. all of :data:`GDM_PARAMETERS` fits only the posterior to a
-        known generative model); time_average: the ELBO's first term averaged over time (default), or summed; the
-        stopping rule reads the same units. Which the authors used is not known (docs/choices.md); the average scored
-        better on both NASCAR variants (docs/results.md).
+            warmup, final_fraction: the learning-rate schedule; max_iterations; window, tolerance: the stopping rule
+            (``max_iterations`` must be a multiple of ``window``); seed: the Monte Carlo draws; frozen: names of GDM
+            parameters held at their initial values (e.g. all of :data:`GDM_PARAMETERS` fits only the posterior to a
+            known generative model); time_average: the ELBO's first term averaged over time (default), or summed; the
+            stopping rule reads the same units. Which the authors used is not known (docs/choices.md); the average
+            scored better on both NASCAR variants (docs/results.md).
     """
 
     samples: int = 10

@@ -182,10 +182,10 @@ def fit_nascar(
 
     Arguments:
         models: from :data:`MODELS`; seeds: initialisations (the data are fixed); states: K; steps: the forecast
-        horizon; config: GDM's training; train_projection: GDM learns its projection F (as the authors' RNN
-        variant does) instead of keeping a random one fixed (their linear GDM); baseline_iterations: EM iterations
-        of the SLDS, rSLDS and ARHMM (the authors' ssm runs: 100); paths: the seeds of the training and the test
-        path (distinct, for a fair test).
+            horizon; config: GDM's training; train_projection: GDM learns its projection F (as the authors' RNN
+            variant does) instead of keeping a random one fixed (their linear GDM); baseline_iterations: EM iterations
+            of the SLDS, rSLDS and ARHMM (the authors' ssm runs: 100); paths: the seeds of the training and the test
+            path (distinct, for a fair test).
     Returns:
         The contents of ``fit.json``.
     """
