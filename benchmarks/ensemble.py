@@ -3,7 +3,7 @@
     python benchmarks/ensemble.py                  # 32 overhead-bound gnODEs (N=4, F=[32,32], batch 8, T=100)
     python benchmarks/ensemble.py --members 8 --config three_bit
 
-Both sides run gnode's own training steps (``gnode.train.fit.make_steps``, K steps per jitted call); the
+Both sides run gnode's own training steps (``gnode.train.step.make_steps``, K steps per jitted call); the
 ensemble side is what ``fit(..., members=S)`` runs. Each member has its own initialisation and data.
 The last line printed is JSON.
 """
@@ -42,8 +42,9 @@ def main():
 
     from gnode.model import make_model, trainable
     from gnode.solve import Euler
-    from gnode.train.fit import make_optimizer, make_steps, shard_members
     from gnode.train.objective import SequenceObjective
+    from gnode.train.optim import adamw
+    from gnode.train.step import make_steps, shard_members
 
     cfg, members = CONFIGS[args.config], args.members
     build = lambda key: make_model(  # noqa: E731
@@ -52,7 +53,7 @@ def main():
     models = eqx.filter_vmap(build)(jr.split(jr.key(0), members))
     params, rest = eqx.partition(models, trainable(models))
     frozen, static = eqx.partition(rest, eqx.is_array)
-    optimizer = make_optimizer(None)
+    optimizer = adamw(1e-3, injectable=True)  # what gnode.fit uses
     opt_state = jax.vmap(optimizer.init)(params)
     steps = make_steps(static, optimizer, SequenceObjective("mse", Euler(unroll=args.unroll)))
     rng = np.random.default_rng(0)

@@ -6,7 +6,7 @@ and the machine's fp32 matmul peak.
 
 Every implementation trains the same gnODE (F an MLP with ReLU hidden layers, one-layer sigmoid gate, learned
 h0 from the first input, linear readout, MSE at every step, AdamW) with alpha = dt / tau = 1.
-gnode and the hand-written JAX loop run K steps inside one jitted ``lax.scan`` (that is how ``gnode.train.fit``
+gnode and the hand-written JAX loop run K steps inside one jitted ``lax.scan`` (that is how ``gnode.train.driver``
 trains); PyTorch runs its usual eager Python loop, at 1 and 2 threads (the best is reported).
 The last line printed is JSON.
 """
@@ -50,13 +50,14 @@ def gnode_step(cfg):
 
     from gnode.model import make_model, trainable
     from gnode.solve import Euler
-    from gnode.train.fit import make_optimizer, make_steps
     from gnode.train.objective import SequenceObjective
+    from gnode.train.optim import adamw
+    from gnode.train.step import make_steps
 
     model = make_model("gnode", cfg["n"], cfg["channels"], cfg["channels"], flow_widths=cfg["widths"], key=jr.key(0))
     params, rest = eqx.partition(model, trainable(model))
     frozen, static = eqx.partition(rest, eqx.is_array)
-    optimizer = make_optimizer(None)
+    optimizer = adamw(1e-3, injectable=True)  # what gnode.fit uses
     opt_state = optimizer.init(params)
     steps = jax.jit(make_steps(static, optimizer, SequenceObjective("mse", Euler())))
     x, y = data(cfg, cfg["batch"] * STEPS_PER_CALL)

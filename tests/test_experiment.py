@@ -10,7 +10,7 @@ import pytest
 from gnode.errors import CheckpointError, ConfigError, DivergenceError
 from gnode.experiment import RunConfig, build, load_run, train_run
 from gnode.train import RunDir, load_tree, save_tree
-from gnode.train.fit import new_train_state
+from gnode.train.driver import new_train_state
 
 SMALL = dict(task="four_point", dim=2, dynamics=(8,), batch_size=50, n_train=100, n_val=20)
 

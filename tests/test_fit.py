@@ -13,8 +13,8 @@ from gnode.model import FixedState, make_model, predict
 from gnode.solve import Adaptive
 from gnode.tasks import make_flipflop
 from gnode.train import RunDir, TrainConfig, fit, load_tree, save_tree
+from gnode.train.driver import new_train_state
 from gnode.train.ensemble import fit_ensemble, stack
-from gnode.train.fit import new_train_state
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import pytest
 
 from gnode.data import SequenceData
 from gnode.errors import DataError
-from gnode.train.fit import TrainConfig, fit
+from gnode.train.driver import TrainConfig, fit
 from gnode.train.objective import ArrayData, MapObjective
 
 

@@ -25,8 +25,8 @@ from gnode.settings import check_keys, read_settings_file
 from gnode.sweep import expand_grid, key_without
 from gnode.tasks import FLIPFLOP_TASKS, make_flipflop
 from gnode.train import RunDir, TrainConfig, fit, load_tree
+from gnode.train.driver import new_train_state
 from gnode.train.ensemble import fit_ensemble
-from gnode.train.fit import new_train_state
 
 
 @dataclasses.dataclass(frozen=True)

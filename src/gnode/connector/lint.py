@@ -17,7 +17,7 @@ from jaxtyping import Array, Float
 
 from gnode.connector.lowrank import LowRankRNN
 from gnode.errors import ConfigError, DataError
-from gnode.train.fit import TrainConfig, fit
+from gnode.train.driver import TrainConfig, fit
 from gnode.train.objective import ArrayData, MapObjective
 
 

@@ -23,6 +23,8 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from gnode.connector.flows import VelocityField, cfm_loss, transport
 from gnode.errors import ConfigError, DataError
+from gnode.train.optim import adamw
+from gnode.train.step import gradient_step, scan_steps
 
 SCHEDULES = ("constant", "cosine")
 
@@ -94,7 +96,7 @@ class ConnectorConfig:
     def optimizer(self, steps: int) -> optax.GradientTransformation:
         """AdamW for a stage of ``steps`` updates: a constant rate, or a cosine decay from ``lr`` to zero."""
         rate = self.lr if self.schedule == "constant" else optax.cosine_decay_schedule(self.lr, steps)
-        return optax.adamw(rate, weight_decay=self.weight_decay)
+        return adamw(rate, self.weight_decay)
 
 
 def ridge_targets(latents: Array, m: Array, alpha: float, ridge: float) -> Array:
@@ -153,15 +155,8 @@ def fit_connector(
     def m_epoch(params, opt_state, key):
         order_key, loss_key = jr.split(key)
         order = jr.permutation(order_key, rows.shape[0])[: batches * config.batch].reshape(batches, config.batch)
-
-        def step(carry, inputs):
-            params, opt_state = carry
-            index, k = inputs
-            loss, grads = jax.value_and_grad(lambda p: cfm_loss(eqx.combine(p, static), rows[index], k))(params)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            return (optax.apply_updates(params, updates), opt_state), loss
-
-        (params, opt_state), losses = jax.lax.scan(step, (params, opt_state), (order, jr.split(loss_key, batches)))
+        loss = lambda p, step: cfm_loss(eqx.combine(p, static), rows[step[0]], step[1])  # noqa: E731
+        params, opt_state, losses = scan_steps(loss, optimizer, params, opt_state, (order, jr.split(loss_key, batches)))
         return params, opt_state, jnp.mean(losses)
 
     opt_state = optimizer.init(params)
@@ -176,20 +171,22 @@ def fit_connector(
     data = jnp.asarray(latents)
     optimizer = config.optimizer(config.n_epochs)
 
+    n_params, n_static = eqx.partition(model.n_flow, eqx.is_array)
+
     @eqx.filter_jit
-    def n_step(model, opt_state, key):
+    def n_step(model, n_params, opt_state, key):
         ks, kl = jr.split(key)
         m = jax.lax.stop_gradient(model.sample_m(ks, config.samples))
         targets = ridge_targets(data, m, config.alpha, config.ridge) / config.scale
-        loss, grads = eqx.filter_value_and_grad(cfm_loss)(model.n_flow, targets, kl, m)
-        updates, opt_state = optimizer.update(grads, opt_state, eqx.filter(model.n_flow, eqx.is_array))
-        return eqx.tree_at(lambda c: c.n_flow, model, eqx.apply_updates(model.n_flow, updates)), opt_state, loss
+        loss = lambda p: cfm_loss(eqx.combine(p, n_static), targets, kl, m)  # noqa: E731
+        return gradient_step(loss, optimizer, n_params, opt_state)
 
-    opt_state = optimizer.init(eqx.filter(model.n_flow, eqx.is_array))
+    opt_state = optimizer.init(n_params)
     n_losses, n_seconds = [], []
     for epoch in range(config.n_epochs):
         tick = time.perf_counter()
-        model, opt_state, loss = n_step(model, opt_state, jr.fold_in(k2, epoch))
+        n_params, opt_state, loss = n_step(model, n_params, opt_state, jr.fold_in(k2, epoch))
+        model = eqx.tree_at(lambda c: c.n_flow, model, eqx.combine(n_params, n_static))
         n_losses.append(float(loss))
         n_seconds.append(time.perf_counter() - tick)
     history = {"m_loss": m_losses, "n_loss": n_losses, "m_seconds": m_seconds, "n_seconds": n_seconds}

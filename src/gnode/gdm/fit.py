@@ -28,6 +28,8 @@ from gnode.errors import ConfigError, DivergenceError
 from gnode.gdm.data import check_observations
 from gnode.gdm.model import GDM, GDM_PARAMETERS
 from gnode.gdm.posterior import AbstractPosterior
+from gnode.train.optim import adamw
+from gnode.train.step import scan_steps
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +79,7 @@ class GDMFitConfig:
             ],
             [self.warmup, 3 * self.warmup],
         )
-        return optax.chain(optax.clip_by_global_norm(self.clip_norm), optax.adamw(rate, weight_decay=self.weight_decay))
+        return adamw(rate, self.weight_decay, self.clip_norm)
 
 
 def elbo(
@@ -106,7 +108,12 @@ def _trainable(model: GDM, posterior: AbstractPosterior, frozen: tuple[str, ...]
 
 
 def fit_gdm(
-    y: np.ndarray, model: GDM, posterior: AbstractPosterior, config: GDMFitConfig = GDMFitConfig()
+    y: np.ndarray,
+    model: GDM,
+    posterior: AbstractPosterior,
+    config: GDMFitConfig = GDMFitConfig(),
+    *,
+    optimizer: optax.GradientTransformation | None = None,
 ) -> tuple[GDM, AbstractPosterior, dict[str, Any]]:
     """Maximise the ELBO of one sequence.
 
@@ -114,6 +121,7 @@ def fit_gdm(
         y: observations ``(time, N)``.
         model, posterior: the initial generative model and posterior.
         config: the settings.
+        optimizer: any optax transformation (default ``config.optimizer()``, the authors' clipped, scheduled AdamW).
     Returns:
         The trained model and posterior, and the history: ``elbo`` per iteration, ``iterations``, ``stopped_early``.
     Raises:
@@ -121,18 +129,13 @@ def fit_gdm(
     """
     data = jnp.asarray(check_observations(y, model.observations))
     params, static = eqx.partition((model, posterior), _trainable(model, posterior, config.frozen))
-    optimizer = config.optimizer()
+    optimizer = config.optimizer() if optimizer is None else optimizer
 
     @eqx.filter_jit
     def chunk(params, opt_state, key):
-        def step(carry, k):
-            params, opt_state = carry
-            loss = lambda p: -elbo(*eqx.combine(p, static), data, k, config.samples, config.time_average)  # noqa: E731
-            value, grads = jax.value_and_grad(loss)(params)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            return (eqx.apply_updates(params, updates), opt_state), -value
-
-        return jax.lax.scan(step, (params, opt_state), jr.split(key, config.window))
+        loss = lambda p, k: -elbo(*eqx.combine(p, static), data, k, config.samples, config.time_average)  # noqa: E731
+        params, opt_state, losses = scan_steps(loss, optimizer, params, opt_state, jr.split(key, config.window))
+        return (params, opt_state), -losses
 
     opt_state = optimizer.init(params)
     history: list[float] = []

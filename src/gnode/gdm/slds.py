@@ -19,7 +19,6 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from jaxtyping import Array, Float
 
 from gnode.errors import ConfigError
@@ -27,6 +26,8 @@ from gnode.gdm.chain import chain_posterior
 from gnode.gdm.data import check_observations, check_states
 from gnode.gdm.em import greedy_forecast, initial_state_probs, kmeans_states, sticky_transitions, weighted_regression
 from gnode.optional import optional_import
+from gnode.train.optim import adamw
+from gnode.train.step import scan_steps
 
 TRANSITIONS = ("sticky", "recurrent_only")
 
@@ -195,20 +196,14 @@ def m_step(model: SLDS, y: Float[Array, "T N"], q: Posterior, config: SLDSConfig
 
 def _fit_recurrent(model: SLDS, q: Posterior, steps: int = 100):
     """Maximise ``Σ_t Σ_k q(z_t = k) log softmax(R E[x_{t−1}] + r)_k`` (plus a small ridge) by Adam."""
-    optimizer = optax.adam(0.05)
+    optimizer = adamw(0.05)  # Adam: no decay
     params = (model.recurrent_weight, model.recurrent_bias)
 
-    def loss(p):
+    def loss(p, _):
         logits = q.mean[:-1] @ p[0].T + p[1]
         return -jnp.mean(jnp.sum(q.probs[1:] * jax.nn.log_softmax(logits), axis=-1)) + 1e-4 * jnp.sum(p[0] ** 2)
 
-    def step(carry, _):
-        p, state = carry
-        grads = jax.grad(loss)(p)
-        updates, state = optimizer.update(grads, state, p)
-        return (optax.apply_updates(p, updates), state), None
-
-    (params, _), _ = jax.lax.scan(step, (params, optimizer.init(params)), None, length=steps)
+    params, _, _ = scan_steps(loss, optimizer, params, optimizer.init(params), None, length=steps)
     return params
 
 

@@ -144,7 +144,6 @@ class NeuralODE(eqx.Module):
         return self.readout(self.flow(x).y1)
 
 
-@eqx.filter_jit
 class Autoencoder(eqx.Module):
     """``x -> code -> decoder(code)``; the decoder maps the code to an image through a flow."""
 
@@ -158,6 +157,7 @@ class Autoencoder(eqx.Module):
         return self.encoder(x)
 
 
+@eqx.filter_jit
 def evaluate(model: NCODE | NeuralODE, xs: Float[Array, "batch ..."]) -> tuple[Array, Array]:
     """Outputs and forward NFE of a batch (one adaptive solve per sample)."""
     return jax.vmap(lambda x: model(x))(xs), jax.vmap(lambda x: model.flow(x).nfe)(xs)

@@ -1,7 +1,21 @@
-"""Training: losses are in :mod:`gnode.losses`; here the jitted epoch, the driver, checkpoints, run dirs."""
+"""Training: losses are in :mod:`gnode.losses`; here the pure step and epoch (:mod:`~gnode.train.step`), the driver
+(:mod:`~gnode.train.driver`) and its callbacks, the optimiser builder, ensembles, checkpoints and run folders."""
 
+from gnode.train.callbacks import Callback, ProgressBar, RunFiles
 from gnode.train.checkpoint import load_tree, save_tree
-from gnode.train.fit import FitResult, TrainConfig, fit
+from gnode.train.driver import FitResult, TrainConfig, fit
+from gnode.train.optim import adamw
 from gnode.train.runs import RunDir
 
-__all__ = ["FitResult", "RunDir", "TrainConfig", "fit", "load_tree", "save_tree"]
+__all__ = [
+    "Callback",
+    "FitResult",
+    "ProgressBar",
+    "RunDir",
+    "RunFiles",
+    "TrainConfig",
+    "adamw",
+    "fit",
+    "load_tree",
+    "save_tree",
+]

@@ -13,7 +13,7 @@ from jaxtyping import PyTree
 
 from gnode.data import SequenceData
 from gnode.errors import ConfigError
-from gnode.train.fit import FitResult, TrainConfig, fit
+from gnode.train.driver import FitResult, TrainConfig, fit
 
 
 def stack(models: Sequence[PyTree]) -> PyTree:

@@ -1,6 +1,6 @@
 """What a training run minimises: the data it accepts and the loss of a model on one batch.
 
-:func:`gnode.train.fit.fit` is written once against :class:`AbstractObjective`. Two objectives exist:
+:func:`gnode.train.driver.fit` is written once against :class:`AbstractObjective`. Two objectives exist:
 
 - :class:`SequenceObjective` — a :class:`gnode.model.Model` on :class:`gnode.data.SequenceData` (readout at every
   step for ``mse``, at each sequence's last observed step for ``cross_entropy``), integrated by an integrator.

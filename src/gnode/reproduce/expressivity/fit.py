@@ -23,8 +23,8 @@ from gnode.model import Model, make_model, parameter_count, predict
 from gnode.settings import check_keys
 from gnode.sweep import key_without
 from gnode.tasks.trajectories import TARGET_KINDS, random_trajectories
+from gnode.train.driver import TrainConfig
 from gnode.train.ensemble import fit_ensemble
-from gnode.train.fit import TrainConfig
 
 MODELS = ("gnode", "node")
 

@@ -28,8 +28,8 @@ from gnode.ncode.model import evaluate, parameter_count
 from gnode.reproduce.ncode import figures, tasks
 from gnode.reproduce.ncode.builders import DECODERS, MODELS, Sizes, build, build_autoencoder, check_model
 from gnode.saving import save
+from gnode.train.driver import TrainConfig
 from gnode.train.ensemble import fit_ensemble
-from gnode.train.fit import TrainConfig
 from gnode.train.objective import ArrayData, MapObjective
 
 

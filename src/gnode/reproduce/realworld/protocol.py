@@ -29,8 +29,8 @@ from gnode.model import Model, make_model, parameter_count, predict
 from gnode.reproduce.realworld.tasks import RealTask
 from gnode.saving import save
 from gnode.solve import Euler
+from gnode.train.driver import TrainConfig
 from gnode.train.ensemble import fit_ensemble
-from gnode.train.fit import TrainConfig
 
 MODELS = ("gnode", "node", "gru", "mgru", "rnn", "lstm")
 LABELS = {"gnode": "gnODE", "node": "nODE", "gru": "GRU", "mgru": "mGRU", "rnn": "leaky RNN", "lstm": "LSTM"}

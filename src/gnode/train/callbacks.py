@@ -1,0 +1,76 @@
+"""The side effects of a fit, as callbacks the driver calls: run-folder files, the progress bar, your own.
+
+A callback sees each finished epoch (its metrics row and the training state) and the end of the fit. The driver
+raises :class:`gnode.errors.DivergenceError` before calling them for an epoch whose loss is not finite, so a
+checkpointing callback never writes a diverged state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from jaxtyping import PyTree
+
+from gnode.saving import save
+from gnode.train.checkpoint import save_tree
+from gnode.train.runs import RunDir
+from gnode.train.step import TrainState
+
+
+class Callback:
+    """Does nothing; subclass it and override the events you need."""
+
+    def on_start(self, start_epoch: int, epochs: int) -> None:
+        """Before the first epoch (``start_epoch`` > 0 when resuming)."""
+
+    def on_epoch(self, epoch: int, row: dict[str, Any], state: TrainState, *, last: bool) -> None:
+        """After epoch ``epoch`` (1-based); ``last``: no epoch follows (the end, or early stopping)."""
+
+    def on_end(self, best: PyTree, final: PyTree, summary: dict[str, Any]) -> None:
+        """After the last epoch: the best-validation and the final model, and the fit's summary."""
+
+    def close(self) -> None:
+        """Always called at the end, even when the fit raised."""
+
+
+class RunFiles(Callback):
+    """``metrics.jsonl`` (a line per epoch), ``checkpoint.npz`` (every ``every`` epochs and the last, atomically)
+    and ``model.npz`` (the best-validation model, :func:`gnode.save`) in a :class:`RunDir`."""
+
+    def __init__(self, run_dir: RunDir, every: int = 1):
+        self.run_dir, self.every = run_dir, every
+
+    def on_epoch(self, epoch, row, state, *, last):
+        self.run_dir.append_metrics(row)
+        if epoch % self.every == 0 or last:
+            save_tree(self.run_dir.checkpoint_path, state, {"epoch": epoch})
+
+    def on_end(self, best, final, summary):
+        save(self.run_dir.model_path, best, {"which": "best validation"})
+
+
+class ProgressBar(Callback):
+    """A rich progress bar: epochs, training and validation loss, steps per second."""
+
+    def on_start(self, start_epoch, epochs):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]train"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[info]}"),
+            TimeRemainingColumn(),
+            transient=False,
+        )
+        self.progress.start()
+        self.task = self.progress.add_task("train", total=epochs, completed=start_epoch, info="")
+
+    def on_epoch(self, epoch, row, state, *, last):
+        info = f"loss {np.mean(row['train_loss']):.4g}  val {np.mean(row['val_loss']):.4g}  "
+        self.progress.update(self.task, advance=1, info=info + f"{row['steps_per_second']:.0f} it/s")
+
+    def close(self):
+        if hasattr(self, "progress"):
+            self.progress.stop()
