@@ -243,3 +243,39 @@ def test_early_stopping_waits_patience_epochs_after_the_last_improvement(square,
     assert fit(small(), train, val, learning, progress=False).summary["epochs_run"] == 8  # improving: no stop
     _, ensemble = fit_ensemble([small(0), small(1)], train, val, frozen, progress=False)
     assert ensemble.summary["epochs_run"] == 4
+
+
+def test_any_optax_transformation_and_callbacks_see_every_epoch(square):
+    import optax
+
+    from gnode.train import Callback, adamw
+
+    class Record(Callback):
+        def __init__(self):
+            self.events = []
+
+        def on_start(self, start_epoch, epochs):
+            self.events.append(("start", start_epoch, epochs))
+
+        def on_epoch(self, epoch, row, state, *, last):
+            self.events.append(("epoch", epoch, last, int(state.epoch)))
+
+        def on_end(self, best, final, summary):
+            self.events.append(("end", summary["epochs_run"]))
+
+        def close(self):
+            self.events.append(("close",))
+
+    train, val = square
+    config = TrainConfig(lr=3e-3, weight_decay=1e-3, batch_size=20, epochs=3)
+    record = Record()
+    default = fit(small(), train, val, config, progress=False, callbacks=[record])
+    assert record.events == [("start", 0, 3), *[("epoch", e, e == 3, e) for e in (1, 2, 3)], ("end", 3), ("close",)]
+    # the default optimiser is the shared AdamW builder with the config's rate and decay: passing it changes nothing
+    same = fit(small(), train, val, config, progress=False, optimizer=adamw(3e-3, 1e-3, injectable=True))
+    for a, b in zip(leaves(default.model), leaves(same.model), strict=True):
+        np.testing.assert_array_equal(a, b)
+    sgd = fit(small(), train, val, config, progress=False, optimizer=optax.sgd(1e-2))
+    assert sgd.summary["best_val_loss"] != default.summary["best_val_loss"]
+    with pytest.raises(ConfigError, match="inject_hyperparams"):  # per-member rates need an injectable optimiser
+        fit_ensemble([small(0), small(1)], train, val, config, lrs=[1e-3, 3e-3], optimizer=optax.sgd(1e-2))
