@@ -73,3 +73,17 @@ def test_to_grid_holds_inputs_over_gaps_and_matches_euler_substeps():
         to_grid(data, 2.0)
     with pytest.raises(DataError, match="needs observation times"):
         to_grid(SequenceData(data.inputs, data.targets), 1.0)
+
+
+def test_both_containers_share_one_protocol():
+    from gnode.data import AbstractData, ArrayData
+
+    seq = SequenceData(np.zeros((4, 3, 2)), np.arange(4), times=np.tile(np.arange(3.0), (4, 1)))
+    flat = ArrayData(np.arange(8.0).reshape(4, 2), np.arange(4.0).reshape(4, 1))
+    for data in (seq, flat):
+        assert isinstance(data, AbstractData) and data.num_samples == 4
+        part = data.subset(np.array([3, 1]))
+        assert type(part) is type(data) and part.num_samples == 2
+        np.testing.assert_array_equal(part.targets, data.targets[[3, 1]])
+    assert seq.is_classification and not flat.is_classification
+    assert seq.subset(slice(0, 2)).times.shape == (2, 3) and seq.subset(slice(0, 2)).mask is None

@@ -53,3 +53,12 @@ def test_make_model_errors():
         make_model("gnode", 2, 1, 0, key=jr.key(0))
     with pytest.raises(ConfigError, match="tau"):
         make_model("gnode", 2, 1, 1, tau=0.0, key=jr.key(0))
+
+
+def test_matched_size_is_the_nearest_count_and_the_smaller_on_ties():
+    from gnode.model import matched_size
+
+    assert matched_size(lambda k: k * k, 50) == 7  # 49
+    assert matched_size(lambda k: k * k, 57) == 8  # 64 is nearer than 49
+    assert matched_size(lambda k: 2 * k, 5) == 2  # 4 and 6 tie
+    assert matched_size(lambda k: k, 0) == 1 and matched_size(lambda k: k, 10**9, largest=100) == 100

@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from gnode.errors import ConfigError
+from gnode.model import parameter_count
 from gnode.ncode.control import ClosedLoop, ConstantControl, MLPControl, OpenLoop, Static, make_dynamics
 from gnode.ncode.flow import FlowSolver, make_flow_solver
 from gnode.ncode.functional import FunctionalMLP
-from gnode.ncode.model import NCODE, Augment, LearnedConstant, NeuralODE, parameter_count
+from gnode.ncode.model import NCODE, Augment, LearnedConstant, NeuralODE
 
 IDENTITY = eqx.nn.Identity()
 

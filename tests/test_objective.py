@@ -4,10 +4,10 @@ import jax.random as jr
 import numpy as np
 import pytest
 
-from gnode.data import SequenceData
+from gnode.data import ArrayData, SequenceData
 from gnode.errors import DataError
 from gnode.train.driver import TrainConfig, fit
-from gnode.train.objective import ArrayData, MapObjective
+from gnode.train.objective import MapObjective
 
 
 def linear(key=0):

@@ -8,7 +8,7 @@ live in :mod:`gnode.reproduce`, which the library never imports.
 __version__ = "0.2.0"
 
 from gnode import analysis, connector, gdm, ncode
-from gnode.data import SequenceData, validate
+from gnode.data import AbstractData, ArrayData, SequenceData, validate
 from gnode.devices import use_cpu_cores
 from gnode.errors import CheckpointError, ConfigError, DataError, DivergenceError, GnodeError, RunDirError
 from gnode.fields import GNODE, GRU, LSTM, MGRU, NODE, RNN, AbstractField, make_field
@@ -21,6 +21,7 @@ from gnode.model import (
     Model,
     ZeroState,
     make_model,
+    matched_size,
     parameter_count,
     predict,
 )
@@ -30,7 +31,7 @@ from gnode.solve import AbstractIntegrator, Adaptive, Euler
 from gnode.tasks import make_flipflop
 from gnode.train import FitResult, RunDir, TrainConfig, fit
 from gnode.train.ensemble import fit_ensemble, member, stack
-from gnode.train.objective import AbstractObjective, ArrayData, MapObjective, SequenceObjective
+from gnode.train.objective import AbstractObjective, MapObjective, SequenceObjective
 
 __all__ = [
     "GNODE",
@@ -40,6 +41,7 @@ __all__ = [
     "MLP",
     "NODE",
     "RNN",
+    "AbstractData",
     "AbstractField",
     "AbstractInitialState",
     "AbstractIntegrator",
@@ -80,6 +82,7 @@ __all__ = [
     "make_flipflop",
     "make_model",
     "masked_mse",
+    "matched_size",
     "member",
     "ncode",
     "parameter_count",

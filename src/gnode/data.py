@@ -10,20 +10,12 @@ from gnode.errors import DataError
 
 
 @dataclasses.dataclass(frozen=True)
-class SequenceData:
-    """A set of sequences.
-
-    Attributes:
-        inputs: ``(samples, time, inp)`` float.
-        targets: ``(samples, time, out)`` float for regression, or ``(samples,)`` int class labels.
-        mask: ``(samples, time, out)`` or ``(samples, time)``, 1 where a target is observed; ``None``: all.
-        times: ``(samples, time)`` observation times (non-decreasing); ``None``: the model's regular grid.
-    """
+class AbstractData:
+    """What every data set is: ``inputs`` and ``targets`` (float, or ``(samples,)`` integer class labels) with one
+    row per sample, and the arrays beside them (None where absent)."""
 
     inputs: np.ndarray
     targets: np.ndarray
-    mask: np.ndarray | None = None
-    times: np.ndarray | None = None
 
     @property
     def num_samples(self) -> int:
@@ -33,9 +25,31 @@ class SequenceData:
     def is_classification(self) -> bool:
         return self.targets.ndim == 1
 
-    def subset(self, index) -> SequenceData:
-        pick = lambda a: None if a is None else a[index]  # noqa: E731
-        return SequenceData(self.inputs[index], self.targets[index], pick(self.mask), pick(self.times))
+    def subset(self, index) -> AbstractData:
+        """The samples ``index`` picks (an index array, a mask or a slice), of every array."""
+        arrays = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        return dataclasses.replace(self, **{k: None if a is None else a[index] for k, a in arrays.items()})
+
+
+@dataclasses.dataclass(frozen=True)
+class SequenceData(AbstractData):
+    """A set of sequences.
+
+    Attributes:
+        inputs: ``(samples, time, inp)`` float.
+        targets: ``(samples, time, out)`` float for regression, or ``(samples,)`` int class labels.
+        mask: ``(samples, time, out)`` or ``(samples, time)``, 1 where a target is observed; ``None``: all.
+        times: ``(samples, time)`` observation times (non-decreasing); ``None``: the model's regular grid.
+    """
+
+    mask: np.ndarray | None = None
+    times: np.ndarray | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class ArrayData(AbstractData):
+    """Samples that are single arrays: ``inputs`` ``(samples, *in_shape)`` float, ``targets``
+    ``(samples, *out_shape)`` float or ``(samples,)`` int class labels (a model ``x -> y``)."""
 
 
 def validate(data: SequenceData, name: str = "data") -> SequenceData:

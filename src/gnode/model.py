@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import equinox as eqx
 import jax
@@ -154,8 +154,18 @@ def make_model(
     return Model(field, h0, readout, tau=float(tau), dt=float(dt))
 
 
+def matched_size(count: Callable[[int], int], budget: int, largest: int = 1 << 16) -> int:
+    """The size ``k`` in ``[1, largest]`` whose ``count(k)`` (increasing in ``k``, e.g. a parameter count) is
+    nearest ``budget``; the smaller size on a tie. A bisection: about ``log2(largest)`` calls of ``count``."""
+    low, high = 1, largest
+    while low < high:  # the smallest size reaching the budget
+        mid = (low + high) // 2
+        low, high = (mid + 1, high) if count(mid) < budget else (low, mid)
+    return min({max(1, low - 1), low}, key=lambda k: (abs(count(k) - budget), k))
+
+
 def parameter_count(model: PyTree) -> int:
-    """Number of trained scalars."""
+    """Trained scalars of any model (every family): its floating arrays, less a :class:`FixedState`'s ``h0``."""
     params = eqx.filter(model, trainable(model))
     return sum(x.size for x in jax.tree_util.tree_leaves(params))
 

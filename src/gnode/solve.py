@@ -12,20 +12,93 @@ Two integrators share one interface, ``integrate(field, h0, xs, ts, t0, tau)``:
   ``dt = tau`` and one substep a gnODE step is exactly ``(1 - z) h + z F``.
 - :class:`Adaptive` — the accurate path: a diffrax solver with a PID step-size controller that
   stops at bin edges, inputs piecewise-constant or linear in time, outputs saved at ``ts``.
+
+Both diffrax users in gnode — :class:`Adaptive` and N-CODE's :class:`gnode.ncode.flow.FlowSolver` — go through
+one wrapper, :func:`solve_ode`, which also counts the vector-field evaluations.
 """
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 
 import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Int, PyTree
 
 from gnode.errors import ConfigError
 from gnode.fields import AbstractField
+
+# Vector-field evaluations per step, and whether the solver evaluates once more before the first step
+# (first-same-as-last schemes reuse the last stage of a step as the first of the next). Checked against a
+# counting vector field in tests/test_ncode_flow.py.
+EVALUATIONS: dict[type, tuple[int, int]] = {
+    diffrax.Euler: (1, 0),
+    diffrax.Heun: (2, 0),
+    diffrax.Midpoint: (2, 0),
+    diffrax.Ralston: (2, 0),
+    diffrax.Bosh3: (3, 1),
+    diffrax.Tsit5: (6, 1),
+    diffrax.Dopri5: (6, 1),
+    diffrax.Dopri8: (13, 1),
+}
+
+
+def solve_ode(
+    rhs: Callable[[Float[Array, ""], PyTree, PyTree], PyTree],
+    y0: PyTree,
+    t0: float | Float[Array, ""],
+    t1: float | Float[Array, ""],
+    *,
+    solver: diffrax.AbstractSolver,
+    adjoint: diffrax.AbstractAdjoint,
+    max_steps: int,
+    steps: int | None = None,
+    rtol: float = 1e-3,
+    atol: float = 1e-3,
+    ts: Float[Array, " save"] | None = None,
+    save_t1: bool = True,
+    jump_ts: Float[Array, " jumps"] | None = None,
+    args: PyTree = None,
+) -> tuple[PyTree | None, PyTree | None, Int[Array, ""]]:
+    """``dy/dt = rhs(t, y, args)`` from ``y0`` at ``t0`` to ``t1`` with diffrax: gnode's one diffrax call.
+
+    Arguments:
+        solver, adjoint, max_steps: diffrax's; steps: equal steps (None: adaptive, PID with ``rtol`` / ``atol``);
+        ts: times at which to save the state; save_t1: save it at ``t1`` too; jump_ts: times the adaptive
+        controller must step to exactly (the edges of piecewise-constant inputs); args: what ``rhs`` differentiates
+        through (the backward-solve adjoint gives gradients only for ``y0`` and ``args``).
+    Returns:
+        The states at ``ts`` (or None), the state at ``t1`` (or None), and the vector-field evaluations of the
+        forward solve (rejected steps included; NaN-free only for the solvers of :data:`EVALUATIONS`).
+    """
+    if steps is None:
+        dt0, controller = None, diffrax.PIDController(rtol=rtol, atol=atol)
+        if jump_ts is not None:
+            controller = diffrax.ClipStepSizeController(controller, jump_ts=jump_ts)
+    else:
+        dt0, controller = (t1 - t0) / steps, diffrax.ConstantStepSize()
+    sol = diffrax.diffeqsolve(
+        diffrax.ODETerm(rhs),
+        solver,
+        t0=t0,
+        t1=t1,
+        dt0=dt0,
+        y0=y0,
+        args=args,
+        saveat=diffrax.SaveAt(t1=save_t1, ts=ts),
+        stepsize_controller=controller,
+        adjoint=adjoint,
+        max_steps=max_steps,
+    )
+    per_step, first = EVALUATIONS.get(type(solver), (0, 0))
+    nfe = per_step * sol.stats["num_steps"] + first
+    # diffrax stacks the saves at ``ts`` first and the one at t1 last.
+    at_t1 = jax.tree_util.tree_map(lambda a: a[-1], sol.ys) if save_t1 else None
+    at_ts = None if ts is None else jax.tree_util.tree_map(lambda a: a[:-1] if save_t1 else a, sol.ys)
+    return at_ts, at_t1, nfe
 
 
 class AbstractIntegrator(eqx.Module):
@@ -115,17 +188,18 @@ class Adaptive(AbstractIntegrator):
         def rhs(t, h, args):
             return field.velocity(h, self.input_at(t, xs, ts)) / tau
 
-        controller = diffrax.ClipStepSizeController(diffrax.PIDController(rtol=self.rtol, atol=self.atol), jump_ts=ts)
-        sol = diffrax.diffeqsolve(
-            diffrax.ODETerm(rhs),
-            self.solver,
-            t0=t0,
-            t1=ts[-1],
-            dt0=None,
-            y0=h0,
-            saveat=diffrax.SaveAt(ts=ts),
-            stepsize_controller=controller,
+        hs, _, _ = solve_ode(
+            rhs,
+            h0,
+            t0,
+            ts[-1],
+            solver=self.solver,
             adjoint=self.adjoint,
             max_steps=self.max_steps,
+            rtol=self.rtol,
+            atol=self.atol,
+            ts=ts,
+            save_t1=False,
+            jump_ts=ts,
         )
-        return sol.ys
+        return hs

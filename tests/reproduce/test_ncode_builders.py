@@ -5,9 +5,10 @@ import jax.random as jr
 import pytest
 
 from gnode.errors import ConfigError
+from gnode.model import parameter_count
 from gnode.ncode.control import ClosedLoop, OpenLoop, Static
 from gnode.ncode.flow import FlowSolver
-from gnode.ncode.model import NCODE, parameter_count
+from gnode.ncode.model import NCODE
 from gnode.reproduce.ncode.builders import MODELS, Sizes, build, build_autoencoder, matched_width
 from gnode.reproduce.ncode.experiments import DIGIT_SIZES
 

@@ -16,9 +16,10 @@ import numpy as np
 from jaxtyping import Array, Float
 
 from gnode.connector.lowrank import LowRankRNN
+from gnode.data import ArrayData
 from gnode.errors import ConfigError, DataError
 from gnode.train.driver import TrainConfig, fit
-from gnode.train.objective import ArrayData, MapObjective
+from gnode.train.objective import MapObjective
 
 
 class RateModel(eqx.Module):

@@ -10,24 +10,11 @@ from collections.abc import Callable
 
 import diffrax
 import equinox as eqx
-import jax
 from jaxtyping import Array, Float, Int, PyTree
 
 from gnode.errors import ConfigError
+from gnode.solve import EVALUATIONS, solve_ode
 
-# Vector-field evaluations per step, and whether the solver evaluates once more before the first step
-# (first-same-as-last schemes reuse the last stage of a step as the first of the next). Checked against a
-# counting vector field in tests/test_ncode_flow.py.
-EVALUATIONS: dict[type, tuple[int, int]] = {
-    diffrax.Euler: (1, 0),
-    diffrax.Heun: (2, 0),
-    diffrax.Midpoint: (2, 0),
-    diffrax.Ralston: (2, 0),
-    diffrax.Bosh3: (3, 1),
-    diffrax.Tsit5: (6, 1),
-    diffrax.Dopri5: (6, 1),
-    diffrax.Dopri8: (13, 1),
-}
 SOLVERS = {cls.__name__.lower(): cls for cls in EVALUATIONS}
 ADJOINTS = {"backprop": diffrax.RecursiveCheckpointAdjoint, "adjoint": diffrax.BacksolveAdjoint}
 
@@ -92,29 +79,20 @@ class FlowSolver(eqx.Module):
         Returns:
             A :class:`FlowSolution`.
         """
-        if self.steps is None:
-            dt0, controller = None, diffrax.PIDController(rtol=self.rtol, atol=self.atol)
-        else:
-            dt0, controller = self.t1 / self.steps, diffrax.ConstantStepSize()
-        saveat = diffrax.SaveAt(t1=True) if ts is None else diffrax.SaveAt(t1=True, ts=ts)
-        sol = diffrax.diffeqsolve(
-            diffrax.ODETerm(rhs),
-            self.solver,
-            t0=0.0,
-            t1=self.t1,
-            dt0=dt0,
-            y0=y0,
-            args=args,
-            saveat=saveat,
-            stepsize_controller=controller,
+        ys, y1, nfe = solve_ode(
+            rhs,
+            y0,
+            0.0,
+            self.t1,
+            solver=self.solver,
             adjoint=self.adjoint,
             max_steps=self.max_steps,
+            steps=self.steps,
+            rtol=self.rtol,
+            atol=self.atol,
+            ts=ts,
+            args=args,
         )
-        per_step, first = EVALUATIONS[type(self.solver)]
-        nfe = per_step * sol.stats["num_steps"] + first
-        # diffrax stacks the saves at ``ts`` first and the one at t1 last.
-        y1 = jax.tree_util.tree_map(lambda a: a[-1], sol.ys)
-        ys = None if ts is None else jax.tree_util.tree_map(lambda a: a[:-1], sol.ys)
         return FlowSolution(y1, ys, nfe)
 
 

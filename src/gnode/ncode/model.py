@@ -15,7 +15,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float, PyTree
+from jaxtyping import Array, Float
 
 from gnode.errors import ConfigError
 from gnode.ncode.control import AbstractControlDynamics, AbstractControlMap, Static
@@ -161,8 +161,3 @@ class Autoencoder(eqx.Module):
 def evaluate(model: NCODE | NeuralODE, xs: Float[Array, "batch ..."]) -> tuple[Array, Array]:
     """Outputs and forward NFE of a batch (one adaptive solve per sample)."""
     return jax.vmap(lambda x: model(x))(xs), jax.vmap(lambda x: model.flow(x).nfe)(xs)
-
-
-def parameter_count(model: PyTree) -> int:
-    """Trained scalars: every floating array (the control map, the control dynamics, encoder and readout)."""
-    return sum(a.size for a in jax.tree_util.tree_leaves(eqx.filter(model, eqx.is_inexact_array)))

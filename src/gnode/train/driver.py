@@ -16,13 +16,13 @@ import numpy as np
 import optax
 from jaxtyping import PyTree
 
-from gnode.data import SequenceData
+from gnode.data import AbstractData, ArrayData, SequenceData
 from gnode.errors import ConfigError, DataError, DivergenceError
 from gnode.model import Model
 from gnode.solve import AbstractIntegrator, Euler
 from gnode.train.callbacks import Callback, ProgressBar, RunFiles
 from gnode.train.checkpoint import load_tree
-from gnode.train.objective import AbstractObjective, ArrayData, SequenceObjective, check_loss
+from gnode.train.objective import AbstractObjective, SequenceObjective, check_loss
 from gnode.train.optim import adamw
 from gnode.train.runs import RunDir
 from gnode.train.step import TrainState, epoch_key, init_state, make_epoch, shard_members, split_model, stalled
@@ -123,7 +123,7 @@ def _member_data(data: Sequence, one: PyTree, objective: AbstractObjective, name
 
 
 def _is_data_set(data) -> bool:
-    return isinstance(data, (SequenceData, ArrayData))
+    return isinstance(data, AbstractData)
 
 
 def _to_host(tree):
@@ -142,7 +142,7 @@ def _member_data(data: Sequence, one: PyTree, objective: AbstractObjective, name
 
 
 def _is_data_set(data) -> bool:
-    return isinstance(data, (SequenceData, ArrayData))
+    return isinstance(data, AbstractData)
 
 
 def fit(

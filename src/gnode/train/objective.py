@@ -11,7 +11,6 @@
 from __future__ import annotations
 
 import abc
-import dataclasses
 
 import equinox as eqx
 import jax
@@ -20,7 +19,7 @@ import numpy as np
 import optax
 from jaxtyping import Array, Float, PyTree
 
-from gnode.data import SequenceData, validate
+from gnode.data import ArrayData, SequenceData, validate
 from gnode.errors import ConfigError, DataError
 from gnode.losses import accuracy, last_state_cross_entropy, masked_mse, r2_score
 from gnode.solve import AbstractIntegrator, Euler
@@ -103,26 +102,6 @@ def check_targets(targets: np.ndarray, classification: bool, out: int, loss: str
         raise DataError(f"{name}: cross_entropy needs integer class labels of shape (samples,)")
     elif targets.max() >= out:
         raise DataError(f"{name}: label {int(targets.max())} but the readout has only {out} classes")
-
-
-@dataclasses.dataclass(frozen=True)
-class ArrayData:
-    """Samples that are single arrays: ``inputs`` ``(samples, *in_shape)`` float, ``targets``
-    ``(samples, *out_shape)`` float or ``(samples,)`` int class labels."""
-
-    inputs: np.ndarray
-    targets: np.ndarray
-
-    @property
-    def num_samples(self) -> int:
-        return self.inputs.shape[0]
-
-    @property
-    def is_classification(self) -> bool:
-        return self.targets.ndim == 1
-
-    def subset(self, index) -> ArrayData:
-        return ArrayData(self.inputs[index], self.targets[index])
 
 
 class MapObjective(AbstractObjective):

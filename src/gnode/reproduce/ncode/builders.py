@@ -16,10 +16,11 @@ import jax.random as jr
 from jaxtyping import PRNGKeyArray
 
 from gnode.errors import ConfigError
+from gnode.model import matched_size, parameter_count
 from gnode.ncode.control import MODES, MLPControl, make_dynamics
 from gnode.ncode.flow import FlowSolver
 from gnode.ncode.functional import FunctionalConv, FunctionalMLP
-from gnode.ncode.model import NCODE, Augment, Autoencoder, LearnedConstant, NeuralODE, Reshape, parameter_count
+from gnode.ncode.model import NCODE, Augment, Autoencoder, LearnedConstant, NeuralODE, Reshape
 
 BASELINES = ("node", "anode")
 MODELS = (*BASELINES, *(f"ncode-{mode}" for mode in MODES))
@@ -118,11 +119,7 @@ def matched_width(name: str, in_dim: int, out_dim: int | None, sizes: Sizes) -> 
     ``ncode-open`` with these sizes)."""
     budget = sizes.budget if sizes.budget is not None else shape_count("ncode-open", in_dim, out_dim, sizes)
     count = lambda w: shape_count(name, in_dim, out_dim, dataclasses.replace(sizes, node_width=w))  # noqa: E731
-    low, high = 1, 1 << 16
-    while low < high:  # the smallest width reaching the budget
-        mid = (low + high) // 2
-        low, high = (mid + 1, high) if count(mid) < budget else (low, mid)
-    return min({max(1, low - 1), low}, key=lambda w: (abs(count(w) - budget), w))
+    return matched_size(count, budget)
 
 
 def shape_count(name: str, in_dim: int, out_dim: int | None, sizes: Sizes) -> int:

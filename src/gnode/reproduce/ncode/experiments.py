@@ -21,16 +21,18 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
+from gnode.data import ArrayData
 from gnode.errors import ConfigError
 from gnode.files import write_json
+from gnode.model import parameter_count
 from gnode.ncode.flow import FlowSolver
-from gnode.ncode.model import evaluate, parameter_count
+from gnode.ncode.model import evaluate
 from gnode.reproduce.ncode import figures, tasks
 from gnode.reproduce.ncode.builders import DECODERS, MODELS, Sizes, build, build_autoencoder, check_model
 from gnode.saving import save
 from gnode.train.driver import TrainConfig
 from gnode.train.ensemble import fit_ensemble
-from gnode.train.objective import ArrayData, MapObjective
+from gnode.train.objective import MapObjective
 
 
 @dataclasses.dataclass(frozen=True)

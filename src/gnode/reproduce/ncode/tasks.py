@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from gnode.data import ArrayData
 from gnode.errors import ConfigError
-from gnode.train.objective import ArrayData
 
 
 def _rng(seed: int) -> np.random.Generator:

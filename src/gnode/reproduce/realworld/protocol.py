@@ -25,7 +25,7 @@ from gnode.errors import ConfigError, DataError
 from gnode.fields import FIELDS
 from gnode.files import write_json
 from gnode.losses import accuracy, masked_mse
-from gnode.model import Model, make_model, parameter_count, predict
+from gnode.model import Model, make_model, matched_size, parameter_count, predict
 from gnode.reproduce.realworld.tasks import RealTask
 from gnode.saving import save
 from gnode.solve import Euler
@@ -109,11 +109,7 @@ def matched_state_dim(name: str, task: RealTask, config: BenchConfig, largest: i
     LSTM's state ``[h; c]`` has even sizes only)."""
     step = 2 if name == "lstm" else 1
     count = lambda k: parameter_count(build_model(name, step * k, task, config, 0))  # noqa: E731
-    low, high = 1, largest
-    while low < high:  # the smallest size reaching the budget
-        mid = (low + high) // 2
-        low, high = (mid + 1, high) if count(mid) < config.budget else (low, mid)
-    return step * min({max(1, low - 1), low}, key=lambda k: (abs(count(k) - config.budget), k))
+    return step * matched_size(count, config.budget, largest)
 
 
 def largest_gap(splits: dict[str, SequenceData]) -> float:
