@@ -126,25 +126,6 @@ def _is_data_set(data) -> bool:
     return isinstance(data, AbstractData)
 
 
-def _to_host(tree):
-    return jax.tree_util.tree_map(lambda a: np.asarray(a).tolist(), tree)
-
-
-def _member_data(data: Sequence, one: PyTree, objective: AbstractObjective, name: str, members: int | None):
-    """Check per-member data sets (equal shapes, one per member); return their arrays stacked on axis 0."""
-    if members is None or len(data) != members:
-        raise ConfigError(f"{name}: {len(data)} per-member data sets for an ensemble of {members} members")
-    arrays = [objective.arrays(one, d, f"{name} (member {i})") for i, d in enumerate(data)]
-    layouts = {str(jax.tree_util.tree_map(lambda a: a.shape, a)) for a in arrays}
-    if len(layouts) > 1:
-        raise DataError(f"{name}: per-member data sets must have equal shapes, got {sorted(layouts)}")
-    return jax.tree_util.tree_map(lambda *a: jnp.stack(a), *arrays)
-
-
-def _is_data_set(data) -> bool:
-    return isinstance(data, AbstractData)
-
-
 def fit(
     model: PyTree,
     train: SequenceData | ArrayData | Sequence[SequenceData | ArrayData],
