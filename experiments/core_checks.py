@@ -53,7 +53,7 @@ def jax_sigmoid(a):
 
 
 def euler_order() -> dict[str, object]:
-    field = GNODE(3, 2, (16,), activation="tanh", key=jr.key(0))
+    field = GNODE(3, 2, (16,), activation=jnp.tanh, key=jr.key(0))
     xs, ts, h0 = jr.normal(jr.key(1), (20, 2)), 0.05 * jnp.arange(1, 21), jnp.array([0.3, -0.2, 0.5])
     ref = Adaptive(rtol=1e-8, atol=1e-8).integrate(field, h0, xs, ts, 0.0, 0.1)
     errors = [

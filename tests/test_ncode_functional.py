@@ -7,6 +7,7 @@ import pytest
 
 from gnode.errors import ConfigError
 from gnode.ncode.functional import FunctionalConv, FunctionalMLP
+from gnode.nn import identity
 
 
 def test_mlp_size_and_output_match_an_equinox_mlp_with_the_same_weights():
@@ -31,7 +32,7 @@ def test_affine_field_and_default_theta():
 
 
 def test_conv_field_matches_a_direct_correlation():
-    field = FunctionalConv(2, 5, 6, hidden=3, kernel=3, activation="identity")
+    field = FunctionalConv(2, 5, 6, hidden=3, kernel=3, activation=identity)
     assert field.size == 3 * 2 * 9 + 3 + 2 * 3 * 9 + 2
     theta = jr.normal(jr.key(0), (field.size,))
     z = jr.normal(jr.key(1), (2, 5, 6))

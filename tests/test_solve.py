@@ -11,7 +11,7 @@ from gnode.solve import Adaptive, Euler
 
 @pytest.fixture(scope="module")
 def problem():
-    field = GNODE(3, 2, (16,), activation="tanh", key=jr.key(0))
+    field = GNODE(3, 2, (16,), activation=jnp.tanh, key=jr.key(0))
     xs = jr.normal(jr.key(1), (20, 2))
     ts = 0.05 * jnp.arange(1, 21)
     return field, jnp.array([0.3, -0.2, 0.5]), xs, ts

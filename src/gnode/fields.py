@@ -18,7 +18,8 @@ from equinox import AbstractVar
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from gnode.errors import ConfigError
-from gnode.nn import MLP, state_products
+from gnode.nn import MLP, Activation, Initialiser, glorot_uniform, identity, initialiser, state_products
+from gnode.nn import activation as activation_by_name
 
 
 def _check_dims(state_dim: int, input_dim: int) -> None:
@@ -107,9 +108,9 @@ class NODE(AbstractFlowField):
         input_dim: int,
         flow_widths: Sequence[int] = (),
         *,
-        activation: str = "relu",
-        flow_output: str = "identity",
-        init: str = "glorot_uniform",
+        activation: Activation = jax.nn.relu,
+        flow_output: Activation = identity,
+        init: Initialiser = glorot_uniform,
         key: PRNGKeyArray,
     ):
         _check_dims(state_dim, input_dim)
@@ -145,9 +146,9 @@ class GNODE(AbstractFlowField):
         flow_widths: Sequence[int] = (),
         gate_widths: Sequence[int] = (),
         *,
-        activation: str = "relu",
-        flow_output: str = "identity",
-        init: str = "glorot_uniform",
+        activation: Activation = jax.nn.relu,
+        flow_output: Activation = identity,
+        init: Initialiser = glorot_uniform,
         key: PRNGKeyArray,
     ):
         _check_dims(state_dim, input_dim)
@@ -159,7 +160,7 @@ class GNODE(AbstractFlowField):
             state_dim,
             gate_widths,
             activation=activation,
-            final_activation="sigmoid",
+            final_activation=jax.nn.sigmoid,
             init=init,
             key=gkey,
         )
@@ -191,13 +192,13 @@ class GRU(AbstractFlowField):
     update: MLP
     reset: MLP
 
-    def __init__(self, state_dim: int, input_dim: int, *, init: str = "glorot_uniform", key: PRNGKeyArray):
+    def __init__(self, state_dim: int, input_dim: int, *, init: Initialiser = glorot_uniform, key: PRNGKeyArray):
         _check_dims(state_dim, input_dim)
         zkey, rkey, hkey = jr.split(key, 3)
         kwargs = dict(init=init)
-        self.update = MLP(state_dim, input_dim, state_dim, (), final_activation="sigmoid", key=zkey, **kwargs)
-        self.reset = MLP(state_dim, input_dim, state_dim, (), final_activation="sigmoid", key=rkey, **kwargs)
-        self.flow = MLP(state_dim, input_dim, state_dim, (), final_activation="tanh", key=hkey, **kwargs)
+        self.update = MLP(state_dim, input_dim, state_dim, (), final_activation=jax.nn.sigmoid, key=zkey, **kwargs)
+        self.reset = MLP(state_dim, input_dim, state_dim, (), final_activation=jax.nn.sigmoid, key=rkey, **kwargs)
+        self.flow = MLP(state_dim, input_dim, state_dim, (), final_activation=jnp.tanh, key=hkey, **kwargs)
 
     def project_input(self, x):
         return self.update.project_input(x), self.reset.project_input(x), self.flow.project_input(x)
@@ -230,7 +231,7 @@ class LSTM(AbstractField):
 
     cell: MLP  # (h, x) -> the pre-activations of i, f, g, o
 
-    def __init__(self, state_dim: int, input_dim: int, *, init: str = "glorot_uniform", key: PRNGKeyArray):
+    def __init__(self, state_dim: int, input_dim: int, *, init: Initialiser = glorot_uniform, key: PRNGKeyArray):
         _check_dims(state_dim, input_dim)
         if state_dim % 2:
             raise ConfigError(f"an LSTM's state is [h; c]: its dimension must be even, got {state_dim}")
@@ -262,14 +263,14 @@ class LSTM(AbstractField):
         return self.velocity(s, x)
 
 
-def MGRU(state_dim: int, input_dim: int, *, init: str = "glorot_uniform", key: PRNGKeyArray) -> GNODE:
+def MGRU(state_dim: int, input_dim: int, *, init: Initialiser = glorot_uniform, key: PRNGKeyArray) -> GNODE:
     """Continuous-time minimal GRU: a :class:`GNODE` whose F is one tanh layer and G one sigmoid layer."""
-    return GNODE(state_dim, input_dim, (), (), flow_output="tanh", init=init, key=key)
+    return GNODE(state_dim, input_dim, (), (), flow_output=jnp.tanh, init=init, key=key)
 
 
-def RNN(state_dim: int, input_dim: int, *, init: str = "glorot_uniform", key: PRNGKeyArray) -> NODE:
+def RNN(state_dim: int, input_dim: int, *, init: Initialiser = glorot_uniform, key: PRNGKeyArray) -> NODE:
     """Leaky RNN: a :class:`NODE` with ``F = tanh(W h + U x + b)``."""
-    return NODE(state_dim, input_dim, (), flow_output="tanh", init=init, key=key)
+    return NODE(state_dim, input_dim, (), flow_output=jnp.tanh, init=init, key=key)
 
 
 FIELDS = ("gnode", "node", "mgru", "gru", "rnn", "lstm")
@@ -286,15 +287,17 @@ def make_field(
     init: str = "glorot_uniform",
     key: PRNGKeyArray,
 ) -> AbstractField:
-    """Build a field by name (``gnode``, ``node``, ``mgru``, ``gru``, ``rnn``, ``lstm``)."""
+    """Build a field by name (``gnode``, ``node``, ``mgru``, ``gru``, ``rnn``, ``lstm``), its activation and
+    initialiser by name too (the CLI and config files call this; in code, build the classes directly)."""
+    phi, weights = activation_by_name(activation), initialiser(init)
     if name == "gnode":
-        return GNODE(state_dim, input_dim, flow_widths, gate_widths, activation=activation, init=init, key=key)
+        return GNODE(state_dim, input_dim, flow_widths, gate_widths, activation=phi, init=weights, key=key)
     if name == "node":
-        return NODE(state_dim, input_dim, flow_widths, activation=activation, init=init, key=key)
+        return NODE(state_dim, input_dim, flow_widths, activation=phi, init=weights, key=key)
     if name in ("mgru", "gru", "rnn", "lstm"):
         if tuple(flow_widths) or tuple(gate_widths):
             raise ConfigError(f"model {name!r} has single-layer networks; do not pass hidden widths")
-        return {"mgru": MGRU, "gru": GRU, "rnn": RNN, "lstm": LSTM}[name](state_dim, input_dim, init=init, key=key)
+        return {"mgru": MGRU, "gru": GRU, "rnn": RNN, "lstm": LSTM}[name](state_dim, input_dim, init=weights, key=key)
     raise ConfigError(f"unknown model {name!r}; choose one of {list(FIELDS)}")
 
 

@@ -13,7 +13,7 @@ from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from gnode.errors import ConfigError
 from gnode.fields import AbstractField, make_field
-from gnode.nn import Linear
+from gnode.nn import Initialiser, Linear, glorot_uniform
 from gnode.solve import AbstractIntegrator, Euler
 
 
@@ -50,7 +50,7 @@ class LearnedState(AbstractInitialState):
 
     encoder: Linear
 
-    def __init__(self, input_dim: int, state_dim: int, *, init: str = "glorot_uniform", key: PRNGKeyArray):
+    def __init__(self, input_dim: int, state_dim: int, *, init: Initialiser = glorot_uniform, key: PRNGKeyArray):
         self.encoder = Linear(input_dim, state_dim, init=init, key=key)
 
     def __call__(self, x0):

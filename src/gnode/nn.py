@@ -18,53 +18,90 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 from gnode.errors import ConfigError
 
-ACTIVATIONS: dict[str, Callable[[Array], Array]] = {
+
+def identity(x: Array) -> Array:
+    """``x``: the identity as a named function (so that a model holding it can be saved)."""
+    return x
+
+
+Activation = Callable[[Array], Array]
+Initialiser = Callable[[PRNGKeyArray, tuple[int, int], int, int], Array]
+
+# Library signatures take these functions themselves; the names are for the CLI and config files.
+ACTIVATIONS: dict[str, Activation] = {
     "relu": jax.nn.relu,
     "tanh": jnp.tanh,
     "swish": jax.nn.swish,
     "gelu": jax.nn.gelu,
     "sigmoid": jax.nn.sigmoid,
-    "identity": lambda a: a,
+    "identity": identity,
 }
-
-INITS = ("glorot_uniform", "glorot_normal", "kaiming_uniform", "kaiming_normal", "critical_normal")
 
 BIAS_SCALE = 1e-3  # biases ~ 0.001 * N(0, 1), as in the authors' scripts
 
 
-def check_activation(name: str) -> str:
+def glorot_uniform(key: PRNGKeyArray, shape: tuple[int, int], fan_in: int, fan_out: int) -> Array:
+    """U(±sqrt(6 / (fan_in + fan_out))). A first layer split into ``W h`` and ``U x`` uses the fans of each matrix
+    separately, as the authors' Flux code does."""
+    limit = jnp.sqrt(6.0 / (fan_in + fan_out))
+    return jr.uniform(key, shape, minval=-limit, maxval=limit)
+
+
+def glorot_normal(key: PRNGKeyArray, shape: tuple[int, int], fan_in: int, fan_out: int) -> Array:
+    """N(0, 2 / (fan_in + fan_out))."""
+    return jr.normal(key, shape) * jnp.sqrt(2.0 / (fan_in + fan_out))
+
+
+def kaiming_uniform(key: PRNGKeyArray, shape: tuple[int, int], fan_in: int, fan_out: int) -> Array:
+    """U(±sqrt(2) sqrt(3 / fan_in)) (gain sqrt(2), Flux's default)."""
+    limit = jnp.sqrt(2.0) * jnp.sqrt(3.0 / fan_in)
+    return jr.uniform(key, shape, minval=-limit, maxval=limit)
+
+
+def kaiming_normal(key: PRNGKeyArray, shape: tuple[int, int], fan_in: int, fan_out: int) -> Array:
+    """N(0, 2 / fan_in)."""
+    return jr.normal(key, shape) * jnp.sqrt(2.0 / fan_in)
+
+
+def critical_normal(key: PRNGKeyArray, shape: tuple[int, int], fan_in: int, fan_out: int) -> Array:
+    """N(0, 1 / fan_in): the base draw of the critical initialisation (:func:`gnode.init.critical_init` rescales
+    it)."""
+    return jr.normal(key, shape) / jnp.sqrt(fan_in)
+
+
+INITIALISERS: dict[str, Initialiser] = {
+    f.__name__: f for f in (glorot_uniform, glorot_normal, kaiming_uniform, kaiming_normal, critical_normal)
+}
+INITS = tuple(INITIALISERS)
+
+
+def activation(name: str) -> Activation:
+    """The activation called ``name`` (for the CLI and config files).
+
+    Raises:
+        ConfigError: an unknown name.
+    """
     if name not in ACTIVATIONS:
         raise ConfigError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}")
-    return name
+    return ACTIVATIONS[name]
 
 
-def check_init(name: str) -> str:
-    if name not in INITS:
-        raise ConfigError(f"unknown initialisation {name!r}; choose one of {list(INITS)}")
-    return name
+def initialiser(name: str) -> Initialiser:
+    """The weight initialiser called ``name`` (for the CLI and config files).
 
-
-def init_weight(key: PRNGKeyArray, shape: tuple[int, int], fan_in: int, fan_out: int, scheme: str) -> Array:
-    """Draw a weight matrix of ``shape`` (out, in).
-
-    ``glorot_*`` use fans (in, out) of the whole layer, so a first layer split into ``W h`` and
-    ``U x`` uses the fans of each matrix separately, as the authors' Flux code does.
-    ``kaiming_*`` use gain sqrt(2) (Flux defaults); ``critical_normal`` is N(0, 1/fan_in), the
-    base draw of the critical initialisation (:func:`gnode.init.critical_init` rescales it).
+    Raises:
+        ConfigError: an unknown name.
     """
-    if scheme == "glorot_uniform":
-        limit = jnp.sqrt(6.0 / (fan_in + fan_out))
-        return jr.uniform(key, shape, minval=-limit, maxval=limit)
-    if scheme == "glorot_normal":
-        return jr.normal(key, shape) * jnp.sqrt(2.0 / (fan_in + fan_out))
-    if scheme == "kaiming_uniform":
-        limit = jnp.sqrt(2.0) * jnp.sqrt(3.0 / fan_in)
-        return jr.uniform(key, shape, minval=-limit, maxval=limit)
-    if scheme == "kaiming_normal":
-        return jr.normal(key, shape) * jnp.sqrt(2.0 / fan_in)
-    if scheme == "critical_normal":
-        return jr.normal(key, shape) / jnp.sqrt(fan_in)
-    raise ConfigError(f"unknown initialisation {scheme!r}; choose one of {list(INITS)}")
+    if name not in INITIALISERS:
+        raise ConfigError(f"unknown initialisation {name!r}; choose one of {list(INITS)}")
+    return INITIALISERS[name]
+
+
+def check_function(function, what: str) -> Callable:
+    """``function`` if it is callable; a one-line error otherwise (a name passed where an object belongs)."""
+    if not callable(function):
+        raise ConfigError(f"{what} must be a function, got {function!r} (resolve names with gnode.nn.{what})")
+    return function
 
 
 def init_bias(key: PRNGKeyArray, size: int) -> Array:
@@ -79,14 +116,14 @@ def check_widths(widths: Sequence[int], what: str) -> tuple[int, ...]:
 
 
 class Linear(eqx.Module):
-    """Affine map ``y = W x + b`` (``b`` optional)."""
+    """Affine map ``y = W x + b`` (``b`` optional); ``init`` draws ``W`` (one of :data:`INITIALISERS`, or yours)."""
 
     weight: Float[Array, "out inp"]
     bias: Float[Array, " out"] | None
 
-    def __init__(self, inp: int, out: int, *, key: PRNGKeyArray, init: str = "glorot_uniform", bias: bool = True):
+    def __init__(self, inp: int, out: int, *, key: PRNGKeyArray, init: Initialiser = glorot_uniform, bias: bool = True):
         wkey, bkey = jr.split(key)
-        self.weight = init_weight(wkey, (out, inp), inp, out, check_init(init))
+        self.weight = check_function(init, "initialiser")(wkey, (out, inp), inp, out)
         self.bias = init_bias(bkey, out) if bias else None
 
     def __call__(self, x: Float[Array, " inp"]) -> Float[Array, " out"]:
@@ -102,9 +139,10 @@ class MLP(eqx.Module):
         input_dim: size of ``x`` (0 for an autonomous map).
         out_dim: output size.
         widths: hidden widths; ``()`` is a single layer ``phi_out(W h + U x + b)``.
-        activation: hidden nonlinearity.
+        activation: hidden nonlinearity (a function, e.g. ``jax.nn.relu``).
         final_activation: output nonlinearity.
-        init: weight initialiser (see :func:`init_weight`).
+        init: weight initialiser (one of :data:`INITIALISERS`, or any function of ``(key, shape, fan_in,
+            fan_out)``).
         key: PRNG key.
     """
 
@@ -112,8 +150,8 @@ class MLP(eqx.Module):
     input_weight: Float[Array, "w0 inp"]
     first_bias: Float[Array, " w0"]
     layers: tuple[Linear, ...]
-    activation: str = eqx.field(static=True)
-    final_activation: str = eqx.field(static=True)
+    activation: Activation = eqx.field(static=True)
+    final_activation: Activation = eqx.field(static=True)
 
     def __init__(
         self,
@@ -122,21 +160,22 @@ class MLP(eqx.Module):
         out_dim: int,
         widths: Sequence[int] = (),
         *,
-        activation: str = "relu",
-        final_activation: str = "identity",
-        init: str = "glorot_uniform",
+        activation: Activation = jax.nn.relu,
+        final_activation: Activation = identity,
+        init: Initialiser = glorot_uniform,
         key: PRNGKeyArray,
     ):
         widths = check_widths(widths, "MLP")
         sizes = (*widths, out_dim)
         keys = jr.split(key, len(sizes) + 2)
         w0 = sizes[0]
-        self.state_weight = init_weight(keys[0], (w0, state_dim), state_dim, w0, check_init(init))
-        self.input_weight = init_weight(keys[1], (w0, input_dim), max(input_dim, 1), w0, init)
+        check_function(init, "initialiser")
+        self.state_weight = init(keys[0], (w0, state_dim), state_dim, w0)
+        self.input_weight = init(keys[1], (w0, input_dim), max(input_dim, 1), w0)
         self.first_bias = init_bias(keys[2], w0)
         self.layers = tuple(Linear(sizes[i], sizes[i + 1], key=keys[i + 3], init=init) for i in range(len(sizes) - 1))
-        self.activation = check_activation(activation)
-        self.final_activation = check_activation(final_activation)
+        self.activation = check_function(activation, "activation")
+        self.final_activation = check_function(final_activation, "activation")
 
     @property
     def num_weight_layers(self) -> int:
@@ -154,12 +193,11 @@ class MLP(eqx.Module):
         """Evaluate the MLP given ``W h`` (see :func:`state_products`) and ``U x``."""
         s = wh + drive + self.first_bias
         if not self.layers:
-            return ACTIVATIONS[self.final_activation](s)
-        hidden = ACTIVATIONS[self.activation]
-        s = hidden(s)
+            return self.final_activation(s)
+        s = self.activation(s)
         for layer in self.layers[:-1]:
-            s = hidden(layer(s))
-        return ACTIVATIONS[self.final_activation](self.layers[-1](s))
+            s = self.activation(layer(s))
+        return self.final_activation(self.layers[-1](s))
 
     def __call__(self, h: Float[Array, " state"], x: Float[Array, " inp"]) -> Array:
         return self.from_projection(h, self.project_input(x))

@@ -32,25 +32,16 @@ from equinox.nn._mlp import _identity as _equinox_identity
 
 from gnode.errors import CheckpointError, ConfigError
 from gnode.files import save_arrays
+from gnode.nn import ACTIVATIONS
 
 FORMAT = "gnode-model-1"
 HEADER = "__gnode__"
 TRUSTED_PACKAGES = ("gnode", "equinox", "diffrax", "optimistix", "lineax", "optax")
 
 
-def identity(x):
-    """``x`` (a named identity, so that it can be saved)."""
-    return x
-
-
 FUNCTIONS: dict[str, Callable] = {
-    "identity": identity,
+    **ACTIVATIONS,  # the names gnode's CLI knows
     "equinox.identity": _equinox_identity,
-    "relu": jax.nn.relu,
-    "tanh": jnp.tanh,
-    "sigmoid": jax.nn.sigmoid,
-    "swish": jax.nn.swish,
-    "gelu": jax.nn.gelu,
     "softplus": jax.nn.softplus,
     "elu": jax.nn.elu,
     "leaky_relu": jax.nn.leaky_relu,

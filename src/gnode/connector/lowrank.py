@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from jaxtyping import Array, Float
 
 from gnode.errors import ConfigError
-from gnode.nn import ACTIVATIONS, check_activation
+from gnode.nn import Activation, check_function
 
 
 class LowRankRNN(eqx.Module):
@@ -36,7 +36,7 @@ class LowRankRNN(eqx.Module):
     inputs: Float[Array, "neurons inp"] | None = None
     bias: Float[Array, " neurons"] | None = None
     alpha: float = eqx.field(static=True, default=0.1)
-    activation: str = eqx.field(static=True, default="tanh")
+    activation: Activation = eqx.field(static=True, default=jnp.tanh)
 
     def __check_init__(self):
         if self.m.ndim != 2 or self.m.shape != self.n.shape:
@@ -47,7 +47,7 @@ class LowRankRNN(eqx.Module):
             raise ConfigError(f"bias must have shape ({self.m.shape[0]},), got {self.bias.shape}")
         if not 0 < self.alpha <= 1:
             raise ConfigError(f"alpha must be in (0, 1], got {self.alpha}")
-        check_activation(self.activation)
+        check_function(self.activation, "activation")
 
     @property
     def neurons(self) -> int:
@@ -58,7 +58,7 @@ class LowRankRNN(eqx.Module):
         return self.m.shape[1]
 
     def phi(self, h: Array) -> Array:
-        return ACTIVATIONS[self.activation](h)
+        return self.activation(h)
 
     def drive(self, u: Float[Array, " inp"] | None) -> Float[Array, " neurons"] | float:
         """``B u + d`` (0 without inputs or bias)."""

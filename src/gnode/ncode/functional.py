@@ -18,7 +18,7 @@ import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from gnode.errors import ConfigError
-from gnode.nn import ACTIVATIONS, check_activation
+from gnode.nn import Activation, check_function
 
 
 class AbstractFunctionalField(eqx.Module):
@@ -68,19 +68,19 @@ class FunctionalMLP(AbstractFunctionalField):
     Arguments:
         dim: the state dimension.
         widths: the hidden layers' widths (``()``: an affine field ``W z + b``).
-        activation: the hidden nonlinearity (a name from :data:`gnode.nn.ACTIVATIONS`).
+        activation: the hidden nonlinearity (a function; ``jnp.tanh`` by default).
     """
 
     state_shape: tuple[int, ...] = eqx.field(static=True)
     widths: tuple[int, ...] = eqx.field(static=True)
-    activation: str = eqx.field(static=True)
+    activation: Activation = eqx.field(static=True)
 
-    def __init__(self, dim: int, widths: tuple[int, ...] = (16,), activation: str = "tanh"):
+    def __init__(self, dim: int, widths: tuple[int, ...] = (16,), activation: Activation = jnp.tanh):
         if int(dim) <= 0 or any(int(w) <= 0 for w in widths):
             raise ConfigError(f"dim and hidden widths must be positive, got dim={dim}, widths={tuple(widths)}")
         self.state_shape = (int(dim),)
         self.widths = tuple(int(w) for w in widths)
-        self.activation = check_activation(activation)
+        self.activation = check_function(activation, "activation")
 
     @property
     def shapes(self):
@@ -91,7 +91,7 @@ class FunctionalMLP(AbstractFunctionalField):
         return tuple(shapes)
 
     def apply(self, z, weights):
-        phi = ACTIVATIONS[self.activation]
+        phi = self.activation
         layers = len(weights) // 2
         for i in range(layers):
             z = weights[2 * i] @ z + weights[2 * i + 1]
@@ -114,10 +114,16 @@ class FunctionalConv(AbstractFunctionalField):
     state_shape: tuple[int, ...] = eqx.field(static=True)
     hidden: int = eqx.field(static=True)
     kernel: int = eqx.field(static=True)
-    activation: str = eqx.field(static=True)
+    activation: Activation = eqx.field(static=True)
 
     def __init__(
-        self, channels: int, height: int, width: int, hidden: int = 8, kernel: int = 3, activation: str = "tanh"
+        self,
+        channels: int,
+        height: int,
+        width: int,
+        hidden: int = 8,
+        kernel: int = 3,
+        activation: Activation = jnp.tanh,
     ):
         if min(channels, height, width, hidden) <= 0 or kernel <= 0 or kernel % 2 == 0:
             raise ConfigError(
@@ -127,7 +133,7 @@ class FunctionalConv(AbstractFunctionalField):
         self.state_shape = (int(channels), int(height), int(width))
         self.hidden = int(hidden)
         self.kernel = int(kernel)
-        self.activation = check_activation(activation)
+        self.activation = check_function(activation, "activation")
 
     @property
     def shapes(self):
@@ -137,5 +143,5 @@ class FunctionalConv(AbstractFunctionalField):
     def apply(self, z, weights):
         w1, b1, w2, b2 = weights
         conv = lambda x, w: jax.lax.conv_general_dilated(x[None], w, (1, 1), "SAME")[0]  # noqa: E731
-        hidden = ACTIVATIONS[self.activation](conv(z, w1) + b1[:, None, None])
+        hidden = self.activation(conv(z, w1) + b1[:, None, None])
         return conv(hidden, w2) + b2[:, None, None]
