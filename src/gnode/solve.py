@@ -153,7 +153,31 @@ class Euler(AbstractIntegrator):
         return hs
 
 
-INTERPOLATIONS = ("constant", "linear")
+class AbstractInterpolation(eqx.Module):
+    """The input ``x(t)`` between the observation times, from the bins ``xs`` that end at ``ts``."""
+
+    @abc.abstractmethod
+    def __call__(
+        self, t: Float[Array, ""], xs: Float[Array, "time inp"], ts: Float[Array, " time"]
+    ) -> Float[Array, " inp"]: ...
+
+
+class PiecewiseConstant(AbstractInterpolation):
+    """``x = xs[k]`` on bin ``k``, ``(ts[k-1], ts[k]]``: each input held over its bin."""
+
+    def __call__(self, t, xs, ts):
+        k = jnp.clip(jnp.searchsorted(ts, t, side="left"), 0, ts.shape[0] - 1)
+        return xs[k]
+
+
+class PiecewiseLinear(AbstractInterpolation):
+    """Straight lines through ``(ts[k], xs[k])`` (held constant before the first and after the last)."""
+
+    def __call__(self, t, xs, ts):
+        return jax.vmap(jnp.interp, in_axes=(None, None, 1))(t, ts, xs)
+
+
+INTERPOLATIONS = {"constant": PiecewiseConstant, "linear": PiecewiseLinear}  # names for the CLI and config files
 
 
 class Adaptive(AbstractIntegrator):
@@ -162,7 +186,8 @@ class Adaptive(AbstractIntegrator):
     Arguments:
         solver: a diffrax solver (``Tsit5()`` default; ``Dopri5()`` etc.).
         rtol, atol: tolerances of the PID controller.
-        interpolation: ``"constant"`` (x = xs[k] on bin k) or ``"linear"`` (through (ts[k], xs[k])).
+        interpolation: how the input varies within a bin: :class:`PiecewiseConstant` (default) or
+            :class:`PiecewiseLinear` (or your :class:`AbstractInterpolation`).
         adjoint: a diffrax adjoint (backprop through the solver by default).
         max_steps: the solver's step budget.
     """
@@ -170,23 +195,19 @@ class Adaptive(AbstractIntegrator):
     solver: diffrax.AbstractSolver = diffrax.Tsit5()
     rtol: float = 1e-6
     atol: float = 1e-6
-    interpolation: str = eqx.field(static=True, default="constant")
+    interpolation: AbstractInterpolation = PiecewiseConstant()
     adjoint: diffrax.AbstractAdjoint = diffrax.RecursiveCheckpointAdjoint()
     max_steps: int = eqx.field(static=True, default=16_384)
 
     def __check_init__(self):
-        if self.interpolation not in INTERPOLATIONS:
-            raise ConfigError(f"unknown interpolation {self.interpolation!r}; choose one of {list(INTERPOLATIONS)}")
-
-    def input_at(self, t, xs, ts):
-        if self.interpolation == "constant":
-            k = jnp.clip(jnp.searchsorted(ts, t, side="left"), 0, ts.shape[0] - 1)
-            return xs[k]
-        return jax.vmap(jnp.interp, in_axes=(None, None, 1))(t, ts, xs)
+        if not isinstance(self.interpolation, AbstractInterpolation):
+            raise ConfigError(
+                f"interpolation must be an AbstractInterpolation (e.g. PiecewiseLinear()), got {self.interpolation!r}"
+            )
 
     def integrate(self, field, h0, xs, ts, t0, tau, *, dt=None):
         def rhs(t, h, args):
-            return field.velocity(h, self.input_at(t, xs, ts)) / tau
+            return field.velocity(h, self.interpolation(t, xs, ts)) / tau
 
         hs, _, _ = solve_ode(
             rhs,
