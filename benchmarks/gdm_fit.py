@@ -22,7 +22,7 @@ from gnode.gdm.arhmm import ARHMMConfig, fit_arhmm
 from gnode.gdm.fit import GDMFitConfig, fit_gdm
 from gnode.gdm.model import GDM
 from gnode.gdm.posterior import make_posterior
-from gnode.gdm.slds import SLDSConfig, fit_slds
+from gnode.gdm.slds import RecurrentOnly, SLDSConfig, Sticky, fit_slds
 from gnode.reproduce.gdm.nascar import nascar
 
 
@@ -53,8 +53,8 @@ def main() -> None:
     fits = {
         "gdm (linear posterior)": (gdm("linear"), 200, 1000),
         "gdm (GRU posterior)": (gdm("gru"), 200, 600),
-        "slds": (lambda n: fit_slds(y, 4, SLDSConfig("sticky", iterations=n)), 10, 60),
-        "rslds": (lambda n: fit_slds(y, 4, SLDSConfig("recurrent_only", iterations=n)), 10, 60),
+        "slds": (lambda n: fit_slds(y, 4, SLDSConfig(Sticky(), iterations=n)), 10, 60),
+        "rslds": (lambda n: fit_slds(y, 4, SLDSConfig(RecurrentOnly(), iterations=n)), 10, 60),
         "arhmm": (lambda n: fit_arhmm(y, 4, ARHMMConfig(iterations=n)), 20, 520),
     }
     result = {}

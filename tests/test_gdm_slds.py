@@ -5,7 +5,7 @@ import pytest
 
 from gnode.errors import ConfigError, DataError
 from gnode.gdm.metrics import mean_r2, state_accuracy
-from gnode.gdm.slds import SLDSConfig, fit_slds, forecast, infer, one_step_prediction
+from gnode.gdm.slds import TRANSITIONS, SLDSConfig, fit_slds, forecast, infer, one_step_prediction
 from gnode.reproduce.gdm.nascar import nascar
 
 
@@ -21,7 +21,7 @@ def one_hot(q):
 @pytest.mark.parametrize("transitions", ["sticky", "recurrent_only"])
 def test_states_inferred_on_the_test_sequence_match_the_truth(nascar_pair, transitions):
     train, test = nascar_pair
-    model, q = fit_slds(train.observations, 4, SLDSConfig(transitions=transitions, iterations=30))
+    model, q = fit_slds(train.observations, 4, SLDSConfig(transitions=TRANSITIONS[transitions](), iterations=30))
     q_test = infer(model, test.observations)
     assert state_accuracy(one_hot(q), train.labels, one_hot(q_test), test.labels) > 0.9
     assert mean_r2(np.asarray(one_step_prediction(model, q_test)), test.observations) > 0.99
@@ -39,8 +39,8 @@ def test_forecast_of_a_still_system_is_its_current_emission(nascar_pair):
 
 def test_bad_inputs_are_one_line_errors(nascar_pair):
     train, _ = nascar_pair
-    with pytest.raises(ConfigError, match="unknown transitions"):
-        SLDSConfig(transitions="semi_markov")
+    with pytest.raises(ConfigError, match=r"transitions must be Sticky\(\) or RecurrentOnly\(\)"):
+        SLDSConfig(transitions="sticky")  # a name where an object belongs
     with pytest.raises(ConfigError, match="K >= 2"):
         fit_slds(train.observations, 1)
     with pytest.raises(ConfigError, match="exceeds"):

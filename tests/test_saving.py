@@ -19,7 +19,7 @@ from gnode.gdm.arhmm import ARHMM
 from gnode.gdm.fit import elbo
 from gnode.gdm.model import GDM
 from gnode.gdm.posterior import GRUPosterior, LinearPosterior
-from gnode.gdm.slds import SLDS, infer
+from gnode.gdm.slds import SLDS, TRANSITIONS, infer
 from gnode.model import make_model
 from gnode.ncode.flow import FlowSolver
 from gnode.reproduce.ncode.builders import MODELS, Sizes, build, build_autoencoder
@@ -110,7 +110,7 @@ def test_slds_and_rslds(tmp_path, transitions):
     model = SLDS(
         jnp.full(k, 1 / k), jnp.full((k, k), 1 / k), jr.normal(keys[0], (k, d)), jnp.zeros(k),
         0.9 * jnp.broadcast_to(jnp.eye(d), (k, d, d)), jr.normal(keys[1], (k, d)), jnp.ones((k, d)), jnp.zeros(d),
-        jnp.ones(d), jr.normal(keys[2], (n, d)), jnp.zeros(n), jnp.ones(n), transitions,
+        jnp.ones(d), jr.normal(keys[2], (n, d)), jnp.zeros(n), jnp.ones(n), TRANSITIONS[transitions](),
     )  # fmt: skip
     loaded = round_trip(tmp_path, model)
     y = np.asarray(jr.normal(keys[3], (15, n)))

@@ -10,7 +10,7 @@ from gnode.gdm.inference import forecast, reconstruct, soft_states
 from gnode.gdm.metrics import mean_r2, state_accuracy, switching_rate
 from gnode.gdm.model import GDM
 from gnode.gdm.posterior import AbstractPosterior, GRUPosterior, LinearPosterior
-from gnode.gdm.slds import SLDS, SLDSConfig, fit_slds, infer
+from gnode.gdm.slds import SLDS, AbstractTransitions, RecurrentOnly, SLDSConfig, Sticky, fit_slds, infer
 
 __all__ = [
     "ARHMM",
@@ -18,10 +18,13 @@ __all__ = [
     "SLDS",
     "ARHMMConfig",
     "AbstractPosterior",
+    "AbstractTransitions",
     "GDMFitConfig",
     "GRUPosterior",
     "LinearPosterior",
+    "RecurrentOnly",
     "SLDSConfig",
+    "Sticky",
     "arhmm_states",
     "elbo",
     "fit_arhmm",

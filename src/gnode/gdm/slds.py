@@ -13,13 +13,14 @@ regression by Adam). States of a new sequence are inferred by the same E-step wi
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Int
 
 from gnode.errors import ConfigError
 from gnode.gdm.chain import chain_posterior
@@ -29,7 +30,53 @@ from gnode.optional import optional_import
 from gnode.train.optim import adamw
 from gnode.train.step import scan_steps
 
-TRANSITIONS = ("sticky", "recurrent_only")
+
+class AbstractTransitions(eqx.Module):
+    """How the discrete state switches: the transition probabilities, the next-state row of a forecast, and the
+    M-step of the parameters they use."""
+
+    @abc.abstractmethod
+    def probs(self, model: SLDS, x_prev: Float[Array, "T-1 D"]) -> Float[Array, "T-1 K K"] | Float[Array, "K K"]:
+        """``P(z_t | z_{t−1}, x_{t−1})``: per step, or one matrix for all steps."""
+
+    @abc.abstractmethod
+    def next_row(self, model: SLDS, x: Float[Array, " D"], z: Int[Array, ""]) -> Float[Array, " K"]:
+        """``P(z_{t+1} | z_t = z, x_t = x)``."""
+
+    @abc.abstractmethod
+    def m_step(self, model: SLDS, q: Posterior, stickiness: float) -> dict[str, Array]:
+        """The updated transition parameters, by name."""
+
+
+class Sticky(AbstractTransitions):
+    """A Markov chain ``z_t ∼ P[z_{t−1}]`` with a Dirichlet prior that favours staying (the SLDS)."""
+
+    def probs(self, model, x_prev):
+        return model.transition_matrix
+
+    def next_row(self, model, x, z):
+        return model.transition_matrix[z]
+
+    def m_step(self, model, q, stickiness):
+        return {"transition_matrix": sticky_transitions(q.pair_counts, stickiness)}
+
+
+class RecurrentOnly(AbstractTransitions):
+    """``z_t ∼ softmax(R x_{t−1} + r)``, whatever ``z_{t−1}`` was (the recurrent-only rSLDS)."""
+
+    def probs(self, model, x_prev):
+        rows = jax.nn.softmax(x_prev @ model.recurrent_weight.T + model.recurrent_bias, axis=-1)
+        return jnp.broadcast_to(rows[:, None, :], (rows.shape[0], model.states, model.states))
+
+    def next_row(self, model, x, z):
+        return jax.nn.softmax(model.recurrent_weight @ x + model.recurrent_bias)
+
+    def m_step(self, model, q, stickiness):
+        weight, bias = _fit_recurrent(model, q)
+        return {"recurrent_weight": weight, "recurrent_bias": bias}
+
+
+TRANSITIONS = {"sticky": Sticky, "recurrent_only": RecurrentOnly}  # names for the CLI and config files
 
 
 class SLDS(eqx.Module):
@@ -47,17 +94,14 @@ class SLDS(eqx.Module):
     emission: Float[Array, "N D"]
     emission_bias: Float[Array, " N"]
     emission_variance: Float[Array, " N"]
-    transitions: str = eqx.field(static=True)
+    transitions: AbstractTransitions
 
     @property
     def states(self) -> int:
         return self.initial_probs.shape[0]
 
     def transition_probs(self, x_prev: Float[Array, "T-1 D"]) -> Float[Array, "T-1 K K"] | Float[Array, "K K"]:
-        if self.transitions == "sticky":
-            return self.transition_matrix
-        rows = jax.nn.softmax(x_prev @ self.recurrent_weight.T + self.recurrent_bias, axis=-1)
-        return jnp.broadcast_to(rows[:, None, :], (rows.shape[0], self.states, self.states))
+        return self.transitions.probs(self, x_prev)
 
 
 class Posterior(eqx.Module):
@@ -75,12 +119,13 @@ class SLDSConfig:
     """Settings of :func:`fit_slds`.
 
     Attributes:
-        transitions: ``sticky`` (SLDS) or ``recurrent_only`` (rSLDS); latent: D; iterations: EM iterations (the
-        authors' ssm runs: 100); inner: E-step rounds per iteration; stickiness: κ, the Dirichlet prior weight on
-        staying (ssm's default 100, with α = 1 elsewhere); seed: initialisation (k-means).
+        transitions: :class:`Sticky` (SLDS) or :class:`RecurrentOnly` (rSLDS); latent: D; iterations: EM
+            iterations (the authors' ssm runs: 100); inner: E-step rounds per iteration; stickiness: κ, the
+            Dirichlet prior weight on staying (ssm's default 100, with α = 1 elsewhere); seed: initialisation
+            (k-means).
     """
 
-    transitions: str = "sticky"
+    transitions: AbstractTransitions = Sticky()
     latent: int = 2
     iterations: int = 100
     inner: int = 1
@@ -88,8 +133,8 @@ class SLDSConfig:
     seed: int = 0
 
     def __post_init__(self):
-        if self.transitions not in TRANSITIONS:
-            raise ConfigError(f"unknown transitions {self.transitions!r}; choose one of {list(TRANSITIONS)}")
+        if not isinstance(self.transitions, AbstractTransitions):
+            raise ConfigError(f"transitions must be Sticky() or RecurrentOnly(), got {self.transitions!r}")
         if min(self.latent, self.iterations, self.inner) <= 0 or self.stickiness < 0:
             raise ConfigError(f"SLDS sizes and iterations must be positive, got {self}")
 
@@ -186,10 +231,7 @@ def m_step(model: SLDS, y: Float[Array, "T N"], q: Posterior, config: SLDSConfig
         "emission_bias": emission[:, d],
         "emission_variance": emission_variance,
     }
-    if config.transitions == "sticky":
-        updates["transition_matrix"] = sticky_transitions(q.pair_counts, config.stickiness)
-    else:
-        updates["recurrent_weight"], updates["recurrent_bias"] = _fit_recurrent(model, q)
+    updates.update(model.transitions.m_step(model, q, config.stickiness))
     names = tuple(updates)
     return eqx.tree_at(lambda m: tuple(getattr(m, n) for n in names), model, tuple(updates[n] for n in names))
 
@@ -288,9 +330,7 @@ def forecast(model: SLDS, q: Posterior, steps: int) -> Float[Array, "T-steps N"]
     state is taken at each step (greedy, as the authors' ``slds_k_step_ahead``)."""
 
     def rows(x, z):
-        if model.transitions == "sticky":
-            return model.transition_matrix[z]
-        return jax.nn.softmax(model.recurrent_weight @ x + model.recurrent_bias)
+        return model.transitions.next_row(model, x, z)
 
     x = greedy_forecast(model.dynamics, model.offsets, rows, q.mean, q.probs, steps)
     return x @ model.emission.T + model.emission_bias

@@ -92,7 +92,7 @@ class _SLDSRun:
         self.transitions, self.iterations = transitions, iterations
 
     def fit(self, y: np.ndarray, states: int, seed: int) -> dict[str, Any]:
-        config = slds.SLDSConfig(self.transitions, iterations=self.iterations, seed=seed)
+        config = slds.SLDSConfig(slds.TRANSITIONS[self.transitions](), iterations=self.iterations, seed=seed)
         self.model, self.train_posterior = slds.fit_slds(y, states, config)
         return {}
 
