@@ -40,6 +40,7 @@ def main():
     import jax.numpy as jnp
     import jax.random as jr
 
+    from gnode.losses import MSE
     from gnode.model import make_model, trainable
     from gnode.solve import Euler
     from gnode.train.objective import SequenceObjective
@@ -55,7 +56,7 @@ def main():
     frozen, static = eqx.partition(rest, eqx.is_array)
     optimizer = adamw(1e-3, injectable=True)  # what gnode.fit uses
     opt_state = jax.vmap(optimizer.init)(params)
-    steps = make_steps(static, optimizer, SequenceObjective("mse", Euler(unroll=args.unroll)))
+    steps = make_steps(static, optimizer, SequenceObjective(MSE(), Euler(unroll=args.unroll)))
     rng = np.random.default_rng(0)
     count = cfg["batch"] * STEPS_PER_CALL
     x = jnp.asarray(rng.normal(size=(members, count, cfg["steps"], cfg["channels"])), jnp.float32)
@@ -65,7 +66,7 @@ def main():
 
     one = jax.tree_util.tree_map(lambda a: a[0], (params, frozen, opt_state, data))
     single = jax.jit(steps)
-    ens_steps = make_steps(static, optimizer, SequenceObjective("mse", Euler(unroll=args.unroll)))
+    ens_steps = make_steps(static, optimizer, SequenceObjective(MSE(), Euler(unroll=args.unroll)))
     ensemble = jax.jit(jax.vmap(ens_steps, in_axes=(0, 0, 0, 0, None)))
     sharded = shard_members((params, frozen, opt_state, data), members)
     times = compare(

@@ -48,6 +48,7 @@ def gnode_step(cfg):
     import jax.numpy as jnp
     import jax.random as jr
 
+    from gnode.losses import MSE
     from gnode.model import make_model, trainable
     from gnode.solve import Euler
     from gnode.train.objective import SequenceObjective
@@ -59,7 +60,7 @@ def gnode_step(cfg):
     frozen, static = eqx.partition(rest, eqx.is_array)
     optimizer = adamw(1e-3, injectable=True)  # what gnode.fit uses
     opt_state = optimizer.init(params)
-    steps = jax.jit(make_steps(static, optimizer, SequenceObjective("mse", Euler())))
+    steps = jax.jit(make_steps(static, optimizer, SequenceObjective(MSE(), Euler())))
     x, y = data(cfg, cfg["batch"] * STEPS_PER_CALL)
     batch_data = {"inputs": jnp.asarray(x), "targets": jnp.asarray(y), "mask": None, "times": None}
     order = jnp.arange(cfg["batch"] * STEPS_PER_CALL).reshape(STEPS_PER_CALL, cfg["batch"])

@@ -9,6 +9,7 @@ import pytest
 
 from gnode.data import SequenceData
 from gnode.errors import ConfigError, DataError, DivergenceError
+from gnode.losses import CrossEntropy, loss_named
 from gnode.model import FixedState, make_model, predict
 from gnode.solve import Adaptive
 from gnode.tasks import make_flipflop
@@ -147,7 +148,7 @@ def test_classification_from_last_state():
     labels = (x.sum(axis=(1, 2)) > 0).astype(np.int32)
     data = SequenceData(x, labels)
     model = make_model("gnode", 2, 1, 2, flow_widths=(16,), key=jr.key(0))
-    config = TrainConfig(lr=1e-2, weight_decay=1e-3, batch_size=20, epochs=15, loss="cross_entropy")
+    config = TrainConfig(lr=1e-2, weight_decay=1e-3, batch_size=20, epochs=15, loss=CrossEntropy())
     result = fit(model, data.subset(slice(0, 250)), data.subset(slice(250, 300)), config, progress=False)
     assert max(row["val_metric"] for row in result.history) > 0.9
 
@@ -163,8 +164,10 @@ def test_bad_inputs_to_fit(square):
         fit(small(), train, val, TrainConfig(batch_size=1000, epochs=1), progress=False)
     with pytest.raises(ConfigError):
         TrainConfig(lr=-1.0)
-    with pytest.raises(ConfigError, match="unknown loss"):
-        TrainConfig(loss="hinge")
+    with pytest.raises(ConfigError, match="loss must be MSE"):
+        TrainConfig(loss="mse")  # a name where an object belongs
+    with pytest.raises(ConfigError, match="unknown loss 'hinge'"):
+        loss_named("hinge")
 
 
 def test_ensemble_rejects_unequal_members():

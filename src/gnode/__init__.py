@@ -13,7 +13,16 @@ from gnode.devices import use_cpu_cores
 from gnode.errors import CheckpointError, ConfigError, DataError, DivergenceError, GnodeError, RunDirError
 from gnode.fields import GNODE, GRU, LSTM, MGRU, NODE, RNN, AbstractField, make_field
 from gnode.init import critical_init
-from gnode.losses import accuracy, last_state_cross_entropy, masked_mse, r2_score
+from gnode.losses import (
+    MSE,
+    AbstractLoss,
+    CrossEntropy,
+    accuracy,
+    last_state_cross_entropy,
+    loss_named,
+    masked_mse,
+    r2_score,
+)
 from gnode.model import (
     AbstractInitialState,
     FixedState,
@@ -27,7 +36,7 @@ from gnode.model import (
 )
 from gnode.nn import MLP, Linear
 from gnode.saving import describe, load, load_meta, register_function, save
-from gnode.solve import AbstractIntegrator, Adaptive, Euler
+from gnode.solve import AbstractIntegrator, AbstractInterpolation, Adaptive, Euler, PiecewiseConstant, PiecewiseLinear
 from gnode.tasks import make_flipflop
 from gnode.train import FitResult, RunDir, TrainConfig, fit
 from gnode.train.ensemble import fit_ensemble, member, stack
@@ -39,17 +48,21 @@ __all__ = [
     "LSTM",
     "MGRU",
     "MLP",
+    "MSE",
     "NODE",
     "RNN",
     "AbstractData",
     "AbstractField",
     "AbstractInitialState",
     "AbstractIntegrator",
+    "AbstractInterpolation",
+    "AbstractLoss",
     "AbstractObjective",
     "Adaptive",
     "ArrayData",
     "CheckpointError",
     "ConfigError",
+    "CrossEntropy",
     "DataError",
     "DivergenceError",
     "Euler",
@@ -60,6 +73,8 @@ __all__ = [
     "Linear",
     "MapObjective",
     "Model",
+    "PiecewiseConstant",
+    "PiecewiseLinear",
     "RunDir",
     "RunDirError",
     "SequenceData",
@@ -78,6 +93,7 @@ __all__ = [
     "last_state_cross_entropy",
     "load",
     "load_meta",
+    "loss_named",
     "make_field",
     "make_flipflop",
     "make_model",

@@ -1,10 +1,17 @@
-"""Losses on batches of model outputs."""
+"""Losses on batches of model outputs: the functions, and the loss objects fits take (:class:`MSE`,
+:class:`CrossEntropy`)."""
 
 from __future__ import annotations
 
+import abc
+from typing import ClassVar
+
+import equinox as eqx
 import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Float, Int
+
+from gnode.errors import ConfigError
 
 
 def masked_mse(
@@ -64,3 +71,69 @@ def r2_score(pred: Array, target: Array, mask: Array | None = None) -> Float[Arr
     ss_res = jnp.sum(mask * (pred - target) ** 2)
     ss_tot = jnp.sum(mask * (target - mean) ** 2)
     return 1.0 - ss_res / ss_tot
+
+
+class AbstractLoss(eqx.Module):
+    """What a fit minimises, on sequences or on single arrays, and the metric reported beside it."""
+
+    classification: eqx.AbstractClassVar[bool]  # targets are integer class labels
+    metric_name: eqx.AbstractClassVar[str]
+
+    @abc.abstractmethod
+    def of_sequences(
+        self, pred: Float[Array, "batch time out"], targets: Array, mask: Array | None
+    ) -> tuple[Float[Array, ""], Float[Array, ""]]:
+        """The loss and the metric of readouts at every step (``targets`` and ``mask`` as in ``SequenceData``)."""
+
+    @abc.abstractmethod
+    def of_arrays(self, pred: Float[Array, "batch ..."], targets: Array) -> tuple[Float[Array, ""], Float[Array, ""]]:
+        """The loss and the metric of one output array per sample."""
+
+
+class MSE(AbstractLoss):
+    """Mean squared error over the observed entries; the metric is R²."""
+
+    classification: ClassVar[bool] = False
+    metric_name: ClassVar[str] = "r2"
+
+    def of_sequences(self, pred, targets, mask):
+        return masked_mse(pred, targets, mask), r2_score(pred, targets, mask)
+
+    def of_arrays(self, pred, targets):
+        flat = lambda a: a.reshape(a.shape[0], 1, -1)  # noqa: E731 — r2_score pools (batch, time, out)
+        return jnp.mean((pred - targets) ** 2), r2_score(flat(pred), flat(targets))
+
+
+class CrossEntropy(AbstractLoss):
+    """Cross-entropy of class labels; a sequence is classified at its last observed step. The metric is accuracy."""
+
+    classification: ClassVar[bool] = True
+    metric_name: ClassVar[str] = "accuracy"
+
+    def of_sequences(self, pred, targets, mask):
+        return last_state_cross_entropy(pred, targets, mask), accuracy(pred, targets, mask)
+
+    def of_arrays(self, pred, targets):
+        loss = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(pred, targets))
+        return loss, jnp.mean(jnp.argmax(pred, axis=-1) == targets)
+
+
+LOSSES: dict[str, type[AbstractLoss]] = {"mse": MSE, "cross_entropy": CrossEntropy}  # names for the CLI and configs
+
+
+def loss_named(name: str) -> AbstractLoss:
+    """The loss called ``name`` (``mse`` or ``cross_entropy``), for the CLI and config files.
+
+    Raises:
+        ConfigError: an unknown name.
+    """
+    if name not in LOSSES:
+        raise ConfigError(f"unknown loss {name!r}; choose one of {list(LOSSES)}")
+    return LOSSES[name]()
+
+
+def check_loss(loss: AbstractLoss) -> AbstractLoss:
+    """``loss`` if it is an :class:`AbstractLoss`; a one-line error otherwise (a name where an object belongs)."""
+    if not isinstance(loss, AbstractLoss):
+        raise ConfigError(f"loss must be MSE() or CrossEntropy() (an AbstractLoss), got {loss!r}")
+    return loss

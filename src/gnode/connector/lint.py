@@ -18,6 +18,7 @@ from jaxtyping import Array, Float
 from gnode.connector.lowrank import LowRankRNN
 from gnode.data import ArrayData
 from gnode.errors import ConfigError, DataError
+from gnode.losses import MSE
 from gnode.train.driver import TrainConfig, fit
 from gnode.train.objective import MapObjective
 
@@ -77,7 +78,7 @@ def fit_lint(
         alpha=alpha,
     )
     split = lambda index: ArrayData(potentials[index, 0], np.tanh(potentials[index, 1:]))  # noqa: E731
-    objective = MapObjective("mse", (neurons,), (time - 1, neurons))
+    objective = MapObjective(MSE(), (neurons,), (time - 1, neurons))
     settings = TrainConfig(
         lr=config.lr, weight_decay=0.0, batch_size=config.batch, epochs=config.epochs, seed=config.seed,
         patience=config.patience,

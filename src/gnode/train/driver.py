@@ -18,11 +18,12 @@ from jaxtyping import PyTree
 
 from gnode.data import AbstractData, ArrayData, SequenceData
 from gnode.errors import ConfigError, DataError, DivergenceError
+from gnode.losses import MSE, AbstractLoss, check_loss
 from gnode.model import Model
 from gnode.solve import AbstractIntegrator, Euler
 from gnode.train.callbacks import Callback, ProgressBar, RunFiles
 from gnode.train.checkpoint import load_tree
-from gnode.train.objective import AbstractObjective, SequenceObjective, check_loss
+from gnode.train.objective import AbstractObjective, SequenceObjective
 from gnode.train.optim import adamw
 from gnode.train.runs import RunDir
 from gnode.train.step import TrainState, epoch_key, init_state, make_epoch, shard_members, split_model, stalled
@@ -35,8 +36,8 @@ class TrainConfig:
     Attributes:
         lr: learning rate; weight_decay: AdamW decay; batch_size: trials per step;
         epochs: full passes over the training set (the remainder of ``samples // batch_size``
-        is dropped from each shuffled epoch); seed: data-order seed; loss: ``mse`` or
-        ``cross_entropy`` (last observed step) of the default sequence objective; clip_norm: global
+        is dropped from each shuffled epoch); seed: data-order seed; loss: the default sequence objective's,
+        :class:`gnode.losses.MSE` or :class:`gnode.losses.CrossEntropy` (last observed step); clip_norm: global
         gradient-norm clip (None: off);
         checkpoint_every: epochs between checkpoints; patience: stop once the validation loss has not
         improved for this many epochs (for an ensemble: for every member); None trains all ``epochs``.
@@ -47,7 +48,7 @@ class TrainConfig:
     batch_size: int = 100
     epochs: int = 200
     seed: int = 0
-    loss: str = "mse"
+    loss: AbstractLoss = MSE()
     clip_norm: float | None = None
     checkpoint_every: int = 1
     patience: int | None = None

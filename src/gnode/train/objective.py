@@ -16,27 +16,18 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from jaxtyping import Array, Float, PyTree
 
 from gnode.data import ArrayData, SequenceData, validate
-from gnode.errors import ConfigError, DataError
-from gnode.losses import accuracy, last_state_cross_entropy, masked_mse, r2_score
+from gnode.errors import DataError
+from gnode.losses import MSE, AbstractLoss, check_loss
 from gnode.solve import AbstractIntegrator, Euler
-
-LOSSES = ("mse", "cross_entropy")
-
-
-def check_loss(loss: str) -> str:
-    if loss not in LOSSES:
-        raise ConfigError(f"unknown loss {loss!r}; choose one of {list(LOSSES)}")
-    return loss
 
 
 class AbstractObjective(eqx.Module):
     """A loss and the data it is defined on."""
 
-    loss: eqx.AbstractVar[str]
+    loss: eqx.AbstractVar[AbstractLoss]
 
     @abc.abstractmethod
     def arrays(self, model: PyTree, data, name: str) -> dict[str, Array | None]:
@@ -45,22 +36,23 @@ class AbstractObjective(eqx.Module):
 
     @abc.abstractmethod
     def __call__(self, model: PyTree, batch: dict[str, Array | None]) -> tuple[Float[Array, ""], Float[Array, ""]]:
-        """Returns: the loss and a metric (R² for ``mse``, accuracy for ``cross_entropy``)."""
+        """Returns: the loss and its metric (R² for :class:`MSE`, accuracy for :class:`CrossEntropy`)."""
 
     @property
     def metric_name(self) -> str:
-        return "r2" if self.loss == "mse" else "accuracy"
+        return self.loss.metric_name
 
 
 class SequenceObjective(AbstractObjective):
     """A sequence model's loss on :class:`SequenceData`.
 
     Arguments:
-        loss: ``mse`` (every observed step) or ``cross_entropy`` (the last observed step).
+        loss: :class:`gnode.losses.MSE` (every observed step) or :class:`gnode.losses.CrossEntropy` (the last
+            observed step).
         integrator: the solver used in training.
     """
 
-    loss: str = "mse"
+    loss: AbstractLoss = MSE()
     integrator: AbstractIntegrator = Euler()
 
     def __check_init__(self):
@@ -83,19 +75,14 @@ class SequenceObjective(AbstractObjective):
 
     def __call__(self, model, batch):
         pred, _ = model.batch(batch["inputs"], batch["times"], self.integrator)
-        if self.loss == "mse":
-            return masked_mse(pred, batch["targets"], batch["mask"]), r2_score(pred, batch["targets"], batch["mask"])
-        return (
-            last_state_cross_entropy(pred, batch["targets"], batch["mask"]),
-            accuracy(pred, batch["targets"], batch["mask"]),
-        )
+        return self.loss.of_sequences(pred, batch["targets"], batch["mask"])
 
 
-def check_targets(targets: np.ndarray, classification: bool, out: int, loss: str, name: str) -> None:
+def check_targets(targets: np.ndarray, classification: bool, out: int, loss: AbstractLoss, name: str) -> None:
     """Targets agree with the loss and with the model's ``out`` outputs (channels, or classes)."""
-    if loss == "mse":
+    if not loss.classification:
         if classification:
-            raise DataError(f"{name}: class labels given but the loss is mse (use --loss cross_entropy)")
+            raise DataError(f"{name}: class labels given but the loss is {type(loss).__name__} (use CrossEntropy())")
         if targets.shape[-1] != out:
             raise DataError(f"{name}: targets have {targets.shape[-1]} channels, the readout has {out}")
     elif not classification:
@@ -108,11 +95,11 @@ class MapObjective(AbstractObjective):
     """The loss of a model mapping one input array to one output array, ``model(x) -> y``.
 
     Arguments:
-        loss: ``mse`` or ``cross_entropy`` (``y`` are the class logits).
+        loss: :class:`gnode.losses.MSE` or :class:`gnode.losses.CrossEntropy` (``y`` are the class logits).
         in_shape, out_shape: the shapes of one input and of one output (``(classes,)`` for cross-entropy).
     """
 
-    loss: str
+    loss: AbstractLoss
     in_shape: tuple[int, ...] = eqx.field(static=True)
     out_shape: tuple[int, ...] = eqx.field(static=True)
 
@@ -145,10 +132,4 @@ class MapObjective(AbstractObjective):
         return {"inputs": jnp.asarray(x), "targets": jnp.asarray(y)}
 
     def __call__(self, model, batch):
-        pred = jax.vmap(model)(batch["inputs"])
-        y = batch["targets"]
-        if self.loss == "mse":
-            flat = lambda a: a.reshape(a.shape[0], 1, -1)  # noqa: E731 — r2_score pools (batch, time, out)
-            return jnp.mean((pred - y) ** 2), r2_score(flat(pred), flat(y))
-        loss = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(pred, y))
-        return loss, jnp.mean(jnp.argmax(pred, axis=-1) == y)
+        return self.loss.of_arrays(jax.vmap(model)(batch["inputs"]), batch["targets"])

@@ -24,6 +24,7 @@ import numpy as np
 from gnode.data import ArrayData
 from gnode.errors import ConfigError
 from gnode.files import write_json
+from gnode.losses import loss_named
 from gnode.model import parameter_count
 from gnode.ncode.flow import FlowSolver
 from gnode.ncode.model import evaluate
@@ -57,7 +58,7 @@ class Training:
     def config(self, samples: int, loss: str) -> TrainConfig:
         batch = samples if self.batch_size is None else self.batch_size
         return TrainConfig(
-            lr=self.lr, weight_decay=0.0, batch_size=batch, epochs=self.epochs, loss=loss,
+            lr=self.lr, weight_decay=0.0, batch_size=batch, epochs=self.epochs, loss=loss_named(loss),
             clip_norm=self.clip_norm, patience=self.patience,
         )  # fmt: skip
 
@@ -72,7 +73,7 @@ def fit_models(
 ) -> tuple[list[eqx.Module], dict[str, Any]]:
     """Train same-shape models (one per seed) as one ensemble. Returns: the best-validation models and a record
     (per-epoch training loss of each member, epochs, wall time)."""
-    objective = MapObjective(loss, tuple(train.inputs.shape[1:]), out_shape)
+    objective = MapObjective(loss_named(loss), tuple(train.inputs.shape[1:]), out_shape)
     tick = time.perf_counter()
     best, result = fit_ensemble(
         list(models), train, val, training.config(train.num_samples, loss), objective=objective, progress=False,

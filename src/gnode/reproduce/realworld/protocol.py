@@ -24,7 +24,7 @@ from gnode.data import SequenceData, to_grid
 from gnode.errors import ConfigError, DataError
 from gnode.fields import FIELDS
 from gnode.files import write_json
-from gnode.losses import accuracy, masked_mse
+from gnode.losses import accuracy, loss_named, masked_mse
 from gnode.model import Model, make_model, matched_size, parameter_count, predict
 from gnode.reproduce.realworld.tasks import RealTask
 from gnode.saving import save
@@ -81,7 +81,7 @@ class BenchConfig:
             weight_decay=self.weight_decay,
             batch_size=self.batch_size,
             epochs=self.epochs,
-            loss=loss,
+            loss=loss_named(loss),
             clip_norm=self.clip_norm,
             checkpoint_every=self.epochs,
             patience=self.patience,
