@@ -56,9 +56,9 @@ class AbstractField(eqx.Module):
     def ungated_velocity(self, h: Float[Array, " state"], x: Float[Array, " inp"]) -> Float[Array, " state"]:
         """``-h + F(h, x)`` with any gate divided out."""
 
+    @abc.abstractmethod
     def gate(self, h: Float[Array, " state"], x: Float[Array, " inp"]) -> Float[Array, " state"]:
         """The per-unit gate G(h, x) (ones for an ungated field)."""
-        return jnp.ones_like(h)
 
     def velocity(self, h: Float[Array, " state"], x: Float[Array, " inp"]) -> Float[Array, " state"]:
         """Arguments: state ``h`` (N,), input ``x`` (d,). Returns: ``v(h, x)`` (N,)."""
@@ -124,6 +124,9 @@ class NODE(AbstractFlowField):
 
     def ungated_velocity(self, h, x):
         return self.velocity(h, x)
+
+    def gate(self, h, x):
+        return jnp.ones_like(h)
 
 
 class GNODE(AbstractFlowField):
@@ -261,6 +264,9 @@ class LSTM(AbstractField):
 
     def ungated_velocity(self, s, x):
         return self.velocity(s, x)
+
+    def gate(self, s, x):
+        return jnp.ones_like(s)
 
 
 def MGRU(state_dim: int, input_dim: int, *, init: Initialiser = glorot_uniform, key: PRNGKeyArray) -> GNODE:

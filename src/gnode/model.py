@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
 from collections.abc import Callable, Sequence
 
 import equinox as eqx
@@ -27,7 +28,7 @@ class AbstractInitialState(eqx.Module):
 class FixedState(AbstractInitialState):
     """A fixed, untrained ``h0`` (glorot-normal, std sqrt(2/(N+1)), as in the authors' scripts)."""
 
-    h0: Float[Array, " state"]
+    h0: Float[Array, " state"] = eqx.field(metadata={"trainable": False})
 
     def __init__(self, state_dim: int, *, key: PRNGKeyArray):
         self.h0 = jr.normal(key, (state_dim,)) * jnp.sqrt(2.0 / (state_dim + 1))
@@ -104,11 +105,30 @@ class Model(eqx.Module):
 
 
 def trainable(model: PyTree) -> PyTree[bool]:
-    """Filter spec: every floating array leaf, except a :class:`FixedState`'s ``h0``."""
+    """Filter spec: every floating array leaf, except in the fields of any Module declared
+    ``eqx.field(metadata={"trainable": False})`` (a :class:`FixedState`'s ``h0``; neither trained nor decayed)."""
     spec = jax.tree_util.tree_map(eqx.is_inexact_array, model)
-    if isinstance(model, Model) and isinstance(model.initial_state, FixedState):
-        spec = eqx.tree_at(lambda m: m.initial_state.h0, spec, replace=False)
+    _untrain(model, spec)
     return spec
+
+
+def _untrain(node: PyTree, spec: PyTree) -> None:
+    """Set ``spec`` to False under every field of ``node`` marked untrainable. ``spec`` is a fresh copy of the
+    tree's structure (from ``tree_map``), so its Modules may be written in place."""
+    if isinstance(node, eqx.Module):
+        for field in dataclasses.fields(node):
+            if field.metadata.get("static") or not hasattr(node, field.name):
+                continue
+            if field.metadata.get("trainable") is False:
+                object.__setattr__(spec, field.name, jax.tree_util.tree_map(lambda _: False, getattr(spec, field.name)))
+            else:
+                _untrain(getattr(node, field.name), getattr(spec, field.name))
+    elif isinstance(node, list | tuple):
+        for child, child_spec in zip(node, spec, strict=True):
+            _untrain(child, child_spec)
+    elif isinstance(node, dict):
+        for key in node:
+            _untrain(node[key], spec[key])
 
 
 def make_model(

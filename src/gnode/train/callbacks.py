@@ -53,6 +53,9 @@ class RunFiles(Callback):
 class ProgressBar(Callback):
     """A rich progress bar: epochs, training and validation loss, steps per second."""
 
+    def __init__(self):
+        self.progress = None
+
     def on_start(self, start_epoch, epochs):
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -72,5 +75,5 @@ class ProgressBar(Callback):
         self.progress.update(self.task, advance=1, info=info + f"{row['steps_per_second']:.0f} it/s")
 
     def close(self):
-        if hasattr(self, "progress"):
+        if self.progress is not None:
             self.progress.stop()
