@@ -67,9 +67,9 @@ def solve_ode(
 
     Arguments:
         solver, adjoint, max_steps: diffrax's; steps: equal steps (None: adaptive, PID with ``rtol`` / ``atol``);
-        ts: times at which to save the state; save_t1: save it at ``t1`` too; jump_ts: times the adaptive
-        controller must step to exactly (the edges of piecewise-constant inputs); args: what ``rhs`` differentiates
-        through (the backward-solve adjoint gives gradients only for ``y0`` and ``args``).
+            ts: times at which to save the state; save_t1: save it at ``t1`` too; jump_ts: times the adaptive
+            controller must step to exactly (the edges of piecewise-constant inputs); args: what ``rhs``
+            differentiates through (the backward-solve adjoint gives gradients only for ``y0`` and ``args``).
     Returns:
         The states at ``ts`` (or None), the state at ``t1`` (or None), and the vector-field evaluations of the
         forward solve (rejected steps included; NaN-free only for the solvers of :data:`EVALUATIONS`).

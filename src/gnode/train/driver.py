@@ -35,12 +35,12 @@ class TrainConfig:
 
     Attributes:
         lr: learning rate; weight_decay: AdamW decay; batch_size: trials per step;
-        epochs: full passes over the training set (the remainder of ``samples // batch_size``
-        is dropped from each shuffled epoch); seed: data-order seed; loss: the default sequence objective's,
-        :class:`gnode.losses.MSE` or :class:`gnode.losses.CrossEntropy` (last observed step); clip_norm: global
-        gradient-norm clip (None: off);
-        checkpoint_every: epochs between checkpoints; patience: stop once the validation loss has not
-        improved for this many epochs (for an ensemble: for every member); None trains all ``epochs``.
+            epochs: full passes over the training set (the remainder of ``samples // batch_size`` is dropped from
+            each shuffled epoch); seed: data-order seed; loss: the default sequence objective's, an
+            :class:`gnode.losses.MSE` or a :class:`gnode.losses.CrossEntropy` (last observed step); clip_norm:
+            global gradient-norm clip (None: off); checkpoint_every: epochs between checkpoints; patience: stop
+            once the validation loss has not improved for this many epochs (for an ensemble: for every member);
+            None trains all ``epochs``.
     """
 
     lr: float = 1e-3
