@@ -7,7 +7,7 @@ import pytest
 from scipy.stats import norm, poisson
 
 from gnode.errors import ConfigError
-from gnode.gdm.model import GDM
+from gnode.gdm.model import GDM, PoissonEmission
 
 
 @pytest.fixture
@@ -31,7 +31,7 @@ def test_gaussian_likelihood_of_hard_states_is_the_per_state_linear_model(data):
 
 
 def test_poisson_likelihood_uses_the_softplus_rate():
-    model = GDM(4, 2, emission="poisson", key=jr.key(0))
+    model = GDM(4, 2, emission=PoissonEmission(), key=jr.key(0))
     counts = jr.poisson(jr.key(2), 2.0, (20, 4)).astype(jnp.float32)
     z = jnp.full((20, 2), 0.5)
     rate = np.asarray(model.reconstruct(counts, z))
@@ -68,7 +68,7 @@ def test_forecast_with_identical_states_is_the_linear_map_iterated(data):
 
 
 def test_bad_settings_are_one_line_errors():
-    for kwargs, message in ((dict(states=1), "K >= 2"), (dict(emission="gamma"), "unknown emission"),
+    for kwargs, message in ((dict(states=1), "K >= 2"), (dict(emission="poisson"), "emission must be"),
                             (dict(tau=0.0), "temperature"), (dict(observations=0), "observations >= 1")):  # fmt: skip
         settings = {"observations": 5, "states": 3, **kwargs}
         with pytest.raises(ConfigError, match=message):

@@ -17,7 +17,7 @@ from gnode.connector.model import Connector
 from gnode.errors import CheckpointError, ConfigError
 from gnode.gdm.arhmm import ARHMM
 from gnode.gdm.fit import elbo
-from gnode.gdm.model import GDM
+from gnode.gdm.model import GDM, GaussianEmission
 from gnode.gdm.posterior import GRUPosterior, LinearPosterior
 from gnode.gdm.slds import SLDS, TRANSITIONS, infer
 from gnode.model import make_model
@@ -96,7 +96,7 @@ def test_connector(tmp_path):
 
 @pytest.mark.parametrize("posterior", [LinearPosterior, GRUPosterior])
 def test_gdm_with_each_posterior(tmp_path, posterior):
-    model = GDM(3, 4, emission="gaussian", train_projection=True, key=jr.key(8))
+    model = GDM(3, 4, emission=GaussianEmission(), train_projection=True, key=jr.key(8))
     q = posterior(3, 4, key=jr.key(9))
     loaded_model, loaded_q = round_trip(tmp_path, (model, q))
     y = jr.normal(jr.key(10), (20, 3))

@@ -8,7 +8,7 @@ from gnode.gdm.arhmm import ARHMM, ARHMMConfig, arhmm_states, fit_arhmm
 from gnode.gdm.fit import GDMFitConfig, elbo, fit_gdm
 from gnode.gdm.inference import forecast, reconstruct, soft_states
 from gnode.gdm.metrics import mean_r2, state_accuracy, switching_rate
-from gnode.gdm.model import GDM
+from gnode.gdm.model import GDM, AbstractEmission, GaussianEmission, PoissonEmission
 from gnode.gdm.posterior import AbstractPosterior, GRUPosterior, LinearPosterior
 from gnode.gdm.slds import SLDS, AbstractTransitions, RecurrentOnly, SLDSConfig, Sticky, fit_slds, infer
 
@@ -17,11 +17,14 @@ __all__ = [
     "GDM",
     "SLDS",
     "ARHMMConfig",
+    "AbstractEmission",
     "AbstractPosterior",
     "AbstractTransitions",
     "GDMFitConfig",
     "GRUPosterior",
+    "GaussianEmission",
     "LinearPosterior",
+    "PoissonEmission",
     "RecurrentOnly",
     "SLDSConfig",
     "Sticky",

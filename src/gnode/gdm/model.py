@@ -11,6 +11,7 @@ a soft z mixes them. ``GDM`` holds the generative parameters; the posteriors are
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 
 import equinox as eqx
@@ -24,7 +25,43 @@ from gnode.errors import ConfigError
 from gnode.gdm.concrete import concrete_log_prob, concrete_sample
 from gnode.gdm.data import check_states
 
-EMISSIONS = ("gaussian", "poisson")
+
+class AbstractEmission(eqx.Module):
+    """How an observation depends on the mixed state mean (B2): its rate or mean, and its log-likelihood."""
+
+    @abc.abstractmethod
+    def mean(self, mixed: Float[Array, "... N"]) -> Float[Array, "... N"]:
+        """The mean (or rate) from ``Σ_k z_k μ_k``."""
+
+    @abc.abstractmethod
+    def log_likelihood(
+        self, y: Float[Array, "T N"], mean: Float[Array, "T N"], log_variance: Float[Array, " N"]
+    ) -> Float[Array, ""]:
+        """``log p(y | mean)`` summed over time and dimensions."""
+
+
+class GaussianEmission(AbstractEmission):
+    """``y ∼ N(mean, diag exp(log_variance))``."""
+
+    def mean(self, mixed):
+        return mixed
+
+    def log_likelihood(self, y, mean, log_variance):
+        variance = jnp.exp(log_variance)
+        return -0.5 * jnp.sum((y - mean) ** 2 / variance + log_variance + jnp.log(2 * jnp.pi))
+
+
+class PoissonEmission(AbstractEmission):
+    """``y ∼ Poisson(softplus(Σ_k z_k μ_k))`` (spike counts; the variance is not used)."""
+
+    def mean(self, mixed):
+        return jax.nn.softplus(mixed)
+
+    def log_likelihood(self, y, mean, log_variance):
+        return jnp.sum(y * jnp.log(mean + 1e-8) - mean - gammaln(y + 1))
+
+
+EMISSIONS = {"gaussian": GaussianEmission, "poisson": PoissonEmission}  # names for the CLI and config files
 
 
 class GDM(eqx.Module):
@@ -32,7 +69,8 @@ class GDM(eqx.Module):
 
     Arguments:
         observations: N, the observed dimensions; states: K ≥ 2; projection: D, the size of ``x = F y``.
-        emission: ``gaussian`` or ``poisson``; tau: the Concrete temperature (the authors: 0.99, constant).
+        emission: :class:`GaussianEmission` (default) or :class:`PoissonEmission`; tau: the Concrete temperature
+            (the authors: 0.99, constant).
         train_projection: learn F (the authors' linear GDM keeps its random F fixed).
         key: initialisation (the authors': F ∼ N(0, 0.1²), S_k = C A_k with C ∼ N(0, 1) and A_k random orthogonal,
             b = 0, logvar ∼ U(−1, 0), μ_init ∼ N(0, 1), R ∼ N(0, 1), r = 0, π₀ = 0, γ = 0.1).
@@ -47,7 +85,7 @@ class GDM(eqx.Module):
     offsets: Float[Array, "K N"]
     initial_means: Float[Array, "K N"]
     log_variance: Float[Array, " N"]
-    emission: str = eqx.field(static=True)
+    emission: AbstractEmission = eqx.field(static=True)
     tau: float = eqx.field(static=True)
     train_projection: bool = eqx.field(static=True)
 
@@ -57,7 +95,7 @@ class GDM(eqx.Module):
         states: int,
         projection: int = 2,
         *,
-        emission: str = "gaussian",
+        emission: AbstractEmission = GaussianEmission(),
         tau: float = 0.99,
         train_projection: bool = False,
         key: PRNGKeyArray,
@@ -65,8 +103,8 @@ class GDM(eqx.Module):
         check_states(states)
         if observations < 1 or projection < 1:
             raise ConfigError(f"need observations >= 1 and projection >= 1, got {observations}, {projection}")
-        if emission not in EMISSIONS:
-            raise ConfigError(f"unknown emission {emission!r}; choose one of {list(EMISSIONS)}")
+        if not isinstance(emission, AbstractEmission):
+            raise ConfigError(f"emission must be GaussianEmission() or PoissonEmission(), got {emission!r}")
         if not tau > 0:
             raise ConfigError(f"the temperature must be positive, got {tau}")
         kf, kc, ka, kv, km, kr = jr.split(key, 6)
@@ -109,8 +147,7 @@ class GDM(eqx.Module):
 
     def mix(self, z: Float[Array, "... K"], means: Float[Array, "... K N"]) -> Float[Array, "... N"]:
         """The emission rate or mean ``Σ_k z_k μ_k`` (Poisson: through softplus)."""
-        mixed = jnp.einsum("...k,...kn->...n", z, means)
-        return jax.nn.softplus(mixed) if self.emission == "poisson" else mixed
+        return self.emission.mean(jnp.einsum("...k,...kn->...n", z, means))
 
     def log_prior(self, z: Float[Array, "T K"], y: Float[Array, "T N"]) -> Float[Array, ""]:
         """``log p(z_{1:T} | y)``: the Concrete densities of (B1)."""
@@ -119,11 +156,7 @@ class GDM(eqx.Module):
 
     def log_likelihood(self, y: Float[Array, "T N"], z: Float[Array, "T K"]) -> Float[Array, ""]:
         """``log p(y_{1:T} | z)`` of (B2)."""
-        rate = self.mix(z, self.state_means(y))
-        if self.emission == "poisson":
-            return jnp.sum(y * jnp.log(rate + 1e-8) - rate - gammaln(y + 1))
-        variance = jnp.exp(self.log_variance)
-        return -0.5 * jnp.sum((y - rate) ** 2 / variance + self.log_variance + jnp.log(2 * jnp.pi))
+        return self.emission.log_likelihood(y, self.mix(z, self.state_means(y)), self.log_variance)
 
     def reconstruct(self, y: Float[Array, "T N"], z: Float[Array, "T K"]) -> Float[Array, "T N"]:
         """One-step predictions ``Σ_k z_{t,k} μ_{k,t}(y_{t−1})`` (the authors' "smooth")."""
