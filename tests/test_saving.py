@@ -208,6 +208,13 @@ def test_bad_files_get_one_line_naming_the_file(tmp_path):
     _rewrite_header(evil, lambda h: h["tree"].update(module="gnode.fields:NoSuchField"))
     with pytest.raises(CheckpointError, match="unknown Module"):
         gnode.load(evil)
+    evil.write_bytes(raw)
+    _rewrite_header(evil, lambda h: h["tree"]["fields"].pop("readout"))  # a field the file lacks
+    with pytest.raises(CheckpointError, match="needs field 'readout'"):
+        gnode.load(evil)
+    evil.write_bytes(raw)
+    _rewrite_header(evil, lambda h: h["tree"]["fields"].pop("tau"))  # a field with a default (one added later)
+    assert gnode.load(evil).tau == 0.01
     _rewrite_header(evil, lambda h: h.update(format="gnode-model-0"))
     with pytest.raises(CheckpointError, match="format 'gnode-model-0'"):
         gnode.load(evil)

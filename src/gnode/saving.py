@@ -192,14 +192,21 @@ class _Decoder:
             return _resolve(obj["enum"], lambda c: issubclass(c, enum.Enum), "enum")[obj["name"]]
         if "module" in obj:
             cls = _resolve(obj["module"], _is_module, "Module or dataclass")
-            names = {f.name for f in dataclasses.fields(cls)}
-            unknown = set(obj["fields"]) - names
+            fields = {f.name: f for f in dataclasses.fields(cls)}
+            unknown = set(obj["fields"]) - set(fields)
             if unknown:
                 raise CheckpointError(f"{obj['module']} has no fields {sorted(unknown)} (another version of gnode?)")
             # As equinox's own unflattening does: no __init__, so nothing in the file decides what code runs.
             instance = object.__new__(cls)
             for name, value in obj["fields"].items():
                 object.__setattr__(instance, name, self(value))
+            for name in fields.keys() - obj["fields"].keys():  # a field added since the file was written
+                if fields[name].default is not dataclasses.MISSING:
+                    object.__setattr__(instance, name, fields[name].default)
+                elif fields[name].default_factory is not dataclasses.MISSING:
+                    object.__setattr__(instance, name, fields[name].default_factory())
+                else:
+                    raise CheckpointError(f"{obj['module']} needs field {name!r}, which the file lacks")
             return instance
         raise CheckpointError(f"unexpected entry with keys {sorted(obj)[:4]}")
 
