@@ -1,4 +1,12 @@
-"""Named errors raised at gnode's boundaries (constructors, loaders, CLI, ``fit``)."""
+"""Named errors raised at gnode's boundaries (constructors, loaders, CLI, ``fit``), and the name lookup that
+raises them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TypeVar
+
+T = TypeVar("T")
 
 
 class GnodeError(Exception):
@@ -23,3 +31,11 @@ class DivergenceError(GnodeError):
 
 class RunDirError(GnodeError):
     """A run directory that would be overwritten, or is missing what ``--resume`` needs."""
+
+
+def by_name(table: Mapping[str, T], name: str, what: str) -> T:
+    """``table[name]``, or a one-line :class:`ConfigError` listing the choices (names are resolved at the CLI
+    and config boundary; library signatures take the objects)."""
+    if name not in table:
+        raise ConfigError(f"unknown {what} {name!r}; choose one of {list(table)}")
+    return table[name]

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import optax
 from jaxtyping import Array, Float, Int
 
-from gnode.errors import ConfigError
+from gnode.errors import ConfigError, by_name
 
 
 def masked_mse(
@@ -127,9 +127,7 @@ def loss_named(name: str) -> AbstractLoss:
     Raises:
         ConfigError: an unknown name.
     """
-    if name not in LOSSES:
-        raise ConfigError(f"unknown loss {name!r}; choose one of {list(LOSSES)}")
-    return LOSSES[name]()
+    return by_name(LOSSES, name, "loss")()
 
 
 def check_loss(loss: AbstractLoss) -> AbstractLoss:

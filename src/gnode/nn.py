@@ -16,7 +16,7 @@ import jax.random as jr
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from gnode.errors import ConfigError
+from gnode.errors import ConfigError, by_name
 
 
 def identity(x: Array) -> Array:
@@ -81,9 +81,7 @@ def activation(name: str) -> Activation:
     Raises:
         ConfigError: an unknown name.
     """
-    if name not in ACTIVATIONS:
-        raise ConfigError(f"unknown activation {name!r}; choose one of {sorted(ACTIVATIONS)}")
-    return ACTIVATIONS[name]
+    return by_name(ACTIVATIONS, name, "activation")
 
 
 def initialiser(name: str) -> Initialiser:
@@ -92,9 +90,7 @@ def initialiser(name: str) -> Initialiser:
     Raises:
         ConfigError: an unknown name.
     """
-    if name not in INITIALISERS:
-        raise ConfigError(f"unknown initialisation {name!r}; choose one of {list(INITS)}")
-    return INITIALISERS[name]
+    return by_name(INITIALISERS, name, "initialisation")
 
 
 def check_function(function, what: str) -> Callable:

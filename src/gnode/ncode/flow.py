@@ -12,7 +12,7 @@ import diffrax
 import equinox as eqx
 from jaxtyping import Array, Float, Int, PyTree
 
-from gnode.errors import ConfigError
+from gnode.errors import ConfigError, by_name
 from gnode.solve import EVALUATIONS, solve_ode
 
 SOLVERS = {cls.__name__.lower(): cls for cls in EVALUATIONS}
@@ -100,8 +100,5 @@ def make_flow_solver(
     solver: str = "tsit5", *, steps: int | None = None, adjoint: str = "backprop", **kwargs
 ) -> FlowSolver:
     """A :class:`FlowSolver` from names (the CLI and experiment configs call this)."""
-    if solver not in SOLVERS:
-        raise ConfigError(f"unknown solver {solver!r}; choose one of {sorted(SOLVERS)}")
-    if adjoint not in ADJOINTS:
-        raise ConfigError(f"unknown adjoint {adjoint!r}; choose one of {sorted(ADJOINTS)}")
-    return FlowSolver(SOLVERS[solver](), steps=steps, adjoint=ADJOINTS[adjoint](), **kwargs)
+    solver_class, adjoint_class = by_name(SOLVERS, solver, "solver"), by_name(ADJOINTS, adjoint, "adjoint")
+    return FlowSolver(solver_class(), steps=steps, adjoint=adjoint_class(), **kwargs)

@@ -18,7 +18,7 @@ import dataclasses
 import numpy as np
 
 from gnode.data import SequenceData
-from gnode.errors import ConfigError
+from gnode.errors import ConfigError, by_name
 from gnode.tasks.storable import Annulus, Box, Points, StorableSet, circle
 
 
@@ -107,8 +107,7 @@ def make_flipflop(
     seed: int = 8,
 ) -> tuple[SequenceData, SequenceData]:
     """The train and validation sets of a flip-flop variant (see ``FLIPFLOP_TASKS``)."""
-    if name not in FLIPFLOP_TASKS:
-        raise ConfigError(f"unknown task {name!r}; choose one of {list(FLIPFLOP_TASKS)}")
+    by_name(FLIPFLOP_TASKS, name, "task")
     if n_train <= 0 or n_val <= 0 or steps <= 0 or width < 0 or hold < 0:
         raise ConfigError(
             "n_train, n_val and steps must be positive and width, hold non-negative; "
