@@ -282,3 +282,27 @@ def test_any_optax_transformation_and_callbacks_see_every_epoch(square):
     assert sgd.summary["best_val_loss"] != default.summary["best_val_loss"]
     with pytest.raises(ConfigError, match="inject_hyperparams"):  # per-member rates need an injectable optimiser
         fit_ensemble([small(0), small(1)], train, val, config, lrs=[1e-3, 3e-3], optimizer=optax.sgd(1e-2))
+
+
+def test_a_callback_can_stop_the_fit_and_divergence_is_a_callback(square, tmp_path):
+    from gnode.train import Callback, StopOnDivergence
+
+    class StopAtTwo(Callback):
+        def __init__(self):
+            self.lasts = []
+
+        def should_stop(self, epoch, state):
+            return epoch >= 2
+
+        def on_epoch(self, epoch, row, state, *, last):
+            self.lasts.append(last)
+
+    train, val = square
+    stop = StopAtTwo()
+    result = fit(small(), train, val, TrainConfig(batch_size=20, epochs=5), progress=False, callbacks=[stop])
+    assert len(result.history) == 2 and stop.lasts == [False, True] and result.summary["epochs_run"] == 2
+    guard = StopOnDivergence("here")
+    state, _ = new_train_state(small(), TrainConfig())
+    guard.check(1, state)  # a finite state passes
+    with pytest.raises(DivergenceError, match="non-finite loss at epoch 4; the last good state is epoch 3 in here"):
+        guard.check(4, eqx.tree_at(lambda s: s.diverged, state, jnp.asarray(True)))

@@ -1,8 +1,9 @@
-"""The side effects of a fit, as callbacks the driver calls: run-folder files, the progress bar, your own.
+"""The side effects of a fit, as callbacks the driver calls: divergence, early stopping, run-folder files, the
+progress bar, your own.
 
-A callback sees each finished epoch (its metrics row and the training state) and the end of the fit. The driver
-raises :class:`gnode.errors.DivergenceError` before calling them for an epoch whose loss is not finite, so a
-checkpointing callback never writes a diverged state.
+Each epoch the driver asks every callback to ``check`` the new state (:class:`StopOnDivergence` raises there, so no
+callback ever sees a diverged state), then whether it ``should_stop`` (:class:`EarlyStopping`), then tells each of
+them the finished epoch (``on_epoch``), and at the end the result (``on_end``).
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ from typing import Any
 import numpy as np
 from jaxtyping import PyTree
 
+from gnode.errors import DivergenceError
 from gnode.saving import save
 from gnode.train.checkpoint import save_tree
 from gnode.train.runs import RunDir
-from gnode.train.step import TrainState
+from gnode.train.step import TrainState, stalled
 
 
 class Callback:
@@ -23,6 +25,13 @@ class Callback:
 
     def on_start(self, start_epoch: int, epochs: int) -> None:
         """Before the first epoch (``start_epoch`` > 0 when resuming)."""
+
+    def check(self, epoch: int, state: TrainState) -> None:
+        """Before epoch ``epoch``'s state is accepted: raise to stop the fit with the previous state kept."""
+
+    def should_stop(self, epoch: int, state: TrainState) -> bool:
+        """After epoch ``epoch`` (0: a resumed fit before its first epoch): whether the fit is over."""
+        return False
 
     def on_epoch(self, epoch: int, row: dict[str, Any], state: TrainState, *, last: bool) -> None:
         """After epoch ``epoch`` (1-based); ``last``: no epoch follows (the end, or early stopping)."""
@@ -32,6 +41,31 @@ class Callback:
 
     def close(self) -> None:
         """Always called at the end, even when the fit raised."""
+
+
+class StopOnDivergence(Callback):
+    """Raise :class:`gnode.errors.DivergenceError` at the first non-finite loss of a single model (an ensemble
+    instead freezes a diverged member and trains the others on). ``where`` names the last good checkpoint."""
+
+    def __init__(self, where: str = ""):
+        self.where = where
+
+    def check(self, epoch, state):
+        if bool(np.asarray(state.diverged)):
+            raise DivergenceError(
+                f"non-finite loss at epoch {epoch}; the last good state is epoch {epoch - 1}"
+                + (f" in {self.where}" if self.where else "")
+            )
+
+
+class EarlyStopping(Callback):
+    """Stop once every member's best validation loss is at least ``patience`` epochs old."""
+
+    def __init__(self, patience: int):
+        self.patience = patience
+
+    def should_stop(self, epoch, state):
+        return stalled(state, epoch, self.patience)
 
 
 class RunFiles(Callback):

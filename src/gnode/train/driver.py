@@ -17,16 +17,16 @@ import optax
 from jaxtyping import PyTree
 
 from gnode.data import AbstractData, ArrayData, SequenceData
-from gnode.errors import ConfigError, DataError, DivergenceError
+from gnode.errors import ConfigError, DataError
 from gnode.losses import MSE, AbstractLoss, check_loss
 from gnode.model import Model
 from gnode.solve import AbstractIntegrator, Euler
-from gnode.train.callbacks import Callback, ProgressBar, RunFiles
+from gnode.train.callbacks import Callback, EarlyStopping, ProgressBar, RunFiles, StopOnDivergence
 from gnode.train.checkpoint import load_tree
 from gnode.train.objective import AbstractObjective, SequenceObjective
 from gnode.train.optim import adamw
 from gnode.train.runs import RunDir
-from gnode.train.step import TrainState, epoch_key, init_state, make_epoch, shard_members, split_model, stalled
+from gnode.train.step import TrainState, epoch_key, init_state, make_epoch, shard_members, split_model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -167,6 +167,10 @@ def fit(
         A :class:`FitResult`.
     Raises:
         DivergenceError: a single model's loss became non-finite (the run dir keeps the last good checkpoint).
+
+    The built-in side effects are callbacks added in this order: :class:`StopOnDivergence` (single models),
+    :class:`EarlyStopping` (``config.patience``), :class:`RunFiles` (``run_dir``), :class:`ProgressBar`
+    (``progress``); then ``callbacks``.
     """
     one = model if members is None else jax.tree_util.tree_map(lambda a: a[0] if eqx.is_array(a) else a, model)
     objective = SequenceObjective(config.loss, integrator) if objective is None else objective
@@ -207,6 +211,8 @@ def fit(
     steps_per_epoch = num_samples // config.batch_size
     start = int(np.max(np.asarray(state.epoch)))
     callbacks = [
+        *([StopOnDivergence(str(run_dir.checkpoint_path) if run_dir else "")] if members is None else []),
+        *([EarlyStopping(config.patience)] if config.patience is not None else []),
         *([RunFiles(run_dir, config.checkpoint_every)] if run_dir is not None else []),
         *([ProgressBar()] if progress else []),
         *callbacks,
@@ -214,21 +220,19 @@ def fit(
     try:
         for callback in callbacks:
             callback.on_start(start, config.epochs)
-        stopped_early = start > 0 and stalled(state, start, config.patience)  # a resumed run that had stopped
+        # a resumed run that had already stopped early runs no epoch
+        stopped_early = start > 0 and any(callback.should_stop(start, state) for callback in callbacks)
         for epoch in range(start + 1, start if stopped_early else config.epochs + 1):
             tick = time.perf_counter()
             new_state, metrics = run_epoch(state, seed_arr, train_arrays, val_arrays)
             metrics = _to_host(metrics)
             elapsed = time.perf_counter() - tick
-            if members is None and bool(np.asarray(new_state.diverged)):
-                raise DivergenceError(
-                    f"non-finite loss at epoch {epoch}; the last good state is epoch {epoch - 1}"
-                    + (f" in {run_dir.checkpoint_path}" if run_dir else "")
-                )
+            for callback in callbacks:
+                callback.check(epoch, new_state)
             state = new_state
             row = {"epoch": epoch, **metrics, "seconds": elapsed, "steps_per_second": steps_per_epoch / elapsed}
             history.append(row)
-            stop = stalled(state, epoch, config.patience)
+            stop = any([callback.should_stop(epoch, state) for callback in callbacks])  # every callback asked
             for callback in callbacks:
                 callback.on_epoch(epoch, row, state, last=stop or epoch == config.epochs)
             if stop:
