@@ -30,7 +30,8 @@ class Callback:
         """Before epoch ``epoch``'s state is accepted: raise to stop the fit with the previous state kept."""
 
     def should_stop(self, epoch: int, state: TrainState) -> bool:
-        """After epoch ``epoch`` (0: a resumed fit before its first epoch): whether the fit is over."""
+        """After epoch ``epoch`` (and, for a resumed fit, once with the checkpoint's epoch before any other):
+        whether the fit is over."""
         return False
 
     def on_epoch(self, epoch: int, row: dict[str, Any], state: TrainState, *, last: bool) -> None:
