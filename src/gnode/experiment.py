@@ -20,7 +20,7 @@ from gnode.errors import CheckpointError, ConfigError, DivergenceError
 from gnode.init import critical_init
 from gnode.losses import masked_mse, r2_score
 from gnode.model import Model, make_model, parameter_count, predict
-from gnode.saving import load, same_structure, save
+from gnode.saving import load, same_structure, save, to_bytes
 from gnode.settings import check_keys, read_settings_file
 from gnode.sweep import expand_grid, key_without
 from gnode.tasks import FLIPFLOP_TASKS, make_flipflop
@@ -248,7 +248,7 @@ def train_group(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "parameters": parameter_count(model),
                 "group_size": len(configs),
                 "group_seconds": seconds,
-                "trained_model": model,
+                "trained_model": to_bytes(model, {"cell": cells[i]}),
             }
         )
     return rows

@@ -39,11 +39,16 @@ def write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
 
 
-def save_arrays(path: str | os.PathLike, **arrays: np.ndarray) -> None:
-    """Write named arrays to an ``.npz`` file atomically."""
+def npz_bytes(**arrays: np.ndarray) -> bytes:
+    """The bytes of an ``.npz`` file holding the named arrays."""
     buf = io.BytesIO()
     np.savez(buf, **arrays)
-    atomic_write(path, buf.getvalue())
+    return buf.getvalue()
+
+
+def save_arrays(path: str | os.PathLike, **arrays: np.ndarray) -> None:
+    """Write named arrays to an ``.npz`` file atomically."""
+    atomic_write(path, npz_bytes(**arrays))
 
 
 def load_arrays(path: str | os.PathLike, keys: Sequence[str] | None = None) -> dict[str, np.ndarray]:

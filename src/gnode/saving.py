@@ -31,7 +31,7 @@ import optimistix
 from equinox.nn._mlp import _identity as _equinox_identity
 
 from gnode.errors import CheckpointError, ConfigError
-from gnode.files import save_arrays
+from gnode.files import atomic_write, npz_bytes
 from gnode.nn import ACTIVATIONS
 
 FORMAT = "gnode-model-1"
@@ -227,6 +227,13 @@ def save(path: str | os.PathLike, tree: Any, meta: dict | None = None) -> Path:
     Returns:
         the path written.
     """
+    atomic_write(path, to_bytes(tree, meta))
+    return Path(path)
+
+
+def to_bytes(tree: Any, meta: dict | None = None) -> bytes:
+    """The bytes :func:`save` writes. Encode where the model was built: a model that travelled through pickle
+    (a Ray worker's result, say) holds copies of its functions, which the registry no longer recognises."""
     from gnode import __version__
 
     encoder = _Encoder()
@@ -237,8 +244,7 @@ def save(path: str | os.PathLike, tree: Any, meta: dict | None = None) -> Path:
     except (TypeError, ValueError) as error:
         raise ConfigError(f"cannot save: meta is not JSON-able ({error})") from None
     arrays = {f"a{i}": x for i, x in enumerate(encoder.arrays)}
-    save_arrays(path, **{HEADER: np.frombuffer(header_bytes, dtype=np.uint8)}, **arrays)
-    return Path(path)
+    return npz_bytes(**{HEADER: np.frombuffer(header_bytes, dtype=np.uint8)}, **arrays)
 
 
 def _read(path: str | os.PathLike) -> tuple[dict, list[np.ndarray]]:

@@ -4,8 +4,9 @@ A *cell* is a flat, JSON-able dict of settings. The caller says which cells can 
 (``group_key``) and how to run a group (``run_group``: cells in, one result row per cell out). Each finished
 group is written atomically to ``OUT/groups/``; a resumed sweep skips every cell found there, so an
 interrupted sweep never redoes finished work. ``OUT/results.csv`` and ``OUT/summary.json`` are rewritten from
-those files after every group. A result row may carry the trained model under ``"trained_model"``: it is saved to
-``OUT/models/<cell_id>.npz`` (:func:`gnode.save`) before the group's record, and the row keeps ``model_file``.
+those files after every group. A result row may carry the trained model under ``"trained_model"``, already
+encoded where it was trained (:func:`gnode.saving.to_bytes`): it is written to ``OUT/models/<cell_id>.npz`` before
+the group's record, and the row keeps ``model_file``.
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from gnode.errors import ConfigError
-from gnode.files import write_json
-from gnode.saving import save
+from gnode.files import atomic_write, write_json
 from gnode.settings import read_settings_file
 
 
@@ -100,7 +100,7 @@ class SweepStore:
             if "trained_model" in row:
                 (self.path / "models").mkdir(exist_ok=True)
                 file = f"models/{row['cell_id']}.npz"
-                save(self.path / file, row.pop("trained_model"), {"cell": row})
+                atomic_write(self.path / file, row.pop("trained_model"))
                 row["model_file"] = file
         write_json(self.groups / f"{cell_id({'cells': [r['cell_id'] for r in rows]})}.json", {"rows": rows})
 

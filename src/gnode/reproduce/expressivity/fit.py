@@ -20,6 +20,7 @@ from gnode.data import SequenceData
 from gnode.errors import ConfigError
 from gnode.losses import r2_score
 from gnode.model import Model, make_model, parameter_count, predict
+from gnode.saving import to_bytes
 from gnode.settings import check_keys
 from gnode.sweep import key_without
 from gnode.tasks.trajectories import TARGET_KINDS, random_trajectories
@@ -162,7 +163,7 @@ def fit_group(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 "group_size": len(fits),
                 "group_seconds": seconds,
                 "group_epoch_seconds": epoch_seconds,
-                "trained_model": model,
+                "trained_model": to_bytes(model, {"cell": cells[i]}),
             }
         )
     return rows
