@@ -4,11 +4,12 @@
 from __future__ import annotations
 
 import abc
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
 import optax
+from jax.typing import ArrayLike
 from jaxtyping import Array, Float, Int
 
 from gnode.errors import ConfigError, by_name
@@ -29,7 +30,7 @@ def masked_mse(
     return jnp.sum(sq * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
 
-def last_index(mask: Float[Array, "batch time"] | None, batch: int, time: int) -> Int[Array, " batch"]:
+def last_index(mask: Float[ArrayLike, "batch time"] | None, batch: int, time: int) -> Int[Array, " batch"]:
     """Index of the last observed step of each sequence (the last step when ``mask`` is None)."""
     if mask is None:
         return jnp.full((batch,), time - 1)
@@ -130,7 +131,7 @@ def loss_named(name: str) -> AbstractLoss:
     return by_name(LOSSES, name, "loss")()
 
 
-def check_loss(loss: AbstractLoss) -> AbstractLoss:
+def check_loss(loss: Any) -> AbstractLoss:
     """``loss`` if it is an :class:`AbstractLoss`; a one-line error otherwise (a name where an object belongs)."""
     if not isinstance(loss, AbstractLoss):
         raise ConfigError(f"loss must be MSE() or CrossEntropy() (an AbstractLoss), got {loss!r}")
