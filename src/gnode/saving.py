@@ -141,8 +141,8 @@ class _Encoder:
             cls = type(obj)
             if cls.__module__.split(".")[0] not in TRUSTED_PACKAGES:
                 raise ConfigError(
-                    f"cannot save {cls.__qualname__} from {cls.__module__}: only gnode, equinox and diffrax "
-                    "objects can be rebuilt without running code"
+                    f"cannot save {cls.__qualname__} from {cls.__module__}: only objects of {list(TRUSTED_PACKAGES)} "
+                    "can be rebuilt without running code"
                 )
             fields = {f.name: self(getattr(obj, f.name)) for f in dataclasses.fields(obj) if hasattr(obj, f.name)}
             return {"module": _class_path(cls), "fields": fields}
@@ -221,7 +221,7 @@ def save(path: str | os.PathLike, tree: Any, meta: dict | None = None) -> Path:
 
     Arguments:
         path: the file (``.npz`` is the convention).
-        tree: what to save; its Modules must come from gnode, equinox or diffrax.
+        tree: what to save; its Modules must come from :data:`TRUSTED_PACKAGES` (gnode, equinox, diffrax, ...).
         meta: JSON-able facts to keep beside it (a config, the data it was fitted to, scores).
 
     Returns:
