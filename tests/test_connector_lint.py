@@ -46,6 +46,7 @@ def test_lint_lowers_the_rate_error_and_keeps_the_best_validation_model(bistable
     assert error(fitted) < 0.5 * error(start)
 
 
+@pytest.mark.bad_input
 def test_bad_inputs_are_one_line_errors():
     with pytest.raises(DataError, match="potentials must have shape"):
         fit_lint(np.zeros((3, 10)), [0], [1])

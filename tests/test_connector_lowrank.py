@@ -50,6 +50,7 @@ def test_latent_grid_and_flow_field_error():
      lambda: small(inputs=jnp.ones((4, 1))), lambda: small(bias=jnp.ones(3)), lambda: small(activation="cosine"),
      lambda: latent_grid(1)],
 )  # fmt: skip
+@pytest.mark.bad_input
 def test_bad_shapes_and_settings_are_config_errors(make):
     with pytest.raises(ConfigError):
         make()

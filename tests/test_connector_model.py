@@ -37,6 +37,7 @@ def test_fit_and_sample_shapes_history_and_noise(ring):
     np.testing.assert_array_equal(again.sample(jr.key(0), 10)[1], model.sample(jr.key(0), 10)[1])  # deterministic
 
 
+@pytest.mark.bad_input
 def test_bad_inputs(ring):
     c, trials = ring
     with pytest.raises(DataError, match="need m rows"):

@@ -153,6 +153,7 @@ def test_classification_from_last_state():
     assert max(row["val_metric"] for row in result.history) > 0.9
 
 
+@pytest.mark.bad_input
 def test_bad_inputs_to_fit(square):
     train, val = square
     with pytest.raises(DataError, match="2 channels"):

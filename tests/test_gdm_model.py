@@ -67,6 +67,7 @@ def test_forecast_with_identical_states_is_the_linear_map_iterated(data):
         assert np.allclose(ys[step], y, atol=1e-4)
 
 
+@pytest.mark.bad_input
 def test_bad_settings_are_one_line_errors():
     for kwargs, message in ((dict(states=1), "K >= 2"), (dict(emission="poisson"), "emission must be"),
                             (dict(tau=0.0), "temperature"), (dict(observations=0), "observations >= 1")):  # fmt: skip

@@ -37,6 +37,7 @@ def test_forecast_of_a_still_system_is_its_current_emission(nascar_pair):
     assert np.allclose(predicted, q.mean[:-5] @ model.emission.T + model.emission_bias, atol=1e-5)
 
 
+@pytest.mark.bad_input
 def test_bad_inputs_are_one_line_errors(nascar_pair):
     train, _ = nascar_pair
     with pytest.raises(ConfigError, match=r"transitions must be Sticky\(\) or RecurrentOnly\(\)"):

@@ -59,5 +59,12 @@ def test_along_trajectories():
     expected = jax.jacfwd(lambda s: model.field.velocity(s, x))(h)
     np.testing.assert_allclose(traj.spectrum.jacobians[2 * 12 + 5], expected, atol=1e-6)
     np.testing.assert_allclose(traj.gates[2, 5], model.field.gate(h, x), atol=1e-6)
+
+
+@pytest.mark.bad_input
+def test_along_trajectories_needs_states_and_inputs_alike():
+    model = make_model("gnode", 3, 2, 2, flow_widths=(8,), key=jr.key(0))
+    inputs = np.zeros((4, 12, 2), np.float32)
+    _, states = predict(model, jnp.asarray(inputs))
     with pytest.raises(ConfigError, match="alike"):
         along_trajectories(model.field, states, inputs[:, :5], model.tau)

@@ -57,6 +57,7 @@ def test_conv_field_matches_a_direct_correlation():
     [lambda: FunctionalMLP(0), lambda: FunctionalMLP(2, (0,)), lambda: FunctionalMLP(2, activation="cosine"),
      lambda: FunctionalConv(1, 4, 4, kernel=2)],
 )  # fmt: skip
+@pytest.mark.bad_input
 def test_bad_sizes_and_names_are_config_errors(make):
     with pytest.raises(ConfigError):
         make()

@@ -7,27 +7,34 @@ import pytest
 
 from gnode.errors import ConfigError
 from gnode.model import parameter_count
-from gnode.ncode.control import ClosedLoop, ConstantControl, MLPControl, OpenLoop, Static, make_dynamics
+from gnode.ncode.control import (
+    AbstractControlMap,
+    ClosedLoop,
+    ConstantControl,
+    MLPControl,
+    OpenLoop,
+    Static,
+    make_dynamics,
+)
 from gnode.ncode.flow import FlowSolver, make_flow_solver
 from gnode.ncode.functional import FunctionalMLP
-from gnode.ncode.model import NCODE, Augment, LearnedConstant, NeuralODE
+from gnode.ncode.model import NCODE, Augment, LearnedConstant, neural_ode
 
 IDENTITY = eqx.nn.Identity()
 
 
-def test_constant_control_without_dynamics_is_exactly_a_neural_ode():
-    field = FunctionalMLP(3, (6,))
-    theta0 = field.init_theta(jr.key(0)) + 0.1
+def test_neural_ode_is_exactly_the_ode_of_its_network():
+    # dz/dt = mlp(z) solved directly, against neural_ode (N-CODE with a constant control) holding mlp's weights
     mlp = eqx.nn.MLP(3, 3, 6, 1, activation=jnp.tanh, key=jr.key(1))
-    mlp = eqx.tree_at(
-        lambda m: [x for la in m.layers for x in (la.weight, la.bias)], mlp, list(field.unflatten(theta0))
-    )
+    field = FunctionalMLP(3, (6,))
+    theta = field.flatten([x for la in mlp.layers for x in (la.weight, la.bias)])
+    np.testing.assert_array_equal(field.unflatten(theta)[2], mlp.layers[1].weight)
     solver = make_flow_solver("tsit5", rtol=1e-6, atol=1e-6)  # adaptive: the step sizes must agree too
-    ncode = NCODE(field, ConstantControl(theta0), Static(), IDENTITY, IDENTITY, solver, (3,))
-    node = NeuralODE(mlp, IDENTITY, IDENTITY, solver, (3,))
+    node = neural_ode(field, theta, IDENTITY, IDENTITY, solver, (3,))
     xs = jr.normal(jr.key(2), (8, 3))
-    np.testing.assert_array_equal(jax.vmap(ncode)(xs), jax.vmap(node)(xs))
-    np.testing.assert_array_equal(jax.vmap(lambda x: ncode.flow(x).nfe)(xs), jax.vmap(lambda x: node.flow(x).nfe)(xs))
+    direct = jax.vmap(lambda x: solver.solve(lambda t, z, m: m(z), x, None, mlp))(xs)
+    np.testing.assert_array_equal(jax.vmap(node)(xs), direct.y1)
+    np.testing.assert_array_equal(jax.vmap(lambda x: node.flow(x).nfe)(xs), direct.nfe)
 
 
 def test_open_loop_weights_do_not_depend_on_the_state_but_closed_loop_weights_do():
@@ -53,7 +60,7 @@ def test_known_answer_reflection_by_a_constant_per_input_field():
     # f(z; theta) = W z + b with W = 0, b = -2x / T: z(T) = x - 2x = -x for every x (ncode.md §2.3).
     field = FunctionalMLP(1, ())
 
-    class Reflect(eqx.Module):
+    class Reflect(AbstractControlMap):  # a user's own control map
         size: int = eqx.field(static=True, default=2)
 
         def __call__(self, x):
@@ -65,17 +72,18 @@ def test_known_answer_reflection_by_a_constant_per_input_field():
 
 
 def test_neural_ode_trajectories_keep_their_order_in_one_dimension():
-    node = NeuralODE(eqx.nn.MLP(1, 1, 16, 1, activation=jnp.tanh, key=jr.key(3)), IDENTITY, IDENTITY,
-                     FlowSolver(steps=50), (1,))  # fmt: skip
-    node = eqx.tree_at(lambda m: m.field.layers[-1].weight, node, node.field.layers[-1].weight * 5)
+    field = FunctionalMLP(1, (16,))
+    theta = field.init_theta(jr.key(3)).at[32:48].multiply(5)  # a stronger last layer
+    node = neural_ode(field, theta, IDENTITY, IDENTITY, FlowSolver(steps=50), (1,))
     xs = jnp.linspace(-1, 1, 41)[:, None]
     ends = jax.vmap(node)(xs)[:, 0]
     assert np.all(np.diff(np.asarray(ends)) > 0)
 
 
 def test_augmented_state_and_parameter_count():
-    node = NeuralODE(eqx.nn.MLP(5, 5, 7, 1, key=jr.key(0)), Augment(3), eqx.nn.Linear(5, 2, key=jr.key(1)),
-                     FlowSolver(steps=4), (2,))  # fmt: skip
+    field = FunctionalMLP(5, (7,))
+    node = neural_ode(field, field.init_theta(jr.key(0)), Augment(3), eqx.nn.Linear(5, 2, key=jr.key(1)),
+                      FlowSolver(steps=4), (2,))  # fmt: skip
     assert node(jnp.ones(2)).shape == (2,)
     assert parameter_count(node) == (5 * 7 + 7 + 7 * 5 + 5) + (5 * 2 + 2)
 
@@ -95,8 +103,8 @@ def test_mismatched_sizes_and_unknown_modes_are_one_line_config_errors():
         (lambda: NCODE(field, MLPControl(3, theta0, key=key), Static(), IDENTITY, IDENTITY, solver, (2,)),
          "control map does not accept inputs"),
         (lambda: make_dynamics("feedback", 2, field.size, key=key), "unknown control mode"),
-        (lambda: NeuralODE(eqx.nn.MLP(3, 3, 4, 1, key=key), IDENTITY, IDENTITY, solver, (2,)), "field does not accept"),
-        (lambda: NeuralODE(eqx.nn.MLP(2, 3, 4, 1, key=key), IDENTITY, IDENTITY, solver, (2,)), "velocities"),
+        (lambda: neural_ode(field, jnp.zeros(3), IDENTITY, IDENTITY, solver, (2,)), "theta of length 3"),
+        (lambda: field.flatten([jnp.zeros((4, 2)), jnp.zeros(4), jnp.zeros((2, 3)), jnp.zeros(2)]), "shapes"),
     ]  # fmt: skip
     for make, message in cases:
         with pytest.raises(ConfigError, match=message) as info:

@@ -37,6 +37,7 @@ def test_glorot_uniform_range_and_small_biases():
 @pytest.mark.parametrize(
     "kwargs", [dict(activation="softplusx"), dict(final_activation="nope"), dict(init="orthogonal")]
 )
+@pytest.mark.bad_input
 def test_names_where_functions_belong_are_config_errors(kwargs):
     with pytest.raises(ConfigError, match="must be a function"):
         MLP(2, 1, 2, (3,), key=jr.key(0), **kwargs)

@@ -75,6 +75,7 @@ def test_euler_unroll_gives_identical_results(problem):
     np.testing.assert_allclose(a, b, atol=1e-6)
 
 
+@pytest.mark.bad_input
 def test_bad_integrator_options():
     with pytest.raises(ConfigError):
         Euler(substeps=0)

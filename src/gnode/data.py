@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from jax.typing import ArrayLike
 
 from gnode.errors import DataError
 
@@ -25,7 +26,7 @@ class AbstractData:
     def is_classification(self) -> bool:
         return self.targets.ndim == 1
 
-    def subset(self, index) -> AbstractData:
+    def subset(self, index: ArrayLike | slice) -> AbstractData:
         """The samples ``index`` picks (an index array, a mask or a slice), of every array."""
         arrays = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         return dataclasses.replace(self, **{k: None if a is None else a[index] for k, a in arrays.items()})

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import platform
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 
+from gnode.data import SequenceData
 from gnode.errors import CheckpointError, ConfigError, DivergenceError
 from gnode.init import critical_init
 from gnode.losses import masked_mse, r2_score
@@ -41,8 +43,8 @@ class RunConfig:
     task: str = "ring"
     model: str = "gnode"
     dim: int = 2
-    dynamics: tuple[int, ...] = (316, 316)
-    gate: tuple[int, ...] = ()
+    dynamics: Sequence[int] = (316, 316)  # stored as a tuple
+    gate: Sequence[int] = ()
     activation: str = "relu"
     init: str = "glorot_uniform"  # or "critical" (critical_normal draw + critical_init)
     initial_state: str = "learned"
@@ -139,7 +141,7 @@ def warm_start(model: Model, config: RunConfig) -> Model:
     return loaded
 
 
-def evaluate(model: Model, data) -> dict[str, float]:
+def evaluate(model: Model, data: SequenceData) -> dict[str, float]:
     pred, _ = predict(model, jnp.asarray(data.inputs))
     return {
         "mse": float(masked_mse(pred, jnp.asarray(data.targets))),

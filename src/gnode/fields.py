@@ -116,16 +116,16 @@ class NODE(AbstractFlowField):
         _check_dims(state_dim, input_dim)
         self.flow = _flow_mlp(state_dim, input_dim, flow_widths, activation, flow_output, init, key)
 
-    def project_input(self, x):
+    def project_input(self, x: Float[Array, " inp"]) -> Any:
         return self.flow.project_input(x)
 
-    def velocity_from_projection(self, h, drive):
+    def velocity_from_projection(self, h: Float[Array, " state"], drive: Any) -> Float[Array, " state"]:
         return -h + self.flow.from_projection(h, drive)
 
-    def ungated_velocity(self, h, x):
+    def ungated_velocity(self, h: Float[Array, " state"], x: Float[Array, " inp"]) -> Float[Array, " state"]:
         return self.velocity(h, x)
 
-    def gate(self, h, x):
+    def gate(self, h: Float[Array, " state"], x: Float[Array, " inp"]) -> Float[Array, " state"]:
         return jnp.ones_like(h)
 
 
@@ -168,19 +168,19 @@ class GNODE(AbstractFlowField):
             key=gkey,
         )
 
-    def project_input(self, x):
+    def project_input(self, x: Float[Array, " inp"]) -> Any:
         return self.flow.project_input(x), self.gate_net.project_input(x)
 
-    def velocity_from_projection(self, h, drive):
+    def velocity_from_projection(self, h: Float[Array, " state"], drive: Any) -> Float[Array, " state"]:
         flow_drive, gate_drive = drive
         flow_wh, gate_wh = state_products(h, self.flow, self.gate_net)
         gate = self.gate_net.from_first_products(gate_wh, gate_drive)
         return gate * (self.flow.from_first_products(flow_wh, flow_drive) - h)
 
-    def ungated_velocity(self, h, x):
+    def ungated_velocity(self, h: Float[Array, " state"], x: Float[Array, " inp"]) -> Float[Array, " state"]:
         return -h + self.flow(h, x)
 
-    def gate(self, h, x):
+    def gate(self, h: Float[Array, " state"], x: Float[Array, " inp"]) -> Float[Array, " state"]:
         return self.gate_net(h, x)
 
 
@@ -203,7 +203,7 @@ class GRU(AbstractFlowField):
         self.reset = MLP(state_dim, input_dim, state_dim, (), final_activation=jax.nn.sigmoid, key=rkey, **kwargs)
         self.flow = MLP(state_dim, input_dim, state_dim, (), final_activation=jnp.tanh, key=hkey, **kwargs)
 
-    def project_input(self, x):
+    def project_input(self, x: Float[Array, " inp"]) -> Any:
         return self.update.project_input(x), self.reset.project_input(x), self.flow.project_input(x)
 
     def _parts(self, h, drive):
@@ -213,14 +213,14 @@ class GRU(AbstractFlowField):
         r = self.reset.from_first_products(r_wh, r_drive)
         return z, self.flow.from_projection(r * h, h_drive)
 
-    def velocity_from_projection(self, h, drive):
+    def velocity_from_projection(self, h: Float[Array, " state"], drive: Any) -> Float[Array, " state"]:
         z, candidate = self._parts(h, drive)
         return z * (candidate - h)
 
-    def ungated_velocity(self, h, x):
+    def ungated_velocity(self, h: Float[Array, " state"], x: Float[Array, " inp"]) -> Float[Array, " state"]:
         return self._parts(h, self.project_input(x))[1] - h
 
-    def gate(self, h, x):
+    def gate(self, h: Float[Array, " state"], x: Float[Array, " inp"]) -> Float[Array, " state"]:
         return self.update(h, x)
 
 
@@ -253,19 +253,19 @@ class LSTM(AbstractField):
     def flow_layers(self) -> int:
         return 1
 
-    def project_input(self, x):
+    def project_input(self, x: Float[Array, " inp"]) -> Any:
         return self.cell.project_input(x)
 
-    def velocity_from_projection(self, s, drive):
+    def velocity_from_projection(self, s: Float[Array, " state"], drive: Any) -> Float[Array, " state"]:
         h, c = jnp.split(s, 2)
         i, f, g, o = jnp.split(self.cell.from_projection(h, drive), 4)
         c_next = jax.nn.sigmoid(f) * c + jax.nn.sigmoid(i) * jnp.tanh(g)
         return jnp.concatenate([jax.nn.sigmoid(o) * jnp.tanh(c_next), c_next]) - s
 
-    def ungated_velocity(self, s, x):
+    def ungated_velocity(self, s: Float[Array, " state"], x: Float[Array, " inp"]) -> Float[Array, " state"]:
         return self.velocity(s, x)
 
-    def gate(self, s, x):
+    def gate(self, s: Float[Array, " state"], x: Float[Array, " inp"]) -> Float[Array, " state"]:
         return jnp.ones_like(s)
 
 

@@ -17,10 +17,11 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 from jaxtyping import Array, Float
 
 from gnode.errors import ConfigError
-from gnode.model import FixedState, Model
+from gnode.model import Model
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,13 +32,13 @@ class CriticalInitReport:
     eta_after: float  # ... and after
 
 
-def max_real_eigenvalue(model: Model, h: Float[Array, " state"], x: Float[Array, " inp"]) -> float:
+def max_real_eigenvalue(model: Model, h: Float[ArrayLike, " state"], x: Float[ArrayLike, " inp"]) -> float:
     """``max Re eig`` of ``d(-h + F)/dh`` at ``(h, x)``."""
     jac = jax.jacfwd(model.field.ungated_velocity)(h, x)
     return float(np.max(np.linalg.eigvals(np.asarray(jac, dtype=np.float64)).real))
 
 
-def critical_gain(model: Model, h: Float[Array, " state"], x: Float[Array, " inp"]) -> float:
+def critical_gain(model: Model, h: Float[ArrayLike, " state"], x: Float[ArrayLike, " inp"]) -> float:
     """The factor on every weight of F that would put ``max Re eig`` at 0 if F were homogeneous:
     ``(1 / (eta + 1)) ** (1 / L)``. For weights drawn N(0, 1/fan_in) this is the critical gain."""
     return _gain(max_real_eigenvalue(model, h, x), model.field.flow_layers)
@@ -49,11 +50,10 @@ def _gain(eta: float, layers: int) -> float:
     return (1.0 / (eta + 1.0)) ** (1.0 / layers)
 
 
-def reference_point(model: Model, inputs: Float[Array, "samples time inp"]) -> tuple[Array, Array]:
-    """The linearisation point: the initial state (trial mean for a learned rule) and the mean input."""
-    x_mean = jnp.mean(inputs, axis=(0, 1))
-    h = jnp.mean(jax.vmap(model.initial_state)(inputs[:, 0]), axis=0)
-    return h, x_mean
+def reference_point(model: Model, inputs: Float[ArrayLike, "batch time inp"]) -> tuple[Array, Array]:
+    """The linearisation point: the trials' mean initial state and the mean input."""
+    inputs = jnp.asarray(inputs)
+    return model.initial_state.mean(inputs[:, 0]), jnp.mean(inputs, axis=(0, 1))
 
 
 def scale_field(model: Model, factor: float) -> Model:
@@ -63,7 +63,7 @@ def scale_field(model: Model, factor: float) -> Model:
 
 
 def critical_init(
-    model: Model, inputs: Float[Array, "samples time inp"], *, tol: float = 1e-3, max_iterations: int = 50
+    model: Model, inputs: Float[ArrayLike, "batch time inp"], *, tol: float = 1e-3, max_iterations: int = 50
 ) -> tuple[Model, CriticalInitReport]:
     """Rescale the field of ``model`` so ``max Re eig(d(-h + F)/dh) = 0`` at the initial state.
 
@@ -77,9 +77,7 @@ def critical_init(
     """
     if max_iterations < 1:
         raise ConfigError(f"max_iterations must be >= 1, got {max_iterations}")
-    h, x = reference_point(model, jnp.asarray(inputs))
-    if isinstance(model.initial_state, FixedState):
-        h = model.initial_state.h0
+    h, x = reference_point(model, inputs)
     eta0 = eta = max_real_eigenvalue(model, h, x)
     total, steps = 1.0, 0
     for _ in range(max_iterations):

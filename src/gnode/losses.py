@@ -48,7 +48,11 @@ def last_state_cross_entropy(
     return jnp.mean(optax.softmax_cross_entropy_with_integer_labels(last_readout(logits, mask), labels))
 
 
-def accuracy(logits, labels, mask=None) -> Float[Array, ""]:
+def accuracy(
+    logits: Float[Array, "batch time classes"],
+    labels: Int[Array, " batch"],
+    mask: Float[Array, "batch time"] | None = None,
+) -> Float[Array, ""]:
     """Fraction of sequences whose readout at the last observed step picks the right class."""
     return jnp.mean(jnp.argmax(last_readout(logits, mask), axis=-1) == labels)
 
@@ -97,10 +101,12 @@ class MSE(AbstractLoss):
     classification: ClassVar[bool] = False
     metric_name: ClassVar[str] = "r2"
 
-    def of_sequences(self, pred, targets, mask):
+    def of_sequences(
+        self, pred: Float[Array, "batch time out"], targets: Array, mask: Array | None
+    ) -> tuple[Float[Array, ""], Float[Array, ""]]:
         return masked_mse(pred, targets, mask), r2_score(pred, targets, mask)
 
-    def of_arrays(self, pred, targets):
+    def of_arrays(self, pred: Float[Array, "batch ..."], targets: Array) -> tuple[Float[Array, ""], Float[Array, ""]]:
         flat = lambda a: a.reshape(a.shape[0], 1, -1)  # noqa: E731 — r2_score pools (batch, time, out)
         return jnp.mean((pred - targets) ** 2), r2_score(flat(pred), flat(targets))
 
@@ -111,10 +117,12 @@ class CrossEntropy(AbstractLoss):
     classification: ClassVar[bool] = True
     metric_name: ClassVar[str] = "accuracy"
 
-    def of_sequences(self, pred, targets, mask):
+    def of_sequences(
+        self, pred: Float[Array, "batch time out"], targets: Array, mask: Array | None
+    ) -> tuple[Float[Array, ""], Float[Array, ""]]:
         return last_state_cross_entropy(pred, targets, mask), accuracy(pred, targets, mask)
 
-    def of_arrays(self, pred, targets):
+    def of_arrays(self, pred: Float[Array, "batch ..."], targets: Array) -> tuple[Float[Array, ""], Float[Array, ""]]:
         loss = jnp.mean(optax.softmax_cross_entropy_with_integer_labels(pred, targets))
         return loss, jnp.mean(jnp.argmax(pred, axis=-1) == targets)
 

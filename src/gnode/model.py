@@ -24,6 +24,11 @@ class AbstractInitialState(eqx.Module):
     @abc.abstractmethod
     def __call__(self, x0: Float[Array, " inp"]) -> Float[Array, " state"]: ...
 
+    @abc.abstractmethod
+    def mean(self, x0s: Float[Array, "batch inp"]) -> Float[Array, " state"]:
+        """The mean ``h0`` over trials whose first input bins are ``x0s`` (where critical initialisation
+        linearises)."""
+
 
 class FixedState(AbstractInitialState):
     """A fixed, untrained ``h0`` (glorot-normal, std sqrt(2/(N+1)), as in the authors' scripts)."""
@@ -33,8 +38,11 @@ class FixedState(AbstractInitialState):
     def __init__(self, state_dim: int, *, key: PRNGKeyArray):
         self.h0 = jr.normal(key, (state_dim,)) * jnp.sqrt(2.0 / (state_dim + 1))
 
-    def __call__(self, x0):
+    def __call__(self, x0: Float[Array, " inp"]) -> Float[Array, " state"]:
         return jax.lax.stop_gradient(self.h0)
+
+    def mean(self, x0s: Float[Array, "batch inp"]) -> Float[Array, " state"]:
+        return self.h0  # exactly, not a float mean of copies
 
 
 class ZeroState(AbstractInitialState):
@@ -42,8 +50,11 @@ class ZeroState(AbstractInitialState):
 
     state_dim: int = eqx.field(static=True)
 
-    def __call__(self, x0):
+    def __call__(self, x0: Float[Array, " inp"]) -> Float[Array, " state"]:
         return jnp.zeros((self.state_dim,), x0.dtype)
+
+    def mean(self, x0s: Float[Array, "batch inp"]) -> Float[Array, " state"]:
+        return jnp.zeros((self.state_dim,), x0s.dtype)
 
 
 class LearnedState(AbstractInitialState):
@@ -54,8 +65,11 @@ class LearnedState(AbstractInitialState):
     def __init__(self, input_dim: int, state_dim: int, *, init: Initialiser = glorot_uniform, key: PRNGKeyArray):
         self.encoder = Linear(input_dim, state_dim, init=init, key=key)
 
-    def __call__(self, x0):
+    def __call__(self, x0: Float[Array, " inp"]) -> Float[Array, " state"]:
         return self.encoder(x0)
+
+    def mean(self, x0s: Float[Array, "batch inp"]) -> Float[Array, " state"]:
+        return jnp.mean(jax.vmap(self.encoder)(x0s), axis=0)
 
 
 INITIAL_STATES = ("learned", "fixed", "zero")
@@ -191,6 +205,11 @@ def parameter_count(model: PyTree) -> int:
 
 
 @eqx.filter_jit
-def predict(model: Model, xs, ts=None, integrator: AbstractIntegrator = Euler()):
+def predict(
+    model: Model,
+    xs: Float[Array, "batch time inp"],
+    ts: Float[Array, "batch time"] | None = None,
+    integrator: AbstractIntegrator = Euler(),
+) -> tuple[Float[Array, "batch time out"], Float[Array, "batch time state"]]:
     """Jitted :meth:`Model.batch`: readouts and states of a batch of samples."""
     return model.batch(xs, ts, integrator)

@@ -142,9 +142,9 @@ class MLP(eqx.Module):
         key: PRNG key.
     """
 
-    state_weight: Float[Array, "w0 state"]
-    input_weight: Float[Array, "w0 inp"]
-    first_bias: Float[Array, " w0"]
+    state_weight: Float[Array, "width state"]
+    input_weight: Float[Array, "width inp"]
+    first_bias: Float[Array, " width"]
     layers: tuple[Linear, ...]
     activation: Activation = eqx.field(static=True)
     final_activation: Activation = eqx.field(static=True)
@@ -177,15 +177,15 @@ class MLP(eqx.Module):
     def num_weight_layers(self) -> int:
         return 1 + len(self.layers)
 
-    def project_input(self, x: Float[Array, " inp"]) -> Float[Array, " w0"]:
+    def project_input(self, x: Float[Array, " inp"]) -> Float[Array, " width"]:
         """The input's contribution ``U x`` to the first layer (no bias on ``U``)."""
         return x @ self.input_weight.T
 
-    def from_projection(self, h: Float[Array, " state"], drive: Float[Array, " w0"]) -> Array:
+    def from_projection(self, h: Float[Array, " state"], drive: Float[Array, " width"]) -> Array:
         """Evaluate the MLP given ``drive = U x`` computed by :meth:`project_input`."""
         return self.from_first_products(h @ self.state_weight.T, drive)
 
-    def from_first_products(self, wh: Float[Array, " w0"], drive: Float[Array, " w0"]) -> Array:
+    def from_first_products(self, wh: Float[Array, " width"], drive: Float[Array, " width"]) -> Array:
         """Evaluate the MLP given ``W h`` (see :func:`state_products`) and ``U x``."""
         s = wh + drive + self.first_bias
         if not self.layers:

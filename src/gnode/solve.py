@@ -135,7 +135,17 @@ class Euler(AbstractIntegrator):
         if self.substeps < 1 or self.unroll < 1:
             raise ConfigError(f"substeps and unroll must be >= 1, got {self.substeps}, {self.unroll}")
 
-    def integrate(self, field, h0, xs, ts, t0, tau, *, dt=None):
+    def integrate(
+        self,
+        field: AbstractField,
+        h0: Float[Array, " state"],
+        xs: Float[Array, "time inp"],
+        ts: Float[Array, " time"],
+        t0: float | Float[Array, ""],
+        tau: float,
+        *,
+        dt: float | None = None,
+    ) -> Float[Array, "time state"]:
         drives = jax.vmap(field.project_input)(xs)  # hoisted out of the time loop
         if dt is None:
             alphas = jnp.diff(ts, prepend=jnp.asarray(t0, ts.dtype)[None]) / (tau * self.substeps)
@@ -165,7 +175,9 @@ class AbstractInterpolation(eqx.Module):
 class PiecewiseConstant(AbstractInterpolation):
     """``x = xs[k]`` on bin ``k``, ``(ts[k-1], ts[k]]``: each input held over its bin."""
 
-    def __call__(self, t, xs, ts):
+    def __call__(
+        self, t: Float[Array, ""], xs: Float[Array, "time inp"], ts: Float[Array, " time"]
+    ) -> Float[Array, " inp"]:
         k = jnp.clip(jnp.searchsorted(ts, t, side="left"), 0, ts.shape[0] - 1)
         return xs[k]
 
@@ -173,7 +185,9 @@ class PiecewiseConstant(AbstractInterpolation):
 class PiecewiseLinear(AbstractInterpolation):
     """Straight lines through ``(ts[k], xs[k])`` (held constant before the first and after the last)."""
 
-    def __call__(self, t, xs, ts):
+    def __call__(
+        self, t: Float[Array, ""], xs: Float[Array, "time inp"], ts: Float[Array, " time"]
+    ) -> Float[Array, " inp"]:
         return jax.vmap(jnp.interp, in_axes=(None, None, 1))(t, ts, xs)
 
 
@@ -205,7 +219,17 @@ class Adaptive(AbstractIntegrator):
                 f"interpolation must be an AbstractInterpolation (e.g. PiecewiseLinear()), got {self.interpolation!r}"
             )
 
-    def integrate(self, field, h0, xs, ts, t0, tau, *, dt=None):
+    def integrate(
+        self,
+        field: AbstractField,
+        h0: Float[Array, " state"],
+        xs: Float[Array, "time inp"],
+        ts: Float[Array, " time"],
+        t0: float | Float[Array, ""],
+        tau: float,
+        *,
+        dt: float | None = None,
+    ) -> Float[Array, "time state"]:
         def rhs(t, h, args):
             return field.velocity(h, self.interpolation(t, xs, ts)) / tau
 

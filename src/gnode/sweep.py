@@ -25,7 +25,7 @@ from gnode.files import atomic_write, write_json
 from gnode.settings import read_settings_file
 
 
-def expand_grid(base: Mapping[str, Any], grid: Mapping[str, Sequence[Any]]) -> list[dict[str, Any]]:
+def expand_grid(base: Mapping[str, Any], grid: Mapping[str, Any]) -> list[dict[str, Any]]:
     """Every combination of the ``grid`` values, each on top of ``base`` (the grid wins). Order: the last key
     varies fastest.
 

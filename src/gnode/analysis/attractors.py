@@ -15,7 +15,10 @@ Conventions (each one a parameter):
 
 from __future__ import annotations
 
+import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
+from jaxtyping import Array, Float, Int
 from scipy.spatial import cKDTree
 from scipy.spatial.distance import directed_hausdorff
 
@@ -24,16 +27,16 @@ from gnode.errors import ConfigError
 from gnode.tasks.storable import StorableSet
 
 
-def dimensions(spectrum: Spectrum, threshold: float = 0.1, reference: float = 1.0) -> np.ndarray:
+def dimensions(spectrum: Spectrum, threshold: float = 0.1, reference: float = 1.0) -> Int[Array, " count"]:
     """Per point, the number of eigenvalues with ``|Re lambda| < threshold * reference``."""
-    return np.sum(np.abs(spectrum.eigenvalues.real) < threshold * reference, axis=-1)
+    return jnp.sum(jnp.abs(spectrum.eigenvalues.real) < threshold * reference, axis=-1)
 
 
 def manifold_dimension(spectrum: Spectrum, threshold: float = 0.1, reference: float = 1.0) -> int:
     """The median of :func:`dimensions` over the points (rounded down to an integer)."""
     if len(spectrum.eigenvalues) == 0:
         raise ConfigError("no points to estimate a dimension from")
-    return int(np.floor(np.median(dimensions(spectrum, threshold, reference))))
+    return int(np.floor(np.median(np.asarray(dimensions(spectrum, threshold, reference)))))
 
 
 def _check_sets(a, b) -> tuple[np.ndarray, np.ndarray]:
@@ -43,13 +46,13 @@ def _check_sets(a, b) -> tuple[np.ndarray, np.ndarray]:
     return a, b
 
 
-def chamfer_distance(a, b) -> float:
+def chamfer_distance(a: Float[ArrayLike, "count dim"], b: Float[ArrayLike, "other dim"]) -> float:
     """Symmetric mean nearest-neighbour distance between the point sets ``a`` and ``b``."""
     a, b = _check_sets(a, b)
     return 0.5 * float(cKDTree(b).query(a)[0].mean() + cKDTree(a).query(b)[0].mean())
 
 
-def hausdorff_distance(a, b) -> float:
+def hausdorff_distance(a: Float[ArrayLike, "count dim"], b: Float[ArrayLike, "other dim"]) -> float:
     """Hausdorff distance between the point sets ``a`` and ``b``."""
     a, b = _check_sets(a, b)
     return float(max(directed_hausdorff(a, b)[0], directed_hausdorff(b, a)[0]))
@@ -60,13 +63,17 @@ def _covered(target: np.ndarray, readouts, delta: float) -> float:
     return float(np.mean(cKDTree(readouts).query(target)[0] <= delta))
 
 
-def coverage(storable: StorableSet, readouts, delta: float | None = None, *, samples: int = 2000) -> float:
+def coverage(
+    storable: StorableSet, readouts: Float[ArrayLike, "count out"], delta: float | None = None, *, samples: int = 2000
+) -> float:
     """Fraction of an even sample of ``storable`` within ``delta`` (default 5 % of its diameter) of ``readouts``."""
     delta = 0.05 * storable.diameter() if delta is None else delta
     return _covered(storable.sample(samples), readouts, delta)
 
 
-def shape_match(storable: StorableSet, readouts, delta: float | None = None, *, samples: int = 2000) -> dict:
+def shape_match(
+    storable: StorableSet, readouts: Float[ArrayLike, "count out"], delta: float | None = None, *, samples: int = 2000
+) -> dict:
     """Chamfer and Hausdorff distances (absolute and as a fraction of the set's diameter) and coverage."""
     target = storable.sample(samples)
     diameter = storable.diameter()

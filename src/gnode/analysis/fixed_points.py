@@ -21,13 +21,15 @@ eigenvalues of their Jacobian. Units: ``v`` is ``tau dh/dt``, so ``q`` is in (st
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-from jaxtyping import Array, Float
+from jax.typing import ArrayLike
+from jaxtyping import Array, Float, Int
 from scipy.spatial import cKDTree
 
 from gnode.analysis.jacobian import Spectrum, Velocity, check_points, spectrum
@@ -89,8 +91,12 @@ def _refine(velocity, starts, steps, damping):
     return jax.vmap(one)(starts)
 
 
-def unique_points(points: np.ndarray, scores: np.ndarray, tol: float) -> np.ndarray:
-    """Indices of a subset of ``points`` with no two closer than ``tol``, preferring low ``scores``."""
+def unique_points(
+    points: Float[ArrayLike, "count state"], scores: Float[ArrayLike, " count"], tol: float
+) -> Int[Array, " unique"]:
+    """Indices of a subset of ``points`` with no two closer than ``tol``, preferring low ``scores`` (a k-d tree
+    query in NumPy)."""
+    points, scores = np.asarray(points), np.asarray(scores)
     tree = cKDTree(points)
     taken = np.zeros(len(points), bool)
     keep = []
@@ -98,7 +104,7 @@ def unique_points(points: np.ndarray, scores: np.ndarray, tol: float) -> np.ndar
         if not taken[i]:
             keep.append(i)
             taken[tree.query_ball_point(points[i], tol)] = True
-    return np.asarray(keep, int)
+    return jnp.asarray(keep, jnp.int32)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,9 +112,9 @@ class FixedPoints:
     """What :class:`FixedPointFinder` found.
 
     Attributes:
-        slow_points: ``(S, N)`` where each start's descent crossed ``slow_tol`` (one per successful start,
-            not deduplicated: a sample of the slow set); ``slow_q``: their ``q``.
-        points: ``(K, N)`` distinct fixed points (``q < fixed_tol``); ``q``: their ``q``.
+        slow_points: where each start's descent crossed ``slow_tol`` (one per successful start, not
+            deduplicated: a sample of the slow set); ``slow_q``: their ``q``.
+        points: the distinct fixed points (``q < fixed_tol``); ``q``: their ``q``.
         spectrum: Jacobians and eigen-decompositions at ``points``.
         stability: ``"stable"``, ``"saddle-k"`` or ``"unstable"`` per fixed point.
         starts: number of initial states; ``converged``: how many of them refined to ``q < fixed_tol`` (before
@@ -116,16 +122,16 @@ class FixedPoints:
             ``q`` where its descent stopped (to tune ``slow_tol`` and ``max_steps`` when few points are slow).
     """
 
-    slow_points: np.ndarray
-    slow_q: np.ndarray
-    points: np.ndarray
-    q: np.ndarray
+    slow_points: Float[Array, "slow state"]
+    slow_q: Float[Array, " slow"]
+    points: Float[Array, "fixed state"]
+    q: Float[Array, " fixed"]
     spectrum: Spectrum
     stability: list[str]
     starts: int
     converged: int
     descent_steps: int
-    descent_q: np.ndarray
+    descent_q: Float[Array, " count"]
 
     def count(self, kind: str) -> int:
         """Number of fixed points whose class starts with ``kind`` (``"stable"``, ``"saddle"``, ``"unstable"``)."""
@@ -142,8 +148,8 @@ class FixedPoints:
             "unstable": self.count("unstable"),
             "max_fixed_q": float(self.q.max()) if len(self.q) else None,
             "descent_steps": self.descent_steps,
-            "descent_q_median": float(np.median(self.descent_q)),
-            "descent_q_min": float(np.min(self.descent_q)),
+            "descent_q_median": float(jnp.median(self.descent_q)),
+            "descent_q_min": float(jnp.min(self.descent_q)),
         }
 
 
@@ -179,9 +185,9 @@ class FixedPointFinder(eqx.Module):
         if self.refine_tol is not None and self.refine_tol < self.slow_tol:
             raise ConfigError(f"need refine_tol >= slow_tol, got {self.refine_tol} < {self.slow_tol}")
 
-    def __call__(self, velocity: Velocity, initial_states: Float[Array, "count state"]) -> FixedPoints:
+    def __call__(self, velocity: Velocity, initial_states: Float[ArrayLike, "count state"]) -> FixedPoints:
         """Arguments: ``velocity`` (``(N,) -> (N,)``, e.g. :class:`gnode.analysis.jacobian.Autonomous`), and
-        ``initial_states`` ``(M, N)``. Returns: :class:`FixedPoints`."""
+        ``initial_states``. Returns: :class:`FixedPoints`."""
         starts = check_points(initial_states, what="initial states")
         try:
             out = jax.eval_shape(velocity, jnp.zeros(starts.shape[1:]))
@@ -189,20 +195,17 @@ class FixedPointFinder(eqx.Module):
             raise ConfigError(f"the velocity does not accept states of dimension {starts.shape[1]}: {err}") from None
         if out.shape != starts.shape[1:]:
             raise ConfigError(f"the velocity maps ({starts.shape[1]},) to {out.shape}, not to the state space")
-        h, q, steps = _descend(velocity, jnp.asarray(starts), self.learning_rate, self.max_steps, self.slow_tol)
-        h, q = np.asarray(h), np.asarray(q)
+        h, q, steps = _descend(velocity, starts, self.learning_rate, self.max_steps, self.slow_tol)
         slow = q < self.slow_tol
         refine = q < (self.slow_tol if self.refine_tol is None else self.refine_tol)
         refined, refined_q = h[refine], q[refine]
         if refine.any():
-            refined, refined_q = (
-                np.asarray(a) for a in _refine(velocity, jnp.asarray(refined), self.refine_steps, self.damping)
-            )
+            refined, refined_q = _refine(velocity, refined, self.refine_steps, self.damping)
         fixed = refined_q < self.fixed_tol
-        keep = unique_points(refined[fixed], refined_q[fixed], self.unique_tol) if fixed.any() else np.zeros(0, int)
+        keep = unique_points(refined[fixed], refined_q[fixed], self.unique_tol) if fixed.any() else jnp.zeros(0, int)
         points, point_q = refined[fixed][keep], refined_q[fixed][keep]
         n = starts.shape[1]
-        spec = spectrum(velocity, points) if len(points) else Spectrum.of(np.zeros((0, n, n)))
+        spec = spectrum(velocity, points) if len(points) else Spectrum.of(jnp.zeros((0, n, n)))
         return FixedPoints(
             slow_points=h[slow],
             slow_q=q[slow],
@@ -217,7 +220,9 @@ class FixedPointFinder(eqx.Module):
         )
 
 
-def sample_starts(states: Float[Array, "... state"], count: int, noise: float, *, seed: int = 0) -> np.ndarray:
+def sample_starts(
+    states: Float[ArrayLike, "... state"], count: int, noise: float, *, seed: int = 0
+) -> Float[Array, "count state"]:
     """``count`` initial states drawn (with replacement) from ``states`` (e.g. trained trajectories), plus
     Gaussian noise of standard deviation ``noise``."""
     states = np.asarray(states, np.float32)
@@ -226,12 +231,18 @@ def sample_starts(states: Float[Array, "... state"], count: int, noise: float, *
         raise ConfigError(f"need a positive count and some states to sample from, got {count} and {len(states)}")
     rng = np.random.default_rng(seed)
     picked = states[rng.integers(len(states), size=count)]
-    return (picked + noise * rng.normal(size=picked.shape)).astype(np.float32)
+    return jnp.asarray((picked + noise * rng.normal(size=picked.shape)).astype(np.float32))
 
 
-def box_starts(lo, hi, count: int, *, seed: int = 0) -> np.ndarray:
+def box_starts(
+    lo: Float[ArrayLike, " state"] | Sequence[float | int],
+    hi: Float[ArrayLike, " state"] | Sequence[float | int],
+    count: int,
+    *,
+    seed: int = 0,
+) -> Float[Array, "count state"]:
     """``count`` initial states uniform in the box ``[lo, hi]``."""
     lo, hi = np.asarray(lo, np.float32), np.asarray(hi, np.float32)
     if count <= 0 or lo.shape != hi.shape or lo.ndim != 1 or np.any(hi < lo):
         raise ConfigError(f"need a positive count and a box with lo <= hi, got {count}, {lo}, {hi}")
-    return np.random.default_rng(seed).uniform(lo, hi, size=(count, lo.size)).astype(np.float32)
+    return jnp.asarray(np.random.default_rng(seed).uniform(lo, hi, size=(count, lo.size)).astype(np.float32))

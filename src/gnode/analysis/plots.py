@@ -15,6 +15,8 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
+from jaxtyping import Float
 
 from gnode.analysis.fixed_points import FixedPoints
 from gnode.analysis.jacobian import TrajectorySpectra
@@ -43,7 +45,7 @@ def save_figure(fig, path: str | Path) -> None:
     pyplot().close(fig)
 
 
-def _draw_fixed(ax, points: np.ndarray, stability: list[str], project=lambda p: p) -> None:
+def _draw_fixed(ax, points: ArrayLike, stability: list[str], project=lambda p: p) -> None:
     """Fixed points as markers coloured by class (a legend entry per class present)."""
     shown = set()
     for point, kind in zip(project(points), stability, strict=True):
@@ -65,7 +67,13 @@ def plane_grid(field: AbstractField, lo, hi, size: int, x=None) -> dict[str, np.
 
 
 def plot_plane(
-    field: AbstractField, states: np.ndarray, fixed: FixedPoints, path: str | Path, *, grid: int = 100, title=""
+    field: AbstractField,
+    states: Float[ArrayLike, "batch time state"],
+    fixed: FixedPoints,
+    path: str | Path,
+    *,
+    grid: int = 100,
+    title="",
 ) -> dict[str, float]:
     """The 2-D phase portrait (see the module docstring). ``states``: trajectories ``(trials, time, 2)``.
 
@@ -101,14 +109,18 @@ def plot_plane(
     return {"min_speed": float(g["speed"].min()), "median_speed": float(np.median(g["speed"]))}
 
 
-def principal_axes(states: np.ndarray, components: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def principal_axes(
+    states: Float[ArrayLike, "... state"], components: int = 3
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Mean, the top principal axes ``(components, N)`` of ``states`` ``(M, N)``, and their explained variance ratio."""
     mean = states.mean(0)
     _, s, vt = np.linalg.svd(states - mean, full_matrices=False)
     return mean, vt[:components], (s**2 / np.sum(s**2))[:components]
 
 
-def plot_cloud(states: np.ndarray, fixed: FixedPoints, path: str | Path, *, title="") -> dict[str, float]:
+def plot_cloud(
+    states: Float[ArrayLike, "batch time state"], fixed: FixedPoints, path: str | Path, *, title=""
+) -> dict[str, float]:
     """Slow points (grey), fixed points (by class) and trajectories in 3-D. Returns the variance explained."""
     plt = pyplot()
     n = states.shape[-1]
@@ -137,11 +149,11 @@ def plot_cloud(states: np.ndarray, fixed: FixedPoints, path: str | Path, *, titl
 
 
 def plot_readout(
-    slow_readouts: np.ndarray,
-    fixed_readouts: np.ndarray,
+    slow_readouts: Float[ArrayLike, "slow out"],
+    fixed_readouts: Float[ArrayLike, "fixed out"],
     stability: list[str],
     storable: StorableSet | None,
-    outputs: np.ndarray,
+    outputs: Float[ArrayLike, "batch time out"],
     path: str | Path,
     *,
     title="",
@@ -183,7 +195,9 @@ def plot_readout(
     save_figure(fig, path)
 
 
-def plot_trajectory_spectra(spectra: TrajectorySpectra, inputs: np.ndarray, path: str | Path, *, trial: int = 0):
+def plot_trajectory_spectra(
+    spectra: TrajectorySpectra, inputs: Float[ArrayLike, "batch time inp"], path: str | Path, *, trial: int = 0
+):
     """Along one trial: the input pulses, each local time constant (log scale) and each gate value."""
     plt = pyplot()
     fig, axes = plt.subplots(3, 1, figsize=(8, 7), sharex=True)

@@ -11,6 +11,8 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
+from jaxtyping import Float
 
 from gnode.analysis.attractors import dimensions, drift_statistics, manifold_dimension, shape_match
 from gnode.analysis.fixed_points import FixedPointFinder, box_starts, sample_starts
@@ -56,13 +58,13 @@ class AnalysisConfig:
     seed: int = 0
 
 
-def _readout(model: Model, points: np.ndarray) -> np.ndarray:
+def _readout(model: Model, points: ArrayLike) -> np.ndarray:
     if len(points) == 0:
         return np.zeros((0, model.readout.weight.shape[0]))
     return np.asarray(jax.vmap(model.readout)(jnp.asarray(points, jnp.float32)))
 
 
-def _starts(states: np.ndarray, config: AnalysisConfig) -> np.ndarray:
+def _starts(states: ArrayLike, config: AnalysisConfig) -> np.ndarray:
     flat = states.reshape(-1, states.shape[-1])
     n_box = round(config.box_fraction * config.starts)
     near = sample_starts(flat, config.starts - n_box, config.noise * float(flat.std()), seed=config.seed)
@@ -73,7 +75,7 @@ def _starts(states: np.ndarray, config: AnalysisConfig) -> np.ndarray:
     return np.concatenate([near, box_starts(lo - pad, hi + pad, n_box, seed=config.seed + 1)])
 
 
-def _point_targets(storable: Points, stable_readouts: np.ndarray, tol: float) -> dict[str, Any]:
+def _point_targets(storable: Points, stable_readouts: ArrayLike, tol: float) -> dict[str, Any]:
     """For each target point, the distance to the nearest stable fixed point's readout."""
     targets = np.asarray(storable.points)
     if len(stable_readouts) == 0:
@@ -88,7 +90,7 @@ def _point_targets(storable: Points, stable_readouts: np.ndarray, tol: float) ->
 
 def analyze(
     model: Model,
-    inputs: np.ndarray,
+    inputs: Float[ArrayLike, "batch time inp"],
     storable: StorableSet | None,
     out: str | Path,
     config: AnalysisConfig | None = None,
@@ -123,7 +125,7 @@ def analyze(
     # slow points: their spectra give the local dimension of the learned memory
     if len(found.slow_points):
         slow_spectrum = spectrum(velocity, found.slow_points)
-        counts = np.bincount(dimensions(slow_spectrum, config.dimension_threshold), minlength=n + 1)
+        counts = np.bincount(np.asarray(dimensions(slow_spectrum, config.dimension_threshold)), minlength=n + 1)
         summary["dimension"] = manifold_dimension(slow_spectrum, config.dimension_threshold)
         summary["dimension_counts"] = {str(d): int(c) for d, c in enumerate(counts)}
     else:
@@ -133,22 +135,28 @@ def analyze(
     summary["stable_readouts"] = fixed_readouts[stable].round(4).tolist() if stable.sum() <= 16 else "many"
     if found.points.size:
         gates, ungated_spectrum = gate_decomposition(model.field, found.points)
+        # the report's numbers, in NumPy
+        points, gates, q = np.asarray(found.points), np.asarray(gates), np.asarray(found.q)
+        eigenvalues, ungated_eigenvalues = (
+            np.asarray(found.spectrum.eigenvalues),
+            np.asarray(ungated_spectrum.eigenvalues),
+        )
         summary["gate_at_fixed_points"] = {"min": float(gates.min()), "median": float(np.median(gates))}
         # v = G * (-h + F) also vanishes where a gate shuts: count the fixed points that are not zeros of -h + F
         x0 = jnp.zeros((model.field.input_dim,))
-        ungated = jax.vmap(lambda h: model.field.ungated_velocity(h, x0))(jnp.asarray(found.points))
+        ungated = jax.vmap(lambda h: model.field.ungated_velocity(h, x0))(found.points)
         ungated_speed = np.linalg.norm(np.asarray(ungated), axis=1)
         summary["gate_closed_fixed_points"] = int(np.sum(ungated_speed > 1e-3))
         summary["fixed_point_list"] = [
             {
-                "state": found.points[i].round(5).tolist(),
+                "state": points[i].round(5).tolist(),
                 "readout": fixed_readouts[i].round(5).tolist(),
-                "q": float(found.q[i]),
+                "q": float(q[i]),
                 "stability": found.stability[i],
-                "eigenvalues_real": found.spectrum.eigenvalues[i].real.round(5).tolist(),
-                "eigenvalues_imag": found.spectrum.eigenvalues[i].imag.round(5).tolist(),
+                "eigenvalues_real": eigenvalues[i].real.astype(np.float64).round(5).tolist(),
+                "eigenvalues_imag": eigenvalues[i].imag.astype(np.float64).round(5).tolist(),
                 "gate": gates[i].round(5).tolist(),
-                "ungated_eigenvalues_real": ungated_spectrum.eigenvalues[i].real.round(5).tolist(),
+                "ungated_eigenvalues_real": ungated_eigenvalues[i].real.astype(np.float64).round(5).tolist(),
                 "ungated_speed": float(ungated_speed[i]),
             }
             for i in range(min(len(found.points), config.listed_points))
@@ -171,11 +179,11 @@ def analyze(
     summary["drift"] = drift_statistics(np.asarray(held)[:, steps - 1 :], hold * model.dt, diameter)
 
     traj = along_trajectories(model.field, states, inputs, model.tau)
-    slowest = traj.time_constants.max(-1)
+    time_constants = np.asarray(traj.time_constants)
     summary["trajectories"] = {
-        "median_slowest_time_constant_s": float(np.median(slowest)),
-        "median_fastest_time_constant_s": float(np.median(traj.time_constants.min(-1))),
-        "median_gate": float(np.median(traj.gates)),
+        "median_slowest_time_constant_s": float(np.median(time_constants.max(-1))),
+        "median_fastest_time_constant_s": float(np.median(time_constants.min(-1))),
+        "median_gate": float(np.median(np.asarray(traj.gates))),
     }
 
     figures = {}

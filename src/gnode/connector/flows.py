@@ -7,6 +7,8 @@ A velocity field ``v(x, [c,] t)`` carries N(0, I) at t = 0 to the data at t = 1.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -14,6 +16,8 @@ import jax.random as jr
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from gnode.errors import ConfigError
+
+Velocity = Callable[..., Float[Array, " dim"]]  # v(x, t) or v(x, t, c), e.g. a VelocityField
 
 
 class VelocityField(eqx.Module):
@@ -40,7 +44,7 @@ class VelocityField(eqx.Module):
 
 
 def cfm_loss(
-    field: VelocityField, x1: Float[Array, "batch dim"], key: PRNGKeyArray, c: Float[Array, "batch cond"] | None = None
+    field: Velocity, x1: Float[Array, "batch dim"], key: PRNGKeyArray, c: Float[Array, "batch cond"] | None = None
 ) -> Float[Array, ""]:
     """The conditional flow-matching loss ``E ‖v(x_t, c, t) − (x1 − x0)‖²`` on one batch (mean over entries)."""
     k0, kt = jr.split(key)
@@ -52,7 +56,7 @@ def cfm_loss(
 
 
 def transport(
-    field: VelocityField, x0: Float[Array, "batch dim"], c: Float[Array, "batch cond"] | None = None, steps: int = 20
+    field: Velocity, x0: Float[Array, "batch dim"], c: Float[Array, "batch cond"] | None = None, steps: int = 20
 ) -> Float[Array, "batch dim"]:
     """Integrate ``dx/dt = v(x, c, t)`` from t = 0 to 1 by ``steps`` explicit-midpoint steps."""
     h = 1.0 / steps

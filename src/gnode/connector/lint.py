@@ -13,6 +13,7 @@ import equinox as eqx
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+from jax.typing import ArrayLike
 from jaxtyping import Array, Float
 
 from gnode.connector.lowrank import LowRankRNN
@@ -87,7 +88,7 @@ def fit_lint(
     return result.model.network
 
 
-def latents_of(network: LowRankRNN, potentials: Float[Array, "... neurons"]) -> Float[Array, "... rank"]:
+def latents_of(network: LowRankRNN, potentials: Float[ArrayLike, "... neurons"]) -> Float[Array, "... rank"]:
     """The latents of potentials in the column space of m: ``κ = h · pinv(mᵀ)``."""
     return jnp.asarray(potentials) @ jnp.linalg.pinv(network.m.T)
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 from jaxtyping import Array, Float
 
 from gnode.errors import ConfigError
@@ -76,8 +77,8 @@ class LowRankRNN(eqx.Module):
 
     def simulate(
         self, h0: Float[Array, " neurons"], steps: int, inputs: Float[Array, "steps inp"] | None = None
-    ) -> Float[Array, "steps+1 neurons"]:
-        """Potentials ``h_0 .. h_steps`` (rates are ``phi`` of them)."""
+    ) -> Float[Array, "time neurons"]:
+        """Potentials ``h_0 .. h_steps`` (``time = steps + 1``; rates are ``phi`` of them)."""
         xs = inputs if inputs is not None else jnp.zeros((steps, 0))
 
         def body(h, u):
@@ -87,15 +88,16 @@ class LowRankRNN(eqx.Module):
         _, hs = jax.lax.scan(body, h0, xs, length=steps)
         return jnp.concatenate([h0[None], hs])
 
-    def latent_velocity(self, kappa: Float[Array, "... rank"]) -> Float[Array, "... rank"]:
+    def latent_velocity(self, kappa: Float[ArrayLike, "... rank"]) -> Float[Array, "... rank"]:
         """``(κ_{t+1} − κ_t) / α = −κ + (1/N) Σ_i n_i φ(m_iᵀ κ + d_i)`` (no inputs); any leading axes."""
         pre = kappa @ self.m.T
         if self.bias is not None:
             pre = pre + self.bias
         return -kappa + self.phi(pre) @ self.n / self.neurons
 
-    def simulate_latent(self, kappa0: Float[Array, "... rank"], steps: int) -> Float[Array, "... steps+1 rank"]:
-        """Latents ``κ_0 .. κ_steps`` of (A1) from each start (no inputs); time on the second-to-last axis."""
+    def simulate_latent(self, kappa0: Float[ArrayLike, "... rank"], steps: int) -> Float[Array, "... time rank"]:
+        """Latents ``κ_0 .. κ_steps`` of (A1) from each start (no inputs; ``time = steps + 1``), time on the
+        second-to-last axis."""
 
         def body(kappa, _):
             kappa = kappa + self.alpha * self.latent_velocity(kappa)
@@ -109,7 +111,7 @@ class LowRankRNN(eqx.Module):
         return self.m @ self.n.T / self.neurons
 
 
-def latent_grid(size: int = 20, extent: float = 2.4) -> Float[Array, "points 2"]:
+def latent_grid(size: int = 20, extent: float = 2.4) -> Float[Array, "count 2"]:
     """A ``size × size`` grid over ``[−extent, extent]²`` (the Connector initial conditions: 20 × 20, 2.4)."""
     if size < 2 or not extent > 0:
         raise ConfigError(f"need size >= 2 and extent > 0, got {size}, {extent}")

@@ -41,10 +41,12 @@ class Connector(eqx.Module):
     def rank(self) -> int:
         return self.n_flow.dim
 
-    def sample_m(self, key: PRNGKeyArray, count: int) -> Float[Array, "count m"]:
+    def sample_m(self, key: PRNGKeyArray, count: int) -> Float[Array, "neurons rank"]:
         return transport(self.m_flow, jr.normal(key, (count, self.m_flow.dim)), steps=self.steps)
 
-    def sample_n(self, key: PRNGKeyArray, m: Float[Array, "count m"], sigma: float = 0.0) -> Float[Array, "count rank"]:
+    def sample_n(
+        self, key: PRNGKeyArray, m: Float[Array, "neurons rank"], sigma: float = 0.0
+    ) -> Float[Array, "neurons rank"]:
         """n given m: the flow's conditional mean estimate, plus ``sigma`` times standard normal noise."""
         k0, k1 = jr.split(key)
         mean = transport(self.n_flow, jr.normal(k0, (m.shape[0], self.rank)), m, steps=self.steps) * self.scale

@@ -12,6 +12,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 from jaxtyping import Array, Float
 
 from gnode.errors import ConfigError
@@ -23,17 +24,17 @@ from gnode.optional import optional_import
 class ARHMM(eqx.Module):
     """Parameters: ``initial_probs``, ``transition_matrix``, per-state ``weights`` A_k, ``biases`` b_k, ``covs`` Σ_k."""
 
-    initial_probs: Float[Array, " K"]
-    transition_matrix: Float[Array, "K K"]
-    weights: Float[Array, "K N N"]
-    biases: Float[Array, "K N"]
-    covs: Float[Array, "K N N"]
+    initial_probs: Float[Array, " modes"]
+    transition_matrix: Float[Array, "modes modes"]
+    weights: Float[Array, "modes obs obs"]
+    biases: Float[Array, "modes obs"]
+    covs: Float[Array, "modes obs obs"]
 
     @property
     def states(self) -> int:
         return self.initial_probs.shape[0]
 
-    def log_likelihoods(self, y: Float[Array, "T N"]) -> Float[Array, "T K"]:
+    def log_likelihoods(self, y: Float[ArrayLike, "time obs"]) -> Float[Array, "time modes"]:
         """``log N(y_t; A_k y_{t−1} + b_k, Σ_k)`` for t ≥ 1 (zero at t = 0, which has no predecessor)."""
         mean = jnp.einsum("kij,tj->tki", self.weights, y[:-1]) + self.biases
         residual = y[1:, None, :] - mean
@@ -44,7 +45,7 @@ class ARHMM(eqx.Module):
         ll = -0.5 * (jnp.sum(solved**2, axis=-1) + log_det + dim * jnp.log(2 * jnp.pi))
         return jnp.concatenate([jnp.zeros((1, self.states)), ll])
 
-    def smooth(self, y: Float[Array, "T N"]) -> tuple[Float[Array, "T K"], Float[Array, "K K"]]:
+    def smooth(self, y: Float[ArrayLike, "time obs"]) -> tuple[Float[Array, "time modes"], Float[Array, "modes modes"]]:
         """State marginals and expected transition counts (dynamax's HMM smoother)."""
         hmm = optional_import("dynamax.hidden_markov_model.inference", "gdm")
         posterior = hmm.hmm_smoother(self.initial_probs, self.transition_matrix, self.log_likelihoods(y))
@@ -66,7 +67,12 @@ class ARHMMConfig:
             raise ConfigError(f"need iterations > 0, stickiness >= 0 and ridge > 0, got {self}")
 
 
-def m_step(y: Float[Array, "T N"], probs: Float[Array, "T K"], counts: Float[Array, "K K"], config: ARHMMConfig):
+def m_step(
+    y: Float[Array, "time obs"],
+    probs: Float[Array, "time modes"],
+    counts: Float[Array, "modes modes"],
+    config: ARHMMConfig,
+):
     """Closed-form updates from the state marginals and transition counts."""
     t, n = y.shape
     u = jnp.concatenate([y[:-1], jnp.ones((t - 1, 1))], axis=1)
@@ -98,26 +104,33 @@ def fit_arhmm(y: np.ndarray, states: int, config: ARHMMConfig = ARHMMConfig()) -
 
 @eqx.filter_jit
 def _em_iteration(
-    data: Float[Array, "T N"], probs: Float[Array, "T K"], counts: Float[Array, "K K"], config: ARHMMConfig
+    data: Float[Array, "time obs"],
+    probs: Float[Array, "time modes"],
+    counts: Float[Array, "modes modes"],
+    config: ARHMMConfig,
 ):
     # module level, so that fits with different seeds and lengths reuse one compilation
     return m_step(data, probs, counts, config).smooth(data)
 
 
-def arhmm_states(model: ARHMM, y: np.ndarray) -> Float[Array, "T K"]:
+def arhmm_states(model: ARHMM, y: Float[ArrayLike, "time obs"]) -> Float[Array, "time modes"]:
     """Smoothed state probabilities of a sequence under fixed parameters."""
     return eqx.filter_jit(lambda m, y: m.smooth(y)[0])(
         model, jnp.asarray(check_observations(y, model.weights.shape[1]))
     )
 
 
-def arhmm_one_step(model: ARHMM, y: Float[Array, "T N"], probs: Float[Array, "T K"]) -> Float[Array, "T N"]:
+def arhmm_one_step(
+    model: ARHMM, y: Float[ArrayLike, "time obs"], probs: Float[ArrayLike, "time modes"]
+) -> Float[Array, "time obs"]:
     """``Σ_k p(z_t = k)(A_k y_{t−1} + b_k)`` (the first step: ``y_0`` itself, which has no predecessor)."""
     nxt = jnp.einsum("tk,kij,tj->ti", probs[1:], model.weights, y[:-1]) + probs[1:] @ model.biases
     return jnp.concatenate([y[:1], nxt])
 
 
-def arhmm_forecast(model: ARHMM, y: Float[Array, "T N"], probs: Float[Array, "T K"], steps: int) -> Array:
+def arhmm_forecast(
+    model: ARHMM, y: Float[ArrayLike, "time obs"], probs: Float[ArrayLike, "time modes"], steps: int
+) -> Array:
     """``steps``-ahead predictions of ``y[steps:]``, taking the most likely next state at each step (greedy)."""
     rows = lambda y, z: model.transition_matrix[z]  # noqa: E731
-    return greedy_forecast(model.weights, model.biases, rows, y, probs, steps)
+    return greedy_forecast(model.weights, model.biases, rows, jnp.asarray(y), jnp.asarray(probs), steps)

@@ -13,8 +13,10 @@ from jaxtyping import Array, Float
 
 
 def chain_posterior(
-    diagonal: Float[Array, "T D D"], upper: Float[Array, "T-1 D D"], linear: Float[Array, "T D"]
-) -> tuple[Float[Array, "T D"], Float[Array, "T D D"], Float[Array, "T-1 D D"]]:
+    diagonal: Float[Array, "time latent latent"],
+    upper: Float[Array, "time-1 latent latent"],
+    linear: Float[Array, "time latent"],
+) -> tuple[Float[Array, "time latent"], Float[Array, "time latent latent"], Float[Array, "time-1 latent latent"]]:
     """Means, covariances and lag-one covariances ``Cov(x_t, x_{t+1})`` of the Gaussian with precision blocks
     ``J_{t,t} = diagonal[t]``, ``J_{t,t+1} = upper[t]`` (and ``J_{t+1,t} = upper[t]ᵀ``) and linear term ``linear``.
 

@@ -20,14 +20,14 @@ from jaxtyping import Array, Float, PRNGKeyArray
 
 
 def concrete_sample(
-    key: PRNGKeyArray, logits: Float[Array, "... K"], tau: float | Float[Array, ""]
-) -> Float[Array, "... K"]:
+    key: PRNGKeyArray, logits: Float[Array, "... modes"], tau: float | Float[Array, ""]
+) -> Float[Array, "... modes"]:
     """A reparameterised sample ``softmax((logits + Gumbel) / τ)`` of the shape of ``logits``."""
     return jax.nn.softmax((logits + jr.gumbel(key, logits.shape)) / tau, axis=-1)
 
 
 def concrete_log_prob(
-    z: Float[Array, "... K"], logits: Float[Array, "... K"], tau: float | Float[Array, ""]
+    z: Float[Array, "... modes"], logits: Float[Array, "... modes"], tau: float | Float[Array, ""]
 ) -> Float[Array, "..."]:
     """``log p(z)`` of the Concrete distribution (the closed form above), over the last axis.
 

@@ -25,36 +25,36 @@ def kmeans_states(series: np.ndarray, states: int, seed: int) -> tuple[np.ndarra
 
 
 def weighted_regression(
-    weights: Float[Array, "T K"],
-    outputs_inputs: Float[Array, "T O I"],
-    inputs_inputs: Float[Array, "T I I"],
+    weights: Float[Array, "time modes"],
+    outputs_inputs: Float[Array, "time out inp"],
+    inputs_inputs: Float[Array, "time inp inp"],
     ridge: float = 1e-6,
-) -> Float[Array, "K O I"]:
+) -> Float[Array, "modes out inp"]:
     """Per state k: ``W_k = (Σ_t w_tk E[o uᵀ]) (Σ_t w_tk E[u uᵀ] + ridge I)⁻¹`` from expected outer products."""
     oi = jnp.einsum("tk,toi->koi", weights, outputs_inputs)
     ii = jnp.einsum("tk,tij->kij", weights, inputs_inputs) + ridge * jnp.eye(inputs_inputs.shape[-1])
     return jnp.linalg.solve(jnp.swapaxes(ii, -1, -2), jnp.swapaxes(oi, -1, -2)).swapaxes(-1, -2)
 
 
-def sticky_transitions(counts: Float[Array, "K K"], stickiness: float) -> Float[Array, "K K"]:
+def sticky_transitions(counts: Float[Array, "modes modes"], stickiness: float) -> Float[Array, "modes modes"]:
     """The posterior mode-like update ``P ∝ counts + 1 + κ I`` (a Dirichlet prior with extra weight on staying)."""
     counts = counts + 1.0 + stickiness * jnp.eye(counts.shape[0])
     return counts / counts.sum(1, keepdims=True)
 
 
-def initial_state_probs(first: Float[Array, " K"], pseudo: float = 1e-2) -> Float[Array, " K"]:
+def initial_state_probs(first: Float[Array, " modes"], pseudo: float = 1e-2) -> Float[Array, " modes"]:
     """The initial-state distribution from the first step's marginals, with ``pseudo`` counts on every state."""
     return (first + pseudo) / (1 + pseudo * first.shape[0])
 
 
 def greedy_forecast(
-    maps: Float[Array, "K D D"],
-    offsets: Float[Array, "K D"],
+    maps: Float[Array, "modes latent latent"],
+    offsets: Float[Array, "modes latent"],
     next_probs: Callable[[Array, Array], Array],
-    starts: Float[Array, "T D"],
-    probs: Float[Array, "T K"],
+    starts: Float[Array, "time latent"],
+    probs: Float[Array, "time modes"],
     steps: int,
-) -> Float[Array, "T-steps D"]:
+) -> Float[Array, "forecast latent"]:
     """From every ``starts[t]`` and its most likely state, ``steps`` times: take the most likely next state under
     ``next_probs(x, z)`` and apply its map, ``x ← A_z x + b_z`` (the authors' greedy ``slds_k_step_ahead``).
     Returns the value reached from each of the first ``T − steps`` starts."""

@@ -85,7 +85,7 @@ class GDMFitConfig:
 def elbo(
     model: GDM,
     posterior: AbstractPosterior,
-    y: Float[Array, "T N"],
+    y: Float[Array, "time obs"],
     key: PRNGKeyArray,
     samples: int,
     time_average: bool = False,

@@ -30,12 +30,12 @@ class AbstractEmission(eqx.Module):
     """How an observation depends on the mixed state mean (B2): its rate or mean, and its log-likelihood."""
 
     @abc.abstractmethod
-    def mean(self, mixed: Float[Array, "... N"]) -> Float[Array, "... N"]:
+    def mean(self, mixed: Float[Array, "... obs"]) -> Float[Array, "... obs"]:
         """The mean (or rate) from ``Σ_k z_k μ_k``."""
 
     @abc.abstractmethod
     def log_likelihood(
-        self, y: Float[Array, "T N"], mean: Float[Array, "T N"], log_variance: Float[Array, " N"]
+        self, y: Float[Array, "time obs"], mean: Float[Array, "time obs"], log_variance: Float[Array, " obs"]
     ) -> Float[Array, ""]:
         """``log p(y | mean)`` summed over time and dimensions."""
 
@@ -43,10 +43,12 @@ class AbstractEmission(eqx.Module):
 class GaussianEmission(AbstractEmission):
     """``y ∼ N(mean, diag exp(log_variance))``."""
 
-    def mean(self, mixed):
+    def mean(self, mixed: Float[Array, "... obs"]) -> Float[Array, "... obs"]:
         return mixed
 
-    def log_likelihood(self, y, mean, log_variance):
+    def log_likelihood(
+        self, y: Float[Array, "time obs"], mean: Float[Array, "time obs"], log_variance: Float[Array, " obs"]
+    ) -> Float[Array, ""]:
         variance = jnp.exp(log_variance)
         return -0.5 * jnp.sum((y - mean) ** 2 / variance + log_variance + jnp.log(2 * jnp.pi))
 
@@ -54,10 +56,12 @@ class GaussianEmission(AbstractEmission):
 class PoissonEmission(AbstractEmission):
     """``y ∼ Poisson(softplus(Σ_k z_k μ_k))`` (spike counts; the variance is not used)."""
 
-    def mean(self, mixed):
+    def mean(self, mixed: Float[Array, "... obs"]) -> Float[Array, "... obs"]:
         return jax.nn.softplus(mixed)
 
-    def log_likelihood(self, y, mean, log_variance):
+    def log_likelihood(
+        self, y: Float[Array, "time obs"], mean: Float[Array, "time obs"], log_variance: Float[Array, " obs"]
+    ) -> Float[Array, ""]:
         return jnp.sum(y * jnp.log(mean + 1e-8) - mean - gammaln(y + 1))
 
 
@@ -76,15 +80,15 @@ class GDM(eqx.Module):
             b = 0, logvar ∼ U(−1, 0), μ_init ∼ N(0, 1), R ∼ N(0, 1), r = 0, π₀ = 0, γ = 0.1).
     """
 
-    projection: Float[Array, "D N"]
-    transition_weight: Float[Array, "K D"]
-    transition_bias: Float[Array, " K"]
+    projection: Float[Array, "proj obs"]
+    transition_weight: Float[Array, "modes proj"]
+    transition_bias: Float[Array, " modes"]
     stickiness: Float[Array, ""]
-    initial_logits: Float[Array, " K"]
-    dynamics: Float[Array, "K N D"]
-    offsets: Float[Array, "K N"]
-    initial_means: Float[Array, "K N"]
-    log_variance: Float[Array, " N"]
+    initial_logits: Float[Array, " modes"]
+    dynamics: Float[Array, "modes obs proj"]
+    offsets: Float[Array, "modes obs"]
+    initial_means: Float[Array, "modes obs"]
+    log_variance: Float[Array, " obs"]
     emission: AbstractEmission = eqx.field(static=True)
     tau: float = eqx.field(static=True)
     train_projection: bool = eqx.field(static=True)
@@ -129,42 +133,44 @@ class GDM(eqx.Module):
     def observations(self) -> int:
         return self.offsets.shape[1]
 
-    def project(self, y: Float[Array, "... N"]) -> Float[Array, "... D"]:
+    def project(self, y: Float[Array, "... obs"]) -> Float[Array, "... proj"]:
         f = self.projection if self.train_projection else jax.lax.stop_gradient(self.projection)
         return y @ f.T
 
-    def next_logits(self, y_prev: Float[Array, "... N"], z_prev: Float[Array, "... K"]) -> Float[Array, "... K"]:
+    def next_logits(
+        self, y_prev: Float[Array, "... obs"], z_prev: Float[Array, "... modes"]
+    ) -> Float[Array, "... modes"]:
         """Transition logits (B1) from the previous observation and relaxed state."""
         recurrent = self.project(y_prev) @ self.transition_weight.T + self.transition_bias
         return (1 - self.stickiness) * recurrent + self.stickiness * z_prev
 
-    def next_means(self, y_prev: Float[Array, "... N"]) -> Float[Array, "... K N"]:
+    def next_means(self, y_prev: Float[Array, "... obs"]) -> Float[Array, "... modes obs"]:
         """Per-state means ``S_k F y_{t−1} + b_k`` (B2)."""
         return jnp.einsum("knd,...d->...kn", self.dynamics, self.project(y_prev)) + self.offsets
 
-    def state_means(self, y: Float[Array, "T N"]) -> Float[Array, "T K N"]:
+    def state_means(self, y: Float[Array, "time obs"]) -> Float[Array, "time modes obs"]:
         return jnp.concatenate([self.initial_means[None], self.next_means(y[:-1])])
 
-    def mix(self, z: Float[Array, "... K"], means: Float[Array, "... K N"]) -> Float[Array, "... N"]:
+    def mix(self, z: Float[Array, "... modes"], means: Float[Array, "... modes obs"]) -> Float[Array, "... obs"]:
         """The emission rate or mean ``Σ_k z_k μ_k`` (Poisson: through softplus)."""
         return self.emission.mean(jnp.einsum("...k,...kn->...n", z, means))
 
-    def log_prior(self, z: Float[Array, "T K"], y: Float[Array, "T N"]) -> Float[Array, ""]:
+    def log_prior(self, z: Float[Array, "time modes"], y: Float[Array, "time obs"]) -> Float[Array, ""]:
         """``log p(z_{1:T} | y)``: the Concrete densities of (B1)."""
         logits = jnp.concatenate([self.initial_logits[None], self.next_logits(y[:-1], z[:-1])])
         return jnp.sum(concrete_log_prob(z, logits, self.tau))
 
-    def log_likelihood(self, y: Float[Array, "T N"], z: Float[Array, "T K"]) -> Float[Array, ""]:
+    def log_likelihood(self, y: Float[Array, "time obs"], z: Float[Array, "time modes"]) -> Float[Array, ""]:
         """``log p(y_{1:T} | z)`` of (B2)."""
         return self.emission.log_likelihood(y, self.mix(z, self.state_means(y)), self.log_variance)
 
-    def reconstruct(self, y: Float[Array, "T N"], z: Float[Array, "T K"]) -> Float[Array, "T N"]:
+    def reconstruct(self, y: Float[Array, "time obs"], z: Float[Array, "time modes"]) -> Float[Array, "time obs"]:
         """One-step predictions ``Σ_k z_{t,k} μ_{k,t}(y_{t−1})`` (the authors' "smooth")."""
         return self.mix(z, self.state_means(y))
 
     def forecast(
-        self, key: PRNGKeyArray, y0: Float[Array, " N"], z0: Float[Array, " K"], steps: int, draws: int = 100
-    ) -> Float[Array, "steps N"]:
+        self, key: PRNGKeyArray, y0: Float[Array, " obs"], z0: Float[Array, " modes"], steps: int, draws: int = 100
+    ) -> Float[Array, "steps obs"]:
         """Roll the model forward from an observed ``y0`` and a state ``z0``: each step draws ``draws`` Concrete
         states from (B1) at the predicted observation, averages them, and predicts the mean of (B2)."""
 

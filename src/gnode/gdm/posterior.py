@@ -25,27 +25,31 @@ class AbstractPosterior(eqx.Module):
     """Per-time Concrete logits of the states given a whole sequence."""
 
     @abc.abstractmethod
-    def logits(self, y: Float[Array, "T N"]) -> Float[Array, "T K"]: ...
+    def logits(self, y: Float[Array, "time obs"]) -> Float[Array, "time modes"]: ...
 
-    def sample(self, key: PRNGKeyArray, y: Float[Array, "T N"], tau: float, count: int) -> Float[Array, "count T K"]:
+    def sample(
+        self, key: PRNGKeyArray, y: Float[Array, "time obs"], tau: float, count: int
+    ) -> Float[Array, "count time modes"]:
         logits = self.logits(y)
         return concrete_sample(key, jnp.broadcast_to(logits, (count, *logits.shape)), tau)
 
-    def log_prob(self, z: Float[Array, "... T K"], y: Float[Array, "T N"], tau: float) -> Float[Array, "..."]:
+    def log_prob(
+        self, z: Float[Array, "... time modes"], y: Float[Array, "time obs"], tau: float
+    ) -> Float[Array, "..."]:
         return jnp.sum(concrete_log_prob(z, self.logits(y), tau), axis=-1)
 
 
 class LinearPosterior(AbstractPosterior):
     """``logits_t = W y_t + c``."""
 
-    weight: Float[Array, "K N"]
-    bias: Float[Array, " K"]
+    weight: Float[Array, "modes obs"]
+    bias: Float[Array, " modes"]
 
     def __init__(self, observations: int, states: int, *, key: PRNGKeyArray):
         self.weight = 0.8 * jr.normal(key, (states, observations))
         self.bias = jnp.zeros(states)
 
-    def logits(self, y):
+    def logits(self, y: Float[Array, "time obs"]) -> Float[Array, "time modes"]:
         return y @ self.weight.T + self.bias
 
 
@@ -62,7 +66,7 @@ class GRUPosterior(AbstractPosterior):
         self.backward_cell = eqx.nn.GRUCell(observations, hidden, key=kb)
         self.readout = eqx.nn.Linear(2 * hidden, states, key=kr)
 
-    def logits(self, y):
+    def logits(self, y: Float[Array, "time obs"]) -> Float[Array, "time modes"]:
         def run(cell, ys):
             def step(h, y_t):
                 h = cell(y_t, h)

@@ -36,11 +36,13 @@ class AbstractTransitions(eqx.Module):
     M-step of the parameters they use."""
 
     @abc.abstractmethod
-    def probs(self, model: SLDS, x_prev: Float[Array, "T-1 D"]) -> Float[Array, "T-1 K K"] | Float[Array, "K K"]:
+    def probs(
+        self, model: SLDS, x_prev: Float[Array, "pairs latent"]
+    ) -> Float[Array, "pairs modes modes"] | Float[Array, "modes modes"]:
         """``P(z_t | z_{t−1}, x_{t−1})``: per step, or one matrix for all steps."""
 
     @abc.abstractmethod
-    def next_row(self, model: SLDS, x: Float[Array, " D"], z: Int[Array, ""]) -> Float[Array, " K"]:
+    def next_row(self, model: SLDS, x: Float[Array, " latent"], z: Int[Array, ""]) -> Float[Array, " modes"]:
         """``P(z_{t+1} | z_t = z, x_t = x)``."""
 
     @abc.abstractmethod
@@ -51,27 +53,31 @@ class AbstractTransitions(eqx.Module):
 class Sticky(AbstractTransitions):
     """A Markov chain ``z_t ∼ P[z_{t−1}]`` with a Dirichlet prior that favours staying (the SLDS)."""
 
-    def probs(self, model, x_prev):
+    def probs(
+        self, model: SLDS, x_prev: Float[Array, "pairs latent"]
+    ) -> Float[Array, "pairs modes modes"] | Float[Array, "modes modes"]:
         return model.transition_matrix
 
-    def next_row(self, model, x, z):
+    def next_row(self, model: SLDS, x: Float[Array, " latent"], z: Int[Array, ""]) -> Float[Array, " modes"]:
         return model.transition_matrix[z]
 
-    def m_step(self, model, q, stickiness):
+    def m_step(self, model: SLDS, q: Posterior, stickiness: float) -> dict[str, Array]:
         return {"transition_matrix": sticky_transitions(q.pair_counts, stickiness)}
 
 
 class RecurrentOnly(AbstractTransitions):
     """``z_t ∼ softmax(R x_{t−1} + r)``, whatever ``z_{t−1}`` was (the recurrent-only rSLDS)."""
 
-    def probs(self, model, x_prev):
+    def probs(
+        self, model: SLDS, x_prev: Float[Array, "pairs latent"]
+    ) -> Float[Array, "pairs modes modes"] | Float[Array, "modes modes"]:
         rows = jax.nn.softmax(x_prev @ model.recurrent_weight.T + model.recurrent_bias, axis=-1)
         return jnp.broadcast_to(rows[:, None, :], (rows.shape[0], model.states, model.states))
 
-    def next_row(self, model, x, z):
+    def next_row(self, model: SLDS, x: Float[Array, " latent"], z: Int[Array, ""]) -> Float[Array, " modes"]:
         return jax.nn.softmax(model.recurrent_weight @ x + model.recurrent_bias)
 
-    def m_step(self, model, q, stickiness):
+    def m_step(self, model: SLDS, q: Posterior, stickiness: float) -> dict[str, Array]:
         weight, bias = _fit_recurrent(model, q)
         return {"recurrent_weight": weight, "recurrent_bias": bias}
 
@@ -82,36 +88,38 @@ TRANSITIONS = {"sticky": Sticky, "recurrent_only": RecurrentOnly}  # names for t
 class SLDS(eqx.Module):
     """Parameters of an SLDS or rSLDS (see the module docstring); ``transitions`` says which."""
 
-    initial_probs: Float[Array, " K"]
-    transition_matrix: Float[Array, "K K"]
-    recurrent_weight: Float[Array, "K D"]
-    recurrent_bias: Float[Array, " K"]
-    dynamics: Float[Array, "K D D"]
-    offsets: Float[Array, "K D"]
-    dynamics_variance: Float[Array, "K D"]
-    initial_mean: Float[Array, " D"]
-    initial_variance: Float[Array, " D"]
-    emission: Float[Array, "N D"]
-    emission_bias: Float[Array, " N"]
-    emission_variance: Float[Array, " N"]
+    initial_probs: Float[Array, " modes"]
+    transition_matrix: Float[Array, "modes modes"]
+    recurrent_weight: Float[Array, "modes latent"]
+    recurrent_bias: Float[Array, " modes"]
+    dynamics: Float[Array, "modes latent latent"]
+    offsets: Float[Array, "modes latent"]
+    dynamics_variance: Float[Array, "modes latent"]
+    initial_mean: Float[Array, " latent"]
+    initial_variance: Float[Array, " latent"]
+    emission: Float[Array, "obs latent"]
+    emission_bias: Float[Array, " obs"]
+    emission_variance: Float[Array, " obs"]
     transitions: AbstractTransitions
 
     @property
     def states(self) -> int:
         return self.initial_probs.shape[0]
 
-    def transition_probs(self, x_prev: Float[Array, "T-1 D"]) -> Float[Array, "T-1 K K"] | Float[Array, "K K"]:
+    def transition_probs(
+        self, x_prev: Float[Array, "pairs latent"]
+    ) -> Float[Array, "pairs modes modes"] | Float[Array, "modes modes"]:
         return self.transitions.probs(self, x_prev)
 
 
 class Posterior(eqx.Module):
     """``q(z)``: marginals ``(T, K)`` and expected transitions; ``q(x)``: means, covariances, lag-one covariances."""
 
-    probs: Float[Array, "T K"]
-    pair_counts: Float[Array, "K K"]
-    mean: Float[Array, "T D"]
-    cov: Float[Array, "T D D"]
-    cross: Float[Array, "T-1 D D"]
+    probs: Float[Array, "time modes"]
+    pair_counts: Float[Array, "modes modes"]
+    mean: Float[Array, "time latent"]
+    cov: Float[Array, "time latent latent"]
+    cross: Float[Array, "time-1 latent latent"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -143,7 +151,7 @@ def _second_moments(q_mean, q_cov):
     return q_cov + q_mean[:, :, None] * q_mean[:, None, :]
 
 
-def x_step(model: SLDS, y: Float[Array, "T N"], probs: Float[Array, "T K"]):
+def x_step(model: SLDS, y: Float[Array, "time obs"], probs: Float[Array, "time modes"]):
     """The Gaussian chain ``q(x)`` given the state marginals."""
     t, d = y.shape[0], model.initial_mean.shape[0]
     precision = 1.0 / model.dynamics_variance  # (K, D)
@@ -164,7 +172,12 @@ def x_step(model: SLDS, y: Float[Array, "T N"], probs: Float[Array, "T K"]):
     return chain_posterior(diagonal, upper, linear)
 
 
-def _dynamics_log_likelihoods(model: SLDS, mean, cov, cross) -> Float[Array, "T-1 K"]:
+def _dynamics_log_likelihoods(
+    model: SLDS,
+    mean: Float[Array, "time latent"],
+    cov: Float[Array, "time latent latent"],
+    cross: Float[Array, "time-1 latent latent"],
+) -> Float[Array, "time-1 modes"]:
     """``E_q[log N(x_t; A_k x_{t−1} + b_k, diag σ²_k)]`` for t ≥ 1."""
     residual = mean[1:, None, :] - jnp.einsum("kij,tj->tki", model.dynamics, mean[:-1]) - model.offsets  # (T-1,K,D)
     a_cov_a = jnp.einsum("kij,tjl,kil->tki", model.dynamics, cov[:-1], model.dynamics)
@@ -185,7 +198,7 @@ def z_step(model: SLDS, mean, cov, cross):
     return posterior.smoothed_probs, pairs
 
 
-def e_step(model: SLDS, y: Float[Array, "T N"], probs: Float[Array, "T K"], rounds: int) -> Posterior:
+def e_step(model: SLDS, y: Float[Array, "time obs"], probs: Float[Array, "time modes"], rounds: int) -> Posterior:
     """``rounds`` alternations of :func:`x_step` and :func:`z_step`, starting from the marginals ``probs``."""
 
     def round_(carry, _):
@@ -198,7 +211,7 @@ def e_step(model: SLDS, y: Float[Array, "T N"], probs: Float[Array, "T K"], roun
     return Posterior(probs, pairs, means[-1], covs[-1], crosses[-1])
 
 
-def m_step(model: SLDS, y: Float[Array, "T N"], q: Posterior, config: SLDSConfig) -> SLDS:
+def m_step(model: SLDS, y: Float[Array, "time obs"], q: Posterior, config: SLDSConfig) -> SLDS:
     """Closed-form updates (recurrent weights: 100 Adam steps on the expected log-likelihood)."""
     t, d = q.mean.shape
     ones = jnp.ones((t, 1))
@@ -299,7 +312,7 @@ def fit_slds(y: np.ndarray, states: int, config: SLDSConfig = SLDSConfig()) -> t
 
 
 @eqx.filter_jit
-def _em_iteration(model: SLDS, data: Float[Array, "T N"], probs: Float[Array, "T K"], config: SLDSConfig):
+def _em_iteration(model: SLDS, data: Float[Array, "time obs"], probs: Float[Array, "time modes"], config: SLDSConfig):
     # module level, so that fits with different seeds and lengths reuse one compilation
     q = e_step(model, data, probs, config.inner)
     return m_step(model, data, q, config), q.probs
@@ -313,19 +326,19 @@ def infer(model: SLDS, y: np.ndarray, rounds: int = 20) -> Posterior:
     return eqx.filter_jit(e_step)(model, y, start, rounds)
 
 
-def one_step_prediction(model: SLDS, q: Posterior) -> Float[Array, "T N"]:
+def one_step_prediction(model: SLDS, q: Posterior) -> Float[Array, "time obs"]:
     """``C Σ_k q(z_t = k)(A_k E[x_{t−1}] + b_k) + d`` (the first step: ``C E[x_0] + d``)."""
     nxt = jnp.einsum("tk,kij,tj->ti", q.probs[1:], model.dynamics, q.mean[:-1]) + q.probs[1:] @ model.offsets
     x = jnp.concatenate([q.mean[:1], nxt])
     return x @ model.emission.T + model.emission_bias
 
 
-def smooth(model: SLDS, q: Posterior) -> Float[Array, "T N"]:
+def smooth(model: SLDS, q: Posterior) -> Float[Array, "time obs"]:
     """``C E[x_t] + d`` (ssm's ``smooth``: it has seen y_t)."""
     return q.mean @ model.emission.T + model.emission_bias
 
 
-def forecast(model: SLDS, q: Posterior, steps: int) -> Float[Array, "T-steps N"]:
+def forecast(model: SLDS, q: Posterior, steps: int) -> Float[Array, "forecast obs"]:
     """``steps``-ahead predictions of ``y[steps:]``: from ``E[x_t]`` and the most likely state, the most likely next
     state is taken at each step (greedy, as the authors' ``slds_k_step_ahead``)."""
 

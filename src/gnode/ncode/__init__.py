@@ -12,7 +12,7 @@ from gnode.ncode.control import (
 )
 from gnode.ncode.flow import FlowSolution, FlowSolver
 from gnode.ncode.functional import AbstractFunctionalField, FunctionalConv, FunctionalMLP
-from gnode.ncode.model import NCODE, Augment, Autoencoder, LearnedConstant, NeuralODE, Reshape, evaluate
+from gnode.ncode.model import NCODE, Augment, Autoencoder, LearnedConstant, Reshape, evaluate, neural_ode
 
 __all__ = [
     "NCODE",
@@ -29,9 +29,9 @@ __all__ = [
     "FunctionalMLP",
     "LearnedConstant",
     "MLPControl",
-    "NeuralODE",
     "OpenLoop",
     "Reshape",
     "Static",
     "evaluate",
+    "neural_ode",
 ]

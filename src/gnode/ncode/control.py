@@ -39,7 +39,7 @@ class AbstractControlMap(eqx.Module):
     size: eqx.AbstractVar[int]
 
     @abc.abstractmethod
-    def __call__(self, x: Float[Array, " in_size"]) -> Float[Array, " size"]: ...
+    def __call__(self, x: Float[Array, " inp"]) -> Float[Array, " size"]: ...
 
 
 class ConstantControl(AbstractControlMap):
@@ -52,7 +52,7 @@ class ConstantControl(AbstractControlMap):
         self.theta0 = jnp.asarray(theta0)
         self.size = int(self.theta0.shape[0])
 
-    def __call__(self, x):
+    def __call__(self, x: Float[Array, " inp"]) -> Float[Array, " size"]:
         return self.theta0
 
 
@@ -76,7 +76,7 @@ class MLPControl(AbstractControlMap):
         self.size = int(self.theta0.shape[0])
         self.mlp = small_mlp(in_size, self.size, width, depth, scale, key)
 
-    def __call__(self, x):
+    def __call__(self, x: Float[Array, " inp"]) -> Float[Array, " size"]:
         return self.theta0 + self.mlp(x)
 
 
@@ -95,7 +95,7 @@ class Static(AbstractControlDynamics):
 
     size: int | None = eqx.field(static=True, default=None)
 
-    def __call__(self, t, z, theta):
+    def __call__(self, t: Float[Array, ""], z: Array, theta: Float[Array, " size"]) -> Float[Array, " size"]:
         return jnp.zeros_like(theta)
 
 
@@ -109,7 +109,7 @@ class OpenLoop(AbstractControlDynamics):
         self.size = int(size)
         self.mlp = small_mlp(self.size + 1, self.size, width, depth, scale, key)
 
-    def __call__(self, t, z, theta):
+    def __call__(self, t: Float[Array, ""], z: Array, theta: Float[Array, " size"]) -> Float[Array, " size"]:
         return self.mlp(jnp.concatenate([theta, t[None]]))
 
 
@@ -126,7 +126,7 @@ class ClosedLoop(AbstractControlDynamics):
         self.size, self.state_size = int(size), int(state_size)
         self.mlp = small_mlp(self.state_size + self.size + 1, self.size, width, depth, scale, key)
 
-    def __call__(self, t, z, theta):
+    def __call__(self, t: Float[Array, ""], z: Array, theta: Float[Array, " size"]) -> Float[Array, " size"]:
         return self.mlp(jnp.concatenate([z.ravel(), theta, t[None]]))
 
 

@@ -9,12 +9,14 @@ from __future__ import annotations
 import abc
 import itertools
 import math
+from collections.abc import Sequence
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+from jax.typing import ArrayLike
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from gnode.errors import ConfigError
@@ -40,16 +42,23 @@ class AbstractFunctionalField(eqx.Module):
         """p, the length of ``theta``."""
         return int(sum(math.prod(s) for s in self.shapes))
 
-    def unflatten(self, theta: Float[Array, " p"]) -> tuple[Array, ...]:
+    def unflatten(self, theta: Float[Array, " params"]) -> tuple[Array, ...]:
         """Cut ``theta`` into the weight arrays."""
         bounds = np.cumsum([0] + [math.prod(s) for s in self.shapes])
         return tuple(theta[a:b].reshape(s) for a, b, s in zip(bounds[:-1], bounds[1:], self.shapes, strict=True))
 
-    def __call__(self, z: Array, theta: Float[Array, " p"]) -> Array:
+    def flatten(self, weights: Sequence[ArrayLike]) -> Float[Array, " params"]:
+        """``theta`` from weight arrays of :attr:`shapes` (the inverse of :meth:`unflatten`)."""
+        shapes = tuple(tuple(jnp.shape(w)) for w in weights)
+        if shapes != self.shapes:
+            raise ConfigError(f"the field's weights have shapes {list(self.shapes)}, got {list(shapes)}")
+        return jnp.concatenate([jnp.ravel(jnp.asarray(w, jnp.float32)) for w in weights])
+
+    def __call__(self, z: Array, theta: Float[Array, " params"]) -> Array:
         """The velocity ``f(z; theta)``, of the shape of ``z``."""
         return self.apply(z, self.unflatten(theta))
 
-    def init_theta(self, key: PRNGKeyArray) -> Float[Array, " p"]:
+    def init_theta(self, key: PRNGKeyArray) -> Float[Array, " params"]:
         """A default ``theta``: LeCun-normal weights (variance 1 / fan-in), zero biases."""
         keys = jr.split(key, len(self.shapes))
         parts = []
@@ -59,7 +68,7 @@ class AbstractFunctionalField(eqx.Module):
             else:
                 fan_in = math.prod(shape[1:])
                 parts.append(jr.normal(k, shape) / math.sqrt(fan_in))
-        return jnp.concatenate([p.ravel() for p in parts])
+        return self.flatten(parts)
 
 
 class FunctionalMLP(AbstractFunctionalField):
@@ -83,14 +92,14 @@ class FunctionalMLP(AbstractFunctionalField):
         self.activation = check_function(activation, "activation")
 
     @property
-    def shapes(self):
+    def shapes(self) -> tuple[tuple[int, ...], ...]:
         sizes = (self.state_shape[0], *self.widths, self.state_shape[0])
         shapes = []
         for fan_in, fan_out in itertools.pairwise(sizes):
             shapes += [(fan_out, fan_in), (fan_out,)]
         return tuple(shapes)
 
-    def apply(self, z, weights):
+    def apply(self, z: Array, weights: tuple[Array, ...]) -> Array:
         phi = self.activation
         layers = len(weights) // 2
         for i in range(layers):
@@ -136,11 +145,11 @@ class FunctionalConv(AbstractFunctionalField):
         self.activation = check_function(activation, "activation")
 
     @property
-    def shapes(self):
+    def shapes(self) -> tuple[tuple[int, ...], ...]:
         c, k, h = self.state_shape[0], self.kernel, self.hidden
         return ((h, c, k, k), (h,), (c, h, k, k), (c,))
 
-    def apply(self, z, weights):
+    def apply(self, z: Array, weights: tuple[Array, ...]) -> Array:
         w1, b1, w2, b2 = weights
         conv = lambda x, w: jax.lax.conv_general_dilated(x[None], w, (1, 1), "SAME")[0]  # noqa: E731
         hidden = self.activation(conv(z, w1) + b1[:, None, None])

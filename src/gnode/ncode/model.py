@@ -1,4 +1,4 @@
-"""N-CODE and the neural ODE it is compared with.
+"""N-CODE, and the neural ODE it is compared with as its special case.
 
 N-CODE (ncode.md §2.2; the coupled system, with notation chosen here)::
 
@@ -6,8 +6,10 @@ N-CODE (ncode.md §2.2; the coupled system, with notation chosen here)::
     dz/dt = f(z; theta),  d theta / dt = g(t, z, theta)   (0, open loop, or closed loop)
     y = readout(z(T))
 
-The neural ODE is ``z(0) = encoder(x)``, ``dz/dt = f(z)`` with fixed weights, ``y = readout(z(T))``; an augmented
-neural ODE (Dupont et al. 2019) is the same with an encoder that appends zero channels (:class:`Augment`).
+The neural ODE is ``z(0) = encoder(x)``, ``dz/dt = f(z; theta)`` with one learned ``theta`` for every input,
+``y = readout(z(T))``: N-CODE with a constant control and no control dynamics (:func:`neural_ode` builds it, so one
+code path solves both); an augmented neural ODE (Dupont et al. 2019) is the same with an encoder that appends zero
+channels (:class:`Augment`).
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, PRNGKeyArray
 
 from gnode.errors import ConfigError
-from gnode.ncode.control import AbstractControlDynamics, AbstractControlMap, Static
+from gnode.ncode.control import AbstractControlDynamics, AbstractControlMap, ConstantControl, Static
 from gnode.ncode.flow import FlowSolution, FlowSolver
 from gnode.ncode.functional import AbstractFunctionalField
 
@@ -28,7 +30,7 @@ class Augment(eqx.Module):
 
     extra: int = eqx.field(static=True)
 
-    def __call__(self, x: Array, *, key=None) -> Array:  # key: eqx.nn.Sequential passes one
+    def __call__(self, x: Array, *, key: PRNGKeyArray | None = None) -> Array:  # key: eqx.nn.Sequential passes one
         return jnp.concatenate([x, jnp.zeros((self.extra, *x.shape[1:]), x.dtype)])
 
 
@@ -37,7 +39,7 @@ class Reshape(eqx.Module):
 
     shape: tuple[int, ...] = eqx.field(static=True)
 
-    def __call__(self, x: Array, *, key=None) -> Array:  # key: eqx.nn.Sequential passes one
+    def __call__(self, x: Array, *, key: PRNGKeyArray | None = None) -> Array:  # key: eqx.nn.Sequential passes one
         return x.reshape(self.shape)
 
 
@@ -46,7 +48,7 @@ class LearnedConstant(eqx.Module):
 
     value: Array
 
-    def __call__(self, x: Array, *, key=None) -> Array:  # key: eqx.nn.Sequential passes one
+    def __call__(self, x: Array, *, key: PRNGKeyArray | None = None) -> Array:  # key: eqx.nn.Sequential passes one
         return self.value
 
 
@@ -116,48 +118,39 @@ class NCODE(eqx.Module):
         return self.readout(self.flow(x).y1[0])
 
 
-class NeuralODE(eqx.Module):
-    """``z(0) = encoder(x)``, ``dz/dt = field(z)``, ``y = readout(z(T))``.
+def neural_ode(
+    field: AbstractFunctionalField,
+    theta: Float[Array, " params"],
+    encoder: eqx.Module,
+    readout: eqx.Module,
+    solver: FlowSolver,
+    in_shape: tuple[int, ...],
+) -> NCODE:
+    """The neural ODE ``z(0) = encoder(x)``, ``dz/dt = f(z; theta)``, ``y = readout(z(T))``, ``theta`` learned and
+    the same for every input: an :class:`NCODE` with a :class:`ConstantControl` and :class:`Static` dynamics.
 
     Arguments:
-        field: an autonomous vector field with its own weights (e.g. ``eqx.nn.MLP``).
+        field: the functional field ``f``; theta: its starting weights (e.g. ``field.init_theta(key)``, or
+            ``field.flatten`` of an existing network's arrays).
         encoder, readout, solver, in_shape: as for :class:`NCODE`.
     """
-
-    field: eqx.Module
-    encoder: eqx.Module
-    readout: eqx.Module
-    solver: FlowSolver
-    in_shape: tuple[int, ...] = eqx.field(static=True)
-
-    def __check_init__(self):
-        z0 = _output_shape(self.encoder, self.in_shape, "encoder")
-        velocity = _output_shape(self.field, z0, "field")
-        if velocity != z0:
-            raise ConfigError(f"the field maps states {z0} to velocities {velocity}")
-
-    def flow(self, x: Float[Array, "..."], ts: Float[Array, " save"] | None = None) -> FlowSolution:
-        """Solve for one input. Returns: ``y1 = z(T)``, ``ys`` the states at ``ts``, and the NFE."""
-        return self.solver.solve(lambda t, z, model: model.field(z), self.encoder(x), ts, self)
-
-    def __call__(self, x: Float[Array, "..."]) -> Array:
-        return self.readout(self.flow(x).y1)
+    return NCODE(field, ConstantControl(theta), Static(), encoder, readout, solver, tuple(in_shape))
 
 
 class Autoencoder(eqx.Module):
     """``x -> code -> decoder(code)``; the decoder maps the code to an image through a flow."""
 
     encoder: eqx.nn.MLP
-    decoder: NCODE | NeuralODE
+    decoder: NCODE
 
-    def __call__(self, x):
+    def __call__(self, x: Float[Array, " inp"]) -> Array:
         return self.decoder(self.encoder(x))
 
-    def encode(self, x):
+    def encode(self, x: Float[Array, " inp"]) -> Array:
         return self.encoder(x)
 
 
 @eqx.filter_jit
-def evaluate(model: NCODE | NeuralODE, xs: Float[Array, "batch ..."]) -> tuple[Array, Array]:
+def evaluate(model: NCODE, xs: Float[Array, "batch ..."]) -> tuple[Array, Array]:
     """Outputs and forward NFE of a batch (one adaptive solve per sample)."""
     return jax.vmap(lambda x: model(x))(xs), jax.vmap(lambda x: model.flow(x).nfe)(xs)

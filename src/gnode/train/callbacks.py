@@ -51,7 +51,7 @@ class StopOnDivergence(Callback):
     def __init__(self, where: str = ""):
         self.where = where
 
-    def check(self, epoch, state):
+    def check(self, epoch: int, state: TrainState) -> None:
         if bool(np.asarray(state.diverged)):
             raise DivergenceError(
                 f"non-finite loss at epoch {epoch}; the last good state is epoch {epoch - 1}"
@@ -65,7 +65,7 @@ class EarlyStopping(Callback):
     def __init__(self, patience: int):
         self.patience = patience
 
-    def should_stop(self, epoch, state):
+    def should_stop(self, epoch: int, state: TrainState) -> bool:
         return stalled(state, epoch, self.patience)
 
 
@@ -76,12 +76,12 @@ class RunFiles(Callback):
     def __init__(self, run_dir: RunDir, every: int = 1):
         self.run_dir, self.every = run_dir, every
 
-    def on_epoch(self, epoch, row, state, *, last):
+    def on_epoch(self, epoch: int, row: dict[str, Any], state: TrainState, *, last: bool) -> None:
         self.run_dir.append_metrics(row)
         if epoch % self.every == 0 or last:
             save_tree(self.run_dir.checkpoint_path, state, {"epoch": epoch})
 
-    def on_end(self, best, final, summary):
+    def on_end(self, best: PyTree, final: PyTree, summary: dict[str, Any]) -> None:
         save(self.run_dir.model_path, best, {"which": "best validation"})
 
 
@@ -91,7 +91,7 @@ class ProgressBar(Callback):
     def __init__(self):
         self.progress = None
 
-    def on_start(self, start_epoch, epochs):
+    def on_start(self, start_epoch: int, epochs: int) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self.progress = Progress(
@@ -105,10 +105,10 @@ class ProgressBar(Callback):
         self.progress.start()
         self.task = self.progress.add_task("train", total=epochs, completed=start_epoch, info="")
 
-    def on_epoch(self, epoch, row, state, *, last):
+    def on_epoch(self, epoch: int, row: dict[str, Any], state: TrainState, *, last: bool) -> None:
         info = f"loss {np.mean(row['train_loss']):.4g}  val {np.mean(row['val_loss']):.4g}  "
         self.progress.update(self.task, advance=1, info=info + f"{row['steps_per_second']:.0f} it/s")
 
-    def close(self):
+    def close(self) -> None:
         if self.progress is not None:
             self.progress.stop()

@@ -16,10 +16,9 @@ import numpy as np
 import optax
 from jaxtyping import PyTree
 
-from gnode.data import AbstractData, ArrayData, SequenceData
+from gnode.data import AbstractData
 from gnode.errors import ConfigError, DataError
 from gnode.losses import MSE, AbstractLoss, check_loss
-from gnode.model import Model
 from gnode.solve import AbstractIntegrator, Euler
 from gnode.train.callbacks import Callback, EarlyStopping, ProgressBar, RunFiles, StopOnDivergence
 from gnode.train.checkpoint import load_tree
@@ -72,7 +71,7 @@ def default_optimizer(config: TrainConfig) -> optax.GradientTransformation:
 
 
 def new_train_state(
-    model: Model,
+    model: PyTree,
     config: TrainConfig,
     *,
     members: int | None = None,
@@ -129,8 +128,8 @@ def _is_data_set(data) -> bool:
 
 def fit(
     model: PyTree,
-    train: SequenceData | ArrayData | Sequence[SequenceData | ArrayData],
-    val: SequenceData | ArrayData | Sequence[SequenceData | ArrayData],
+    train: AbstractData | Sequence[AbstractData],
+    val: AbstractData | Sequence[AbstractData],
     config: TrainConfig,
     *,
     integrator: AbstractIntegrator = Euler(),

@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import PyTree
 
-from gnode.data import SequenceData
+from gnode.data import AbstractData
 from gnode.errors import ConfigError
 from gnode.train.driver import FitResult, TrainConfig, fit
 
@@ -37,8 +37,8 @@ def member(stacked: PyTree, index: int) -> PyTree:
 
 def fit_ensemble(
     models: Sequence[PyTree],
-    train: SequenceData,
-    val: SequenceData,
+    train: AbstractData | Sequence[AbstractData],
+    val: AbstractData | Sequence[AbstractData],
     config: TrainConfig,
     *,
     lrs: Sequence[float] | None = None,

@@ -58,7 +58,7 @@ class SequenceObjective(AbstractObjective):
     def __check_init__(self):
         check_loss(self.loss)
 
-    def arrays(self, model, data, name):
+    def arrays(self, model: PyTree, data, name: str) -> dict[str, Array | None]:
         if not isinstance(data, SequenceData):
             raise DataError(f"{name}: a sequence model trains on SequenceData, got {type(data).__name__}")
         data = validate(data, name)
@@ -73,7 +73,7 @@ class SequenceObjective(AbstractObjective):
             "times": None if data.times is None else jnp.asarray(data.times),
         }
 
-    def __call__(self, model, batch):
+    def __call__(self, model: PyTree, batch: dict[str, Array | None]) -> tuple[Float[Array, ""], Float[Array, ""]]:
         pred, _ = model.batch(batch["inputs"], batch["times"], self.integrator)
         return self.loss.of_sequences(pred, batch["targets"], batch["mask"])
 
@@ -106,7 +106,7 @@ class MapObjective(AbstractObjective):
     def __check_init__(self):
         check_loss(self.loss)
 
-    def arrays(self, model, data, name):
+    def arrays(self, model: PyTree, data, name: str) -> dict[str, Array | None]:
         if not isinstance(data, ArrayData):
             raise DataError(f"{name}: expected ArrayData, got {type(data).__name__}")
         x = np.asarray(data.inputs, np.float32)
@@ -131,5 +131,5 @@ class MapObjective(AbstractObjective):
         check_targets(y, classification, self.out_shape[-1], self.loss, name)
         return {"inputs": jnp.asarray(x), "targets": jnp.asarray(y)}
 
-    def __call__(self, model, batch):
+    def __call__(self, model: PyTree, batch: dict[str, Array | None]) -> tuple[Float[Array, ""], Float[Array, ""]]:
         return self.loss.of_arrays(jax.vmap(model)(batch["inputs"]), batch["targets"])

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import optax
+from jax.typing import ArrayLike
 from jaxtyping import PyTree
 
 from gnode.errors import ConfigError
@@ -43,7 +44,7 @@ def _hyperparams(opt_state: PyTree) -> dict | None:
     return None
 
 
-def set_hyperparams(opt_state: PyTree, lr, weight_decay) -> PyTree:
+def set_hyperparams(opt_state: PyTree, lr: ArrayLike, weight_decay: ArrayLike) -> PyTree:
     """Write ``lr`` and ``weight_decay`` into an injectable optimiser state (in place of the builder's values).
 
     Raises:

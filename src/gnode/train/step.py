@@ -16,7 +16,8 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import optax
-from jaxtyping import Array, PyTree
+from jax.typing import ArrayLike
+from jaxtyping import Array, Int, PRNGKeyArray, PyTree
 
 from gnode.model import trainable
 from gnode.train.objective import AbstractObjective
@@ -64,7 +65,12 @@ def scan_steps(
     return params, opt_state, values
 
 
-def init_state(params: PyTree, frozen: PyTree, optimizer: optax.GradientTransformation, hyperparams=None):
+def init_state(
+    params: PyTree,
+    frozen: PyTree,
+    optimizer: optax.GradientTransformation,
+    hyperparams: tuple[ArrayLike, ArrayLike] | None = None,
+) -> TrainState:
     """The state at epoch 0; ``hyperparams``: ``(lr, weight_decay)`` written into an injectable optimiser."""
     opt_state = optimizer.init(params)
     if hyperparams is not None:
@@ -156,7 +162,7 @@ def stalled(state: TrainState, epoch: int, patience: int | None) -> bool:
     return epoch - int(np.max(np.asarray(state.best_epoch))) >= patience
 
 
-def epoch_key(seed, epoch):
+def epoch_key(seed: int | Int[ArrayLike, ""], epoch: int | Int[ArrayLike, ""]) -> PRNGKeyArray:
     """The data-order key of an epoch: a pure function of (seed, epoch), so resuming is exact."""
     return jr.fold_in(jr.fold_in(jr.key(seed), 0x5EED), epoch)
 

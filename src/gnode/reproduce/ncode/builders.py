@@ -13,14 +13,14 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from jaxtyping import PRNGKeyArray
+from jaxtyping import Array, PRNGKeyArray
 
 from gnode.errors import ConfigError
 from gnode.model import matched_size, parameter_count
 from gnode.ncode.control import MODES, MLPControl, make_dynamics
 from gnode.ncode.flow import FlowSolver
 from gnode.ncode.functional import FunctionalConv, FunctionalMLP
-from gnode.ncode.model import NCODE, Augment, Autoencoder, LearnedConstant, NeuralODE, Reshape
+from gnode.ncode.model import NCODE, Augment, Autoencoder, LearnedConstant, Reshape, neural_ode
 
 BASELINES = ("node", "anode")
 MODELS = (*BASELINES, *(f"ncode-{mode}" for mode in MODES))
@@ -74,7 +74,7 @@ def build(
     solver: FlowSolver,
     *,
     key: PRNGKeyArray,
-) -> NCODE | NeuralODE:
+) -> NCODE:
     """One model for flat inputs of ``in_dim`` entries.
 
     Arguments:
@@ -88,9 +88,9 @@ def build(
         extra = sizes.augment if name == "anode" else 0
         dim = in_dim + extra
         width = sizes.node_width if sizes.node_width is not None else matched_width(name, in_dim, out_dim, sizes)
-        field = eqx.nn.MLP(dim, dim, width, 1, activation=jnp.tanh, key=fkey)
+        field, theta = _tanh_mlp_field(dim, width, fkey)
         encoder = Augment(extra) if extra else eqx.nn.Identity()
-        return NeuralODE(field, encoder, _readout(dim, out_dim, rkey), solver, (in_dim,))
+        return neural_ode(field, theta, encoder, _readout(dim, out_dim, rkey), solver, (in_dim,))
     mode = name.removeprefix("ncode-")
     if sizes.conv_channels is not None:
         side = math.isqrt(in_dim)
@@ -108,6 +108,14 @@ def build(
     control = MLPControl(in_dim, field.init_theta(fkey), width=sizes.control_width, key=ckey)
     dynamics = make_dynamics(mode, dim, field.size, width=sizes.dynamics_width, key=dkey)
     return NCODE(field, control, dynamics, encoder, readout, solver, (in_dim,))
+
+
+def _tanh_mlp_field(dim: int, width: int, key: PRNGKeyArray) -> tuple[FunctionalMLP, Array]:
+    """A neural ODE's field: one tanh hidden layer of ``width``, its weights drawn as ``eqx.nn.MLP`` draws them
+    (uniform in ``±1/sqrt(fan_in)``, the baselines' initialisation)."""
+    mlp = eqx.nn.MLP(dim, dim, width, 1, activation=jnp.tanh, key=key)
+    field = FunctionalMLP(dim, (width,))
+    return field, field.flatten([a for layer in mlp.layers for a in (layer.weight, layer.bias)])
 
 
 def _readout(dim: int, out_dim: int | None, key: PRNGKeyArray) -> eqx.Module:
@@ -170,6 +178,6 @@ def build_autoencoder(
                               control_width=control_width, dynamics_width=dynamics_width, key=key).decoder
         )  # fmt: skip
         node_width = max(1, round((target - image_dim * code - 2 * image_dim) / (2 * image_dim + 1)))
-    field = eqx.nn.MLP(image_dim, image_dim, node_width, 1, activation=jnp.tanh, key=fkey)
-    return Autoencoder(encoder, NeuralODE(field, eqx.nn.Linear(code, image_dim, key=zkey), eqx.nn.Identity(), solver,
-                                          (code,)))  # fmt: skip
+    field, theta = _tanh_mlp_field(image_dim, node_width, fkey)
+    start = eqx.nn.Linear(code, image_dim, key=zkey)
+    return Autoencoder(encoder, neural_ode(field, theta, start, eqx.nn.Identity(), solver, (code,)))

@@ -62,7 +62,7 @@ class BenchConfig:
     weight_decay: float = 0.0
     batch_size: int = 32
     epochs: int = 300
-    patience: int = 30
+    patience: int | None = 30  # None: no early stopping
     clip_norm: float | None = 1.0
 
     def __post_init__(self):
