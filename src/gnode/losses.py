@@ -65,7 +65,11 @@ def last_readout(
     return logits[jnp.arange(logits.shape[0]), idx]
 
 
-def r2_score(pred: Array, target: Array, mask: Array | None = None) -> Float[Array, ""]:
+def r2_score(
+    pred: Float[Array, "batch time out"],
+    target: Float[Array, "batch time out"],
+    mask: Float[Array, "batch time out"] | Float[Array, "batch time"] | None = None,
+) -> Float[Array, ""]:
     """Coefficient of determination over observed entries, pooled over output channels."""
     if mask is None:
         mask = jnp.ones_like(target)

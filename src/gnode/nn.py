@@ -40,30 +40,30 @@ ACTIVATIONS: dict[str, Activation] = {
 BIAS_SCALE = 1e-3  # biases ~ 0.001 * N(0, 1), as in the authors' scripts
 
 
-def glorot_uniform(key: PRNGKeyArray, shape: tuple[int, int], fan_in: int, fan_out: int) -> Array:
+def glorot_uniform(key: PRNGKeyArray, shape: tuple[int, int], fan_in: int, fan_out: int) -> Float[Array, "rows cols"]:
     """U(±sqrt(6 / (fan_in + fan_out))). A first layer split into ``W h`` and ``U x`` uses the fans of each matrix
     separately, as the authors' Flux code does."""
     limit = jnp.sqrt(6.0 / (fan_in + fan_out))
     return jr.uniform(key, shape, minval=-limit, maxval=limit)
 
 
-def glorot_normal(key: PRNGKeyArray, shape: tuple[int, int], fan_in: int, fan_out: int) -> Array:
+def glorot_normal(key: PRNGKeyArray, shape: tuple[int, int], fan_in: int, fan_out: int) -> Float[Array, "rows cols"]:
     """N(0, 2 / (fan_in + fan_out))."""
     return jr.normal(key, shape) * jnp.sqrt(2.0 / (fan_in + fan_out))
 
 
-def kaiming_uniform(key: PRNGKeyArray, shape: tuple[int, int], fan_in: int, fan_out: int) -> Array:
+def kaiming_uniform(key: PRNGKeyArray, shape: tuple[int, int], fan_in: int, fan_out: int) -> Float[Array, "rows cols"]:
     """U(±sqrt(2) sqrt(3 / fan_in)) (gain sqrt(2), Flux's default)."""
     limit = jnp.sqrt(2.0) * jnp.sqrt(3.0 / fan_in)
     return jr.uniform(key, shape, minval=-limit, maxval=limit)
 
 
-def kaiming_normal(key: PRNGKeyArray, shape: tuple[int, int], fan_in: int, fan_out: int) -> Array:
+def kaiming_normal(key: PRNGKeyArray, shape: tuple[int, int], fan_in: int, fan_out: int) -> Float[Array, "rows cols"]:
     """N(0, 2 / fan_in)."""
     return jr.normal(key, shape) * jnp.sqrt(2.0 / fan_in)
 
 
-def critical_normal(key: PRNGKeyArray, shape: tuple[int, int], fan_in: int, fan_out: int) -> Array:
+def critical_normal(key: PRNGKeyArray, shape: tuple[int, int], fan_in: int, fan_out: int) -> Float[Array, "rows cols"]:
     """N(0, 1 / fan_in): the base draw of the critical initialisation (:func:`gnode.init.critical_init` rescales
     it)."""
     return jr.normal(key, shape) / jnp.sqrt(fan_in)
@@ -181,11 +181,11 @@ class MLP(eqx.Module):
         """The input's contribution ``U x`` to the first layer (no bias on ``U``)."""
         return x @ self.input_weight.T
 
-    def from_projection(self, h: Float[Array, " state"], drive: Float[Array, " width"]) -> Array:
+    def from_projection(self, h: Float[Array, " state"], drive: Float[Array, " width"]) -> Float[Array, " out"]:
         """Evaluate the MLP given ``drive = U x`` computed by :meth:`project_input`."""
         return self.from_first_products(h @ self.state_weight.T, drive)
 
-    def from_first_products(self, wh: Float[Array, " width"], drive: Float[Array, " width"]) -> Array:
+    def from_first_products(self, wh: Float[Array, " width"], drive: Float[Array, " width"]) -> Float[Array, " out"]:
         """Evaluate the MLP given ``W h`` (see :func:`state_products`) and ``U x``."""
         s = wh + drive + self.first_bias
         if not self.layers:
@@ -195,7 +195,7 @@ class MLP(eqx.Module):
             s = self.activation(layer(s))
         return self.final_activation(self.layers[-1](s))
 
-    def __call__(self, h: Float[Array, " state"], x: Float[Array, " inp"]) -> Array:
+    def __call__(self, h: Float[Array, " state"], x: Float[Array, " inp"]) -> Float[Array, " out"]:
         return self.from_projection(h, self.project_input(x))
 
 

@@ -6,7 +6,7 @@ import pytest
 
 from gnode.errors import ConfigError
 from gnode.model import parameter_count
-from gnode.ncode.control import ClosedLoop, OpenLoop, Static
+from gnode.ncode.control import ClosedLoop, ConstantControl, OpenLoop, Static
 from gnode.ncode.flow import FlowSolver
 from gnode.ncode.model import NCODE
 from gnode.reproduce.ncode.builders import MODELS, Sizes, build, build_autoencoder, matched_width
@@ -19,9 +19,16 @@ SOLVER = FlowSolver(steps=2)
 def test_every_model_maps_inputs_to_outputs(name):
     model = build(name, 64, 10, DIGIT_SIZES, SOLVER, key=jr.key(0))
     assert model(jnp.ones(64)).shape == (10,)
-    if isinstance(model, NCODE):
-        expected = {"ncode-static": Static, "ncode-open": OpenLoop, "ncode-closed": ClosedLoop}[name]
-        assert isinstance(model.dynamics, expected)
+    # a neural ODE is N-CODE with a constant control and no control dynamics
+    expected = {
+        "node": Static,
+        "anode": Static,
+        "ncode-static": Static,
+        "ncode-open": OpenLoop,
+        "ncode-closed": ClosedLoop,
+    }
+    assert isinstance(model, NCODE) and isinstance(model.dynamics, expected[name])
+    assert isinstance(model.control, ConstantControl) == (name in ("node", "anode"))
 
 
 def test_baselines_are_matched_to_the_ncode_open_budget():

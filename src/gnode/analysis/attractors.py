@@ -90,7 +90,7 @@ def shape_match(
     }
 
 
-def drift_statistics(held: np.ndarray, seconds: float, diameter: float) -> dict:
+def drift_statistics(held: Float[ArrayLike, "batch time out"], seconds: float, diameter: float) -> dict:
     """Statistics of readouts ``held`` ``(trials, time, out)`` under a zero-input hold of ``seconds``:
     how far the last readout is from the first, per trial."""
     held = np.asarray(held, np.float64)

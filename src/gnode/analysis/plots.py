@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 import jax
@@ -54,7 +55,13 @@ def _draw_fixed(ax, points: ArrayLike, stability: list[str], project=lambda p: p
         shown.add(label)
 
 
-def plane_grid(field: AbstractField, lo, hi, size: int, x=None) -> dict[str, np.ndarray]:
+def plane_grid(
+    field: AbstractField,
+    lo: Float[ArrayLike, " state"] | Sequence[float | int],
+    hi: Float[ArrayLike, " state"] | Sequence[float | int],
+    size: int,
+    x: Float[ArrayLike, " inp"] | None = None,
+) -> dict[str, np.ndarray]:
     """``v(h, x*)`` and ``G(h, x*)`` on a ``size x size`` grid over ``[lo, hi]`` (a 2-D field)."""
     lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)  # float32 spacing fails streamplot's check
     xs, ys = np.linspace(lo[0], hi[0], size), np.linspace(lo[1], hi[1], size)

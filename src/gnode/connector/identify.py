@@ -8,14 +8,22 @@ network's actual N, whose component in the null space of X leaves no trace in th
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+from jax.typing import ArrayLike
+from jaxtyping import Float
 
 from gnode.errors import DataError
 
 
 def ridge_loadings(
-    latents: np.ndarray, m: np.ndarray, alpha: float = 0.1, ridge: float = 1e-4, activation=np.tanh
-) -> np.ndarray:
+    latents: Float[ArrayLike, "batch time rank"],
+    m: Float[ArrayLike, "neurons rank"],
+    alpha: float = 0.1,
+    ridge: float = 1e-4,
+    activation: Callable[[np.ndarray], np.ndarray] = np.tanh,
+) -> Float[np.ndarray, "neurons rank"]:
     """``N̂ = argmin ‖Y − (α/S) X N‖² + λ ‖N‖²`` (A3), in closed form.
 
     Arguments:
@@ -39,6 +47,6 @@ def ridge_loadings(
     return np.linalg.solve(gram, scale * (x.T @ y))
 
 
-def loading_correlation(a: np.ndarray, b: np.ndarray) -> float:
+def loading_correlation(a: Float[ArrayLike, "neurons rank"], b: Float[ArrayLike, "neurons rank"]) -> float:
     """Pearson correlation of two loading matrices over all their entries."""
     return float(np.corrcoef(np.ravel(a), np.ravel(b))[0, 1])

@@ -8,13 +8,14 @@ the null space of X: a fitted N is the identifiable part plus whatever the initi
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 
 import equinox as eqx
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 from jax.typing import ArrayLike
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Int
 
 from gnode.connector.lowrank import LowRankRNN
 from gnode.data import ArrayData
@@ -57,7 +58,11 @@ class LintConfig:
 
 
 def fit_lint(
-    potentials: np.ndarray, train: np.ndarray, val: np.ndarray, config: LintConfig = LintConfig(), alpha: float = 0.1
+    potentials: Float[ArrayLike, "batch time neurons"],
+    train: Int[ArrayLike, " train"] | Sequence[int],
+    val: Int[ArrayLike, " val"] | Sequence[int],
+    config: LintConfig = LintConfig(),
+    alpha: float = 0.1,
 ) -> LowRankRNN:
     """Fit a rank-``config.rank`` RNN to the rates ``tanh(potentials)``, each trial started from its first potential.
 
@@ -93,7 +98,9 @@ def latents_of(network: LowRankRNN, potentials: Float[ArrayLike, "... neurons"])
     return jnp.asarray(potentials) @ jnp.linalg.pinv(network.m.T)
 
 
-def align(network: LowRankRNN, latents: np.ndarray, reference: np.ndarray) -> tuple[LowRankRNN, np.ndarray]:
+def align(
+    network: LowRankRNN, latents: Float[ArrayLike, "... rank"], reference: Float[ArrayLike, "... rank"]
+) -> tuple[LowRankRNN, Float[np.ndarray, "rank rank"]]:
     """Express a fitted network in the reference latent frame (the gauge κ → κ C, m → m C⁻ᵀ, n → n C leaves its
     rates and dynamics unchanged); C is the least-squares map from ``latents`` to ``reference``.
 

@@ -120,6 +120,6 @@ def latent_grid(size: int = 20, extent: float = 2.4) -> Float[Array, "count 2"]:
     return jnp.stack([a.ravel(), b.ravel()], axis=1)
 
 
-def flow_field_error(reference: Array, other: Array) -> float:
+def flow_field_error(reference: Float[ArrayLike, "count rank"], other: Float[ArrayLike, "count rank"]) -> float:
     """Relative error ``‖other − reference‖ / ‖reference‖`` of two flow fields on the same grid."""
     return float(jnp.linalg.norm(other - reference) / jnp.linalg.norm(reference))

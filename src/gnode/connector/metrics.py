@@ -7,6 +7,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import numpy as np
+from jax.typing import ArrayLike
+from jaxtyping import Float, Int
 
 from gnode.connector.lowrank import LowRankRNN, latent_grid
 from gnode.errors import ConfigError, DataError
@@ -23,7 +25,7 @@ def _points(points: np.ndarray, name: str = "points") -> np.ndarray:
 
 
 def gmm_cross_validation(
-    points: np.ndarray, components: Sequence[int] = range(1, 10), folds: int = 5, seed: int = 42
+    points: Float[ArrayLike, "count dim"], components: Sequence[int] = range(1, 10), folds: int = 5, seed: int = 42
 ) -> dict[int, list[float]]:
     """Held-out log-likelihood of a full-covariance Gaussian mixture for each number of components (k-fold,
     shuffled with ``seed``); :func:`best_components` reads the number of populations the points support from it.
@@ -79,7 +81,9 @@ def best_components(scores: dict[int, list[float]], rule: str = "one_se") -> int
     return min(k for k, v in means.items() if v >= means[best] - spread)
 
 
-def transport_distance(a: np.ndarray, b: np.ndarray, blur: float | None = None) -> float:
+def transport_distance(
+    a: Float[ArrayLike, "count dim"], b: Float[ArrayLike, "other dim"], blur: float | None = None
+) -> float:
     """Optimal-transport cost between two point clouds with uniform weights and squared Euclidean ground cost (POT):
     exact (network simplex, the squared 2-Wasserstein distance) when ``blur`` is None, else entropic (log-domain
     Sinkhorn with regularisation ``blur²``, as geomloss's ``blur`` for p = 2; Connector used 0.05)."""
@@ -95,10 +99,10 @@ def transport_distance(a: np.ndarray, b: np.ndarray, blur: float | None = None) 
 
 
 def connector_distance(
-    data_m: np.ndarray,
+    data_m: Float[ArrayLike, "count rank"],
     conditional_mean: Callable[[np.ndarray], np.ndarray],
-    model_m: np.ndarray,
-    model_n: np.ndarray,
+    model_m: Float[ArrayLike, "neurons rank"],
+    model_n: Float[ArrayLike, "neurons rank"],
     blur: float | None = None,
 ) -> float:
     """Connector's distance from a model to a data set: the transport cost between the data's and the model's m, plus
@@ -107,14 +111,16 @@ def connector_distance(
     return transport_distance(data_m, model_m, blur) + float(gap)
 
 
-def kmeans_clusters(points: np.ndarray, clusters: int = 4, seed: int = 42) -> np.ndarray:
+def kmeans_clusters(
+    points: Float[ArrayLike, "count dim"], clusters: int = 4, seed: int = 42
+) -> Int[np.ndarray, " count"]:
     """k-means labels of ``points`` (scikit-learn, ``n_init=10``)."""
     from sklearn.cluster import KMeans
 
     return KMeans(clusters, n_init=10, random_state=seed).fit_predict(_points(points))
 
 
-def silence(network: LowRankRNN, neurons: np.ndarray) -> LowRankRNN:
+def silence(network: LowRankRNN, neurons: Int[ArrayLike, " silenced"] | Sequence[int]) -> LowRankRNN:
     """In-silico inactivation: ``m_i = 0`` for the given neurons, so ``φ(m_iᵀ κ) = 0`` and they drive nothing."""
     import equinox as eqx
 
@@ -123,7 +129,9 @@ def silence(network: LowRankRNN, neurons: np.ndarray) -> LowRankRNN:
     return eqx.tree_at(lambda net: net.m, network, network.m * mask[:, None])
 
 
-def inactivation_change(network: LowRankRNN, neurons: np.ndarray, size: int = 30, extent: float = 2.4) -> np.ndarray:
+def inactivation_change(
+    network: LowRankRNN, neurons: Int[ArrayLike, " silenced"] | Sequence[int], size: int = 30, extent: float = 2.4
+) -> Float[np.ndarray, "count rank"]:
     """The change of the flow field on a grid when ``neurons`` are silenced, ``(size², R)``."""
     grid = latent_grid(size, extent)
     return np.asarray(silence(network, neurons).latent_velocity(grid) - network.latent_velocity(grid))

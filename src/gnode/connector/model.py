@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import optax
+from jax.typing import ArrayLike
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from gnode.connector.flows import VelocityField, cfm_loss, transport
@@ -101,8 +102,10 @@ class ConnectorConfig:
         return adamw(rate, self.weight_decay)
 
 
-def ridge_targets(latents: Array, m: Array, alpha: float, ridge: float) -> Array:
-    """(A3) in JAX for the latents ``(trials, time, R)`` and S sampled loadings ``m`` ``(S, R)``."""
+def ridge_targets(
+    latents: Float[Array, "batch time rank"], m: Float[Array, "count rank"], alpha: float, ridge: float
+) -> Float[Array, "count rank"]:
+    """(A3) in JAX for the latents and S (``count``) sampled loadings ``m``."""
     rank = latents.shape[-1]
     x = jnp.tanh(latents[:, :-1].reshape(-1, rank) @ m.T)
     y = (latents[:, 1:] - (1 - alpha) * latents[:, :-1]).reshape(-1, rank)
@@ -125,7 +128,9 @@ def _check(m_rows: np.ndarray, latents: np.ndarray, config: ConnectorConfig) -> 
 
 
 def fit_connector(
-    m_rows: np.ndarray, latents: np.ndarray, config: ConnectorConfig = ConnectorConfig()
+    m_rows: Float[ArrayLike, "neurons rank"],
+    latents: Float[ArrayLike, "batch time rank"],
+    config: ConnectorConfig = ConnectorConfig(),
 ) -> tuple[Connector, dict[str, Any]]:
     """Train both stages.
 

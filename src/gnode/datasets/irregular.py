@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from jaxtyping import Float, Int
 
 from gnode.data import SequenceData
 from gnode.datasets.uea import LabelledSeries
@@ -25,7 +26,9 @@ class Observed:
     steps: np.ndarray
 
 
-def drop_points(series: list[np.ndarray], fraction: float, rng: np.random.Generator) -> list[Observed]:
+def drop_points(
+    series: list[Float[np.ndarray, "time inp"]], fraction: float, rng: np.random.Generator
+) -> list[Observed]:
     """Remove from each series its own random ``fraction`` of time points (rounded down; one point always stays).
 
     Points with any missing (NaN) channel count as already dropped.
@@ -44,7 +47,12 @@ def drop_points(series: list[np.ndarray], fraction: float, rng: np.random.Genera
 
 
 def pack(
-    observed: list[Observed], labels: np.ndarray, length: int, time_scale: float, mean: np.ndarray, std: np.ndarray
+    observed: list[Observed],
+    labels: Int[np.ndarray, " batch"],
+    length: int,
+    time_scale: float,
+    mean: Float[np.ndarray, " inp"],
+    std: Float[np.ndarray, " inp"],
 ) -> SequenceData:
     """Pad to ``length`` steps by repeating the last point (zero-length bins), normalise, append time.
 
@@ -66,7 +74,9 @@ def pack(
     return SequenceData(inputs, np.asarray(labels, np.int32), mask, times)
 
 
-def stratified_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def stratified_split(
+    labels: Int[np.ndarray, " batch"], fraction: float, seed: int
+) -> tuple[Int[np.ndarray, " first"], Int[np.ndarray, " second"]]:
     """Indices ``(kept, held_out)`` with ``fraction`` of each class held out (scikit-learn, stratified)."""
     model_selection = optional_import("sklearn.model_selection")
     index = np.arange(len(labels))

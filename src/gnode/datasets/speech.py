@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from jaxtyping import Float, Int
 
 from gnode.data import SequenceData
 from gnode.datasets.irregular import stratified_split
@@ -27,7 +28,7 @@ SPEEDS = (120, 160, 200)
 PITCHES = (30, 50, 70)
 
 
-def read_wav(path: Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
+def read_wav(path: Path, sample_rate: int = SAMPLE_RATE) -> Float[np.ndarray, " samples"]:
     """A mono float waveform in [-1, 1] at ``sample_rate`` (resampled when the file differs)."""
     from scipy.io import wavfile
 
@@ -49,7 +50,7 @@ def read_wav(path: Path, sample_rate: int = SAMPLE_RATE) -> np.ndarray:
 
 def read_speech_commands(
     root: str | Path, keywords: Sequence[str] = KEYWORDS, sample_rate: int = SAMPLE_RATE
-) -> tuple[list[np.ndarray], np.ndarray]:
+) -> tuple[list[Float[np.ndarray, " samples"]], Int[np.ndarray, " batch"]]:
     """Waveforms and label indices (into ``keywords``) from ``root/<keyword>/*.wav``.
 
     Folders of other words (and ``_background_noise_``) are ignored, as in the 10-keyword task.
@@ -97,8 +98,13 @@ def synthesize_keywords(
 
 
 def augment(
-    waves: list[np.ndarray], rng: np.random.Generator, *, shift: float, snr_db: float, length: int = SAMPLE_RATE
-) -> np.ndarray:
+    waves: list[Float[np.ndarray, " samples"]],
+    rng: np.random.Generator,
+    *,
+    shift: float,
+    snr_db: float,
+    length: int = SAMPLE_RATE,
+) -> Float[np.ndarray, "batch length"]:
     """Clips ``(n, length)``: each placed at a random offset (up to ``shift`` of the spare room either side of
     centre), zero-padded or cropped, plus white noise at ``snr_db`` dB below the clip's power."""
     out = np.zeros((len(waves), length), np.float32)
@@ -112,7 +118,9 @@ def augment(
     return out
 
 
-def mfcc(clips: np.ndarray, sample_rate: int = SAMPLE_RATE, n_mfcc: int = 20) -> np.ndarray:
+def mfcc(
+    clips: Float[np.ndarray, "batch samples"], sample_rate: int = SAMPLE_RATE, n_mfcc: int = 20
+) -> Float[np.ndarray, "batch time inp"]:
     """MFCCs ``(n, frames, n_mfcc)`` with the Neural CDE settings (161 frames for one second at 16 kHz)."""
     librosa = optional_import("librosa")
     features = librosa.feature.mfcc(y=clips, sr=sample_rate, n_mfcc=n_mfcc, n_fft=200, hop_length=100, n_mels=64)
@@ -120,8 +128,8 @@ def mfcc(clips: np.ndarray, sample_rate: int = SAMPLE_RATE, n_mfcc: int = 20) ->
 
 
 def keyword_features(
-    waves: list[np.ndarray],
-    labels: np.ndarray,
+    waves: list[Float[np.ndarray, " samples"]],
+    labels: Int[np.ndarray, " batch"],
     *,
     seed: int = 0,
     shift: float = 0.8,

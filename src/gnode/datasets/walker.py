@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from jaxtyping import Float
 
 from gnode.data import SequenceData
 from gnode.errors import ConfigError, DataError
@@ -52,7 +53,7 @@ def _gait(rng: np.random.Generator) -> dict[str, np.ndarray | float]:
     }
 
 
-def simulate_walker(config: WalkerConfig) -> np.ndarray:
+def simulate_walker(config: WalkerConfig) -> Float[np.ndarray, "batch time state"]:
     """Simulate; returns observations ``(episodes, steps + 1, 17)`` (the reset state first)."""
     gym = optional_import("gymnasium")
     env = gym.make(config.env, terminate_when_unhealthy=False, max_episode_steps=config.steps)
@@ -77,7 +78,9 @@ def simulate_walker(config: WalkerConfig) -> np.ndarray:
     return episodes
 
 
-def walker_trajectories(cache: str | Path, config: WalkerConfig = WalkerConfig()) -> np.ndarray:
+def walker_trajectories(
+    cache: str | Path, config: WalkerConfig = WalkerConfig()
+) -> Float[np.ndarray, "batch time state"]:
     """Trajectories for ``config``, simulated once and then read from ``cache`` (an ``.npz`` file)."""
     cache = Path(cache)
     key = json.dumps(dataclasses.asdict(config), sort_keys=True)
@@ -95,8 +98,12 @@ def walker_trajectories(cache: str | Path, config: WalkerConfig = WalkerConfig()
 
 
 def irregular_windows(
-    episodes: np.ndarray, rng: np.random.Generator, keep: float, window: int, stride: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    episodes: Float[np.ndarray, "batch time state"], rng: np.random.Generator, keep: float, window: int, stride: int
+) -> tuple[
+    Float[np.ndarray, "windows window state"],
+    Float[np.ndarray, "windows window"],
+    Float[np.ndarray, "windows window state"],
+]:
     """Next-state windows from each episode, with each step kept with probability ``keep``.
 
     Returns:
@@ -119,7 +126,7 @@ def irregular_windows(
 
 
 def walker_kinematics(
-    episodes: np.ndarray,
+    episodes: Float[np.ndarray, "batch time state"],
     *,
     seed: int = 0,
     keep: float = 0.9,

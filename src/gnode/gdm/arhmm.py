@@ -11,7 +11,6 @@ import dataclasses
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 from jax.typing import ArrayLike
 from jaxtyping import Array, Float
 
@@ -89,7 +88,7 @@ def m_step(
     )
 
 
-def fit_arhmm(y: np.ndarray, states: int, config: ARHMMConfig = ARHMMConfig()) -> ARHMM:
+def fit_arhmm(y: Float[ArrayLike, "time obs"], states: int, config: ARHMMConfig = ARHMMConfig()) -> ARHMM:
     """EM on one sequence ``(time, N)`` from k-means states."""
     check_states(states)
     y = check_observations(y)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+from jaxtyping import Float
 
 from gnode.errors import ConfigError, DataError
 
@@ -14,7 +17,9 @@ def check_states(states: int) -> int:
     return states
 
 
-def check_observations(y: np.ndarray, observations: int | None = None, name: str = "observations") -> np.ndarray:
+def check_observations(
+    y: Any, observations: int | None = None, name: str = "observations"
+) -> Float[np.ndarray, "time obs"]:
     """A finite ``(time >= 2, N)`` float array, N matching the model when given; else a one-line DataError."""
     y = np.asarray(y, dtype=np.float32)
     if y.ndim != 2 or y.shape[0] < 2:

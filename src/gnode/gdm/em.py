@@ -8,10 +8,13 @@ from collections.abc import Callable
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 from jaxtyping import Array, Float
 
 
-def kmeans_states(series: np.ndarray, states: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def kmeans_states(
+    series: Float[ArrayLike, "time latent"], states: int, seed: int
+) -> tuple[Float[np.ndarray, "time modes"], Float[np.ndarray, "modes modes"]]:
     """Initial hard states: k-means on (value, change) of a ``(time, D)`` series (the first step takes the second's
     label). Returns the one-hot states ``(time, K)`` and the transition counts ``(K, K)``."""
     from sklearn.cluster import KMeans

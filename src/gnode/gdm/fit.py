@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import optax
+from jax.typing import ArrayLike
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from gnode.errors import ConfigError, DivergenceError
@@ -108,7 +109,7 @@ def _trainable(model: GDM, posterior: AbstractPosterior, frozen: tuple[str, ...]
 
 
 def fit_gdm(
-    y: np.ndarray,
+    y: Float[ArrayLike, "time obs"],
     model: GDM,
     posterior: AbstractPosterior,
     config: GDMFitConfig = GDMFitConfig(),

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import numpy as np
+from jax.typing import ArrayLike
+from jaxtyping import Float, Int
 
 from gnode.errors import DataError
 
 
-def mean_r2(prediction: np.ndarray, target: np.ndarray) -> float:
+def mean_r2(prediction: Float[ArrayLike, "time obs"], target: Float[ArrayLike, "time obs"]) -> float:
     """R² of each output dimension, ``1 − SS_res / SS_tot``, averaged over dimensions (the authors' R²)."""
     prediction, target = np.asarray(prediction, np.float64), np.asarray(target, np.float64)
     if prediction.shape != target.shape or target.ndim != 2:
@@ -19,7 +21,11 @@ def mean_r2(prediction: np.ndarray, target: np.ndarray) -> float:
 
 
 def state_accuracy(
-    train_states: np.ndarray, train_labels: np.ndarray, test_states: np.ndarray, test_labels: np.ndarray, k: int = 10
+    train_states: Float[ArrayLike, "time modes"],
+    train_labels: Int[ArrayLike, " time"],
+    test_states: Float[ArrayLike, "test modes"],
+    test_labels: Int[ArrayLike, " test"],
+    k: int = 10,
 ) -> float:
     """ "State quality": a k-nearest-neighbour classifier (Euclidean, k = 10) from the inferred states of the training
     sequence to its true labels, scored on the test sequence. States may be soft (GDM) or one-hot (baselines); the
@@ -33,7 +39,7 @@ def state_accuracy(
     return float(classifier.score(test_states, np.asarray(test_labels)))
 
 
-def switching_rate(states: np.ndarray) -> float:
+def switching_rate(states: Float[ArrayLike, "time modes"]) -> float:
     """Changes of the most likely state per time step."""
     labels = np.asarray(states).argmax(-1) if np.ndim(states) == 2 else np.asarray(states)
     return float(np.mean(labels[1:] != labels[:-1]))

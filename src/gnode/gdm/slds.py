@@ -20,6 +20,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.typing import ArrayLike
 from jaxtyping import Array, Float, Int
 
 from gnode.errors import ConfigError
@@ -186,7 +187,12 @@ def _dynamics_log_likelihoods(
     return -0.5 * jnp.sum(jnp.log(2 * jnp.pi * model.dynamics_variance) + expected / model.dynamics_variance, axis=-1)
 
 
-def z_step(model: SLDS, mean, cov, cross):
+def z_step(
+    model: SLDS,
+    mean: Float[Array, "time latent"],
+    cov: Float[Array, "time latent latent"],
+    cross: Float[Array, "time-1 latent latent"],
+) -> tuple[Float[Array, "time modes"], Float[Array, "modes modes"]]:
     """The state marginals ``q(z)`` given ``q(x)`` (HMM smoothing)."""
     hmm = optional_import("dynamax.hidden_markov_model.inference", "gdm")
     log_likelihoods = jnp.concatenate(
@@ -292,7 +298,7 @@ def _initialize(y: np.ndarray, states: int, config: SLDSConfig) -> tuple[SLDS, P
     return m_step(template, jnp.asarray(y), q, config), q
 
 
-def fit_slds(y: np.ndarray, states: int, config: SLDSConfig = SLDSConfig()) -> tuple[SLDS, Posterior]:
+def fit_slds(y: Float[ArrayLike, "time obs"], states: int, config: SLDSConfig = SLDSConfig()) -> tuple[SLDS, Posterior]:
     """Fit an SLDS / rSLDS to one sequence ``(time, N)`` by variational EM.
 
     Returns:
@@ -318,7 +324,7 @@ def _em_iteration(model: SLDS, data: Float[Array, "time obs"], probs: Float[Arra
     return m_step(model, data, q, config), q.probs
 
 
-def infer(model: SLDS, y: np.ndarray, rounds: int = 20) -> Posterior:
+def infer(model: SLDS, y: Float[ArrayLike, "time obs"], rounds: int = 20) -> Posterior:
     """The posterior of a new sequence under fixed parameters: ``rounds`` E-step alternations from uniform states
     (the authors' ``approximate_posterior``: 20)."""
     y = jnp.asarray(check_observations(y, model.emission.shape[0]))

@@ -34,7 +34,7 @@ class AbstractFunctionalField(eqx.Module):
         """The shapes of the weight arrays, in the order they are read from ``theta``."""
 
     @abc.abstractmethod
-    def apply(self, z: Array, weights: tuple[Array, ...]) -> Array:
+    def apply(self, z: Float[Array, "..."], weights: tuple[Array, ...]) -> Float[Array, "..."]:
         """The velocity at ``z`` for weight arrays of :attr:`shapes`."""
 
     @property
@@ -54,7 +54,7 @@ class AbstractFunctionalField(eqx.Module):
             raise ConfigError(f"the field's weights have shapes {list(self.shapes)}, got {list(shapes)}")
         return jnp.concatenate([jnp.ravel(jnp.asarray(w, jnp.float32)) for w in weights])
 
-    def __call__(self, z: Array, theta: Float[Array, " params"]) -> Array:
+    def __call__(self, z: Float[Array, "..."], theta: Float[Array, " params"]) -> Float[Array, "..."]:
         """The velocity ``f(z; theta)``, of the shape of ``z``."""
         return self.apply(z, self.unflatten(theta))
 
@@ -99,7 +99,7 @@ class FunctionalMLP(AbstractFunctionalField):
             shapes += [(fan_out, fan_in), (fan_out,)]
         return tuple(shapes)
 
-    def apply(self, z: Array, weights: tuple[Array, ...]) -> Array:
+    def apply(self, z: Float[Array, "..."], weights: tuple[Array, ...]) -> Float[Array, "..."]:
         phi = self.activation
         layers = len(weights) // 2
         for i in range(layers):
@@ -149,7 +149,7 @@ class FunctionalConv(AbstractFunctionalField):
         c, k, h = self.state_shape[0], self.kernel, self.hidden
         return ((h, c, k, k), (h,), (c, h, k, k), (c,))
 
-    def apply(self, z: Array, weights: tuple[Array, ...]) -> Array:
+    def apply(self, z: Float[Array, "..."], weights: tuple[Array, ...]) -> Float[Array, "..."]:
         w1, b1, w2, b2 = weights
         conv = lambda x, w: jax.lax.conv_general_dilated(x[None], w, (1, 1), "SAME")[0]  # noqa: E731
         hidden = self.activation(conv(z, w1) + b1[:, None, None])

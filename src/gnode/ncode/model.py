@@ -30,7 +30,9 @@ class Augment(eqx.Module):
 
     extra: int = eqx.field(static=True)
 
-    def __call__(self, x: Array, *, key: PRNGKeyArray | None = None) -> Array:  # key: eqx.nn.Sequential passes one
+    def __call__(
+        self, x: Float[Array, "..."], *, key: PRNGKeyArray | None = None
+    ) -> Float[Array, "..."]:  # key: eqx.nn.Sequential passes one
         return jnp.concatenate([x, jnp.zeros((self.extra, *x.shape[1:]), x.dtype)])
 
 
@@ -39,7 +41,9 @@ class Reshape(eqx.Module):
 
     shape: tuple[int, ...] = eqx.field(static=True)
 
-    def __call__(self, x: Array, *, key: PRNGKeyArray | None = None) -> Array:  # key: eqx.nn.Sequential passes one
+    def __call__(
+        self, x: Float[Array, "..."], *, key: PRNGKeyArray | None = None
+    ) -> Float[Array, "..."]:  # key: eqx.nn.Sequential passes one
         return x.reshape(self.shape)
 
 
@@ -48,7 +52,9 @@ class LearnedConstant(eqx.Module):
 
     value: Array
 
-    def __call__(self, x: Array, *, key: PRNGKeyArray | None = None) -> Array:  # key: eqx.nn.Sequential passes one
+    def __call__(
+        self, x: Float[Array, "..."], *, key: PRNGKeyArray | None = None
+    ) -> Float[Array, "..."]:  # key: eqx.nn.Sequential passes one
         return self.value
 
 

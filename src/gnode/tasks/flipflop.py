@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+from jaxtyping import Float
 
 from gnode.data import SequenceData
 from gnode.errors import ConfigError, by_name
@@ -78,7 +79,7 @@ def _pulse_value(spec: FlipFlopSpec, rng: np.random.Generator) -> tuple[np.ndarr
 
 def flipflop_trials(
     spec: FlipFlopSpec, num_trials: int, *, steps: int = 100, width: int = 2, hold: int = 0, seed: int = 8
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[Float[np.ndarray, "batch time inp"], Float[np.ndarray, "batch time out"]]:
     """Inputs and targets, both ``(num_trials, steps + hold, channels)`` float32."""
     rng = np.random.default_rng(seed)
     inputs = np.zeros((num_trials, steps + hold, spec.channels), np.float32)

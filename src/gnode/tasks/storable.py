@@ -12,6 +12,7 @@ import itertools
 import math
 
 import numpy as np
+from jaxtyping import Float
 
 from gnode.errors import ConfigError
 
@@ -30,7 +31,7 @@ class StorableSet(abc.ABC):
         """Intrinsic dimension (0 for points, 1 for a circle, ...)."""
 
     @abc.abstractmethod
-    def sample(self, count: int) -> np.ndarray:
+    def sample(self, count: int) -> Float[np.ndarray, "count out"]:
         """About ``count`` evenly spread points of the set, ``(M, dim)`` float64 (all of them for a finite set)."""
 
     @abc.abstractmethod
@@ -55,7 +56,7 @@ class Points(StorableSet):
     def dimension(self) -> int:
         return 0
 
-    def sample(self, count: int) -> np.ndarray:
+    def sample(self, count: int) -> Float[np.ndarray, "count out"]:
         return np.asarray(self.points, np.float64)
 
     def diameter(self) -> float:
@@ -89,7 +90,7 @@ class Box(StorableSet):
     def dimension(self) -> int:
         return len(self.half_widths)
 
-    def sample(self, count: int) -> np.ndarray:
+    def sample(self, count: int) -> Float[np.ndarray, "count out"]:
         per_axis = max(2, math.ceil(count ** (1.0 / self.dim)))
         axes = [np.linspace(-a, a, per_axis) for a in self.half_widths]
         return np.stack(np.meshgrid(*axes, indexing="ij"), axis=-1).reshape(-1, self.dim)
@@ -120,7 +121,7 @@ class Annulus(StorableSet):
     def dimension(self) -> int:
         return 1 if self.inner == self.outer else 2
 
-    def sample(self, count: int) -> np.ndarray:
+    def sample(self, count: int) -> Float[np.ndarray, "count out"]:
         if self.dimension == 1:
             theta = 2 * np.pi * np.arange(count) / count
             return self.outer * np.stack([np.cos(theta), np.sin(theta)], axis=1)

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from jaxtyping import Float
 from scipy.interpolate import CubicSpline
 
 from gnode.errors import ConfigError
@@ -21,7 +22,7 @@ TARGET_KINDS = ("spline", "gp")
 
 def random_trajectories(
     count: int, knots: int, dim: int, steps: int, *, kind: str = "spline", seed: int | Sequence[int] = 0
-) -> np.ndarray:
+) -> Float[np.ndarray, "batch time out"]:
     """``count`` targets of complexity ``knots``, shape ``(count, steps, dim)`` float32.
 
     ``seed`` may be a sequence of integers (e.g. ``(seed, knots, index)``) to give every target its own stream.

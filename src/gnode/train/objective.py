@@ -18,7 +18,7 @@ import jax.numpy as jnp
 import numpy as np
 from jaxtyping import Array, Float, PyTree
 
-from gnode.data import ArrayData, SequenceData, validate
+from gnode.data import AbstractData, ArrayData, SequenceData, validate
 from gnode.errors import DataError
 from gnode.losses import MSE, AbstractLoss, check_loss
 from gnode.solve import AbstractIntegrator, Euler
@@ -30,7 +30,7 @@ class AbstractObjective(eqx.Module):
     loss: eqx.AbstractVar[AbstractLoss]
 
     @abc.abstractmethod
-    def arrays(self, model: PyTree, data, name: str) -> dict[str, Array | None]:
+    def arrays(self, model: PyTree, data: AbstractData, name: str) -> dict[str, Array | None]:
         """Check ``data`` against ``model`` (one-line :class:`DataError` naming ``name``) and return its arrays,
         each with the samples on axis 0."""
 
@@ -58,7 +58,7 @@ class SequenceObjective(AbstractObjective):
     def __check_init__(self):
         check_loss(self.loss)
 
-    def arrays(self, model: PyTree, data, name: str) -> dict[str, Array | None]:
+    def arrays(self, model: PyTree, data: AbstractData, name: str) -> dict[str, Array | None]:
         if not isinstance(data, SequenceData):
             raise DataError(f"{name}: a sequence model trains on SequenceData, got {type(data).__name__}")
         data = validate(data, name)
@@ -106,7 +106,7 @@ class MapObjective(AbstractObjective):
     def __check_init__(self):
         check_loss(self.loss)
 
-    def arrays(self, model: PyTree, data, name: str) -> dict[str, Array | None]:
+    def arrays(self, model: PyTree, data: AbstractData, name: str) -> dict[str, Array | None]:
         if not isinstance(data, ArrayData):
             raise DataError(f"{name}: expected ArrayData, got {type(data).__name__}")
         x = np.asarray(data.inputs, np.float32)
