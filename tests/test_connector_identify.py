@@ -29,6 +29,7 @@ def test_ridge_is_exact_on_a_small_full_rank_problem():
     np.testing.assert_allclose(ridge_loadings(latents, m, ridge=1e-12), n, rtol=1e-3, atol=1e-3)
 
 
+@pytest.mark.bad_input
 def test_bad_inputs_are_data_errors():
     with pytest.raises(DataError, match="need latents"):
         ridge_loadings(np.zeros((4, 10)), np.zeros((5, 2)))

@@ -60,6 +60,7 @@ def test_silencing_a_kmeans_cluster_matches_silencing_its_population(quad):
     assert np.linalg.norm(other - truth) / np.linalg.norm(truth) > 1.0
 
 
+@pytest.mark.bad_input
 def test_bad_points_are_data_errors():
     with pytest.raises(DataError):
         gmm_cross_validation(np.zeros(5))

@@ -91,6 +91,7 @@ def test_a_time_averaged_elbo_divides_only_the_data_term_by_the_length():
     assert np.isclose(averaged, (summed - entropy) / 50 + entropy, rtol=1e-5)
 
 
+@pytest.mark.bad_input
 def test_bad_inputs_are_one_line_errors():
     model, posterior = fresh()
     data = nascar("standard", time=50).observations

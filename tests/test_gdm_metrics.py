@@ -12,6 +12,11 @@ def test_r2_is_one_for_a_perfect_prediction_and_zero_for_the_mean():
     assert mean_r2(np.broadcast_to(y.mean(0), y.shape), y) == pytest.approx(0.0, abs=1e-12)
     half = mean_r2(y.mean(0) + 0.5 * (y - y.mean(0)), y)  # per-dimension R² averaged: scale-free
     assert half == pytest.approx(0.75)
+
+
+@pytest.mark.bad_input
+def test_r2_of_unequal_shapes_is_a_data_error():
+    y = np.zeros((100, 3))
     with pytest.raises(DataError):
         mean_r2(y, y[:50])
 

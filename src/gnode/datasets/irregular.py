@@ -27,7 +27,7 @@ class Observed:
 
 
 def drop_points(
-    series: list[Float[np.ndarray, "time inp"]], fraction: float, rng: np.random.Generator
+    series: list[Float[np.ndarray, "_time inp"]], fraction: float, rng: np.random.Generator
 ) -> list[Observed]:
     """Remove from each series its own random ``fraction`` of time points (rounded down; one point always stays).
 

@@ -50,7 +50,7 @@ def read_wav(path: Path, sample_rate: int = SAMPLE_RATE) -> Float[np.ndarray, " 
 
 def read_speech_commands(
     root: str | Path, keywords: Sequence[str] = KEYWORDS, sample_rate: int = SAMPLE_RATE
-) -> tuple[list[Float[np.ndarray, " samples"]], Int[np.ndarray, " batch"]]:
+) -> tuple[list[Float[np.ndarray, " _samples"]], Int[np.ndarray, " batch"]]:
     """Waveforms and label indices (into ``keywords``) from ``root/<keyword>/*.wav``.
 
     Folders of other words (and ``_background_noise_``) are ignored, as in the 10-keyword task.
@@ -98,7 +98,7 @@ def synthesize_keywords(
 
 
 def augment(
-    waves: list[Float[np.ndarray, " samples"]],
+    waves: list[Float[np.ndarray, " _samples"]],
     rng: np.random.Generator,
     *,
     shift: float,
@@ -128,7 +128,7 @@ def mfcc(
 
 
 def keyword_features(
-    waves: list[Float[np.ndarray, " samples"]],
+    waves: list[Float[np.ndarray, " _samples"]],
     labels: Int[np.ndarray, " batch"],
     *,
     seed: int = 0,

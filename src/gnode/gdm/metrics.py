@@ -39,7 +39,7 @@ def state_accuracy(
     return float(classifier.score(test_states, np.asarray(test_labels)))
 
 
-def switching_rate(states: Float[ArrayLike, "time modes"]) -> float:
-    """Changes of the most likely state per time step."""
+def switching_rate(states: Float[ArrayLike, "time modes"] | Int[ArrayLike, " time"]) -> float:
+    """Changes of the most likely state per time step (``states``: probabilities, or state labels)."""
     labels = np.asarray(states).argmax(-1) if np.ndim(states) == 2 else np.asarray(states)
     return float(np.mean(labels[1:] != labels[:-1]))
