@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Regenerates the N-CODE section of docs/results.md (about 40 min on 2 CPU cores).
+# Regenerates the N-CODE section of docs/results.md (19 minutes on 2 CPU cores).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=${1:-runs/ncode}
