@@ -17,7 +17,7 @@ import jax.random as jr
 import numpy as np
 
 from gnode.connector.lowrank import LowRankRNN, flow_field_error, latent_grid
-from gnode.connector.model import ConnectorConfig, fit_connector
+from gnode.connector.model import SCHEDULES, ConnectorConfig, fit_connector
 from gnode.reproduce.connector.generators import make_connectivity, quadstable_mean
 
 
@@ -30,7 +30,7 @@ def main() -> None:
     for schedule in ("constant", "cosine"):
         errors[schedule] = []
         for seed in range(4):
-            config = ConnectorConfig(n_epochs=1, samples=16, schedule=schedule, seed=seed)
+            config = ConnectorConfig(n_epochs=1, samples=16, schedule=SCHEDULES[schedule](), seed=seed)
             model, _ = fit_connector(c.m, np.asarray(latents), config)
             m = np.asarray(model.sample_m(jr.key(7), 30_000))
             net = LowRankRNN(jnp.asarray(m), jnp.asarray(quadstable_mean(m), jnp.float32))

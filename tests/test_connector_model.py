@@ -1,10 +1,11 @@
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+import optax
 import pytest
 
 from gnode.connector.identify import ridge_loadings
-from gnode.connector.model import ConnectorConfig, fit_connector, ridge_targets
+from gnode.connector.model import ConnectorConfig, ConstantRate, CosineDecay, fit_connector, ridge_targets
 from gnode.errors import ConfigError, DataError
 from gnode.reproduce.connector.generators import make_connectivity, simulate_grid
 
@@ -48,3 +49,18 @@ def test_bad_inputs(ring):
         fit_connector(c.m[:10], trials.latents, SMALL)
     with pytest.raises(ConfigError):
         ConnectorConfig(alpha=2.0)
+    with pytest.raises(ConfigError, match="schedule must be"):
+        ConnectorConfig(schedule="cosine")
+
+
+def test_schedules_set_each_stages_rate():
+    assert ConstantRate()(1e-3, 100) == 1e-3
+    decay = CosineDecay()(1e-3, 100)
+    assert decay(0) == pytest.approx(1e-3) and decay(50) == pytest.approx(5e-4) and decay(100) == pytest.approx(0.0)
+    assert isinstance(ConnectorConfig().schedule, CosineDecay)  # the default: see docs/choices.md
+    assert ConnectorConfig(schedule=ConstantRate()).to_dict()["schedule"] == "ConstantRate"
+    params = {"w": jnp.ones(3)}
+    for schedule in (ConstantRate(), CosineDecay()):
+        optimizer = ConnectorConfig(schedule=schedule).optimizer(10)
+        assert isinstance(optimizer, optax.GradientTransformation)
+        optimizer.update(params, optimizer.init(params), params)

@@ -50,13 +50,20 @@ def fit(
 ):
     """LINT on the rates, the ridge estimate, and Connector on LINT's aligned loadings and latents."""
     from gnode.connector.lint import LintConfig
-    from gnode.connector.model import ConnectorConfig
+    from gnode.connector.model import SCHEDULES, ConnectorConfig
+    from gnode.errors import by_name
     from gnode.reproduce.connector.experiment import fit as run
 
     summary = run(
         out,
         lint=LintConfig(epochs=lint_epochs, lr=lint_lr, seed=seed),
-        connector=ConnectorConfig(m_epochs=m_epochs, n_epochs=n_epochs, samples=samples, schedule=schedule, seed=seed),
+        connector=ConnectorConfig(
+            m_epochs=m_epochs,
+            n_epochs=n_epochs,
+            samples=samples,
+            schedule=by_name(SCHEDULES, schedule, "schedule")(),
+            seed=seed,
+        ),
         loadings=loadings,
         latents_from=latents,
     )

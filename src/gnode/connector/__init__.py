@@ -5,11 +5,14 @@ from gnode.connector.flows import VelocityField, cfm_loss, transport
 from gnode.connector.identify import loading_correlation, ridge_loadings
 from gnode.connector.lint import LintConfig, RateModel, align, fit_lint, latents_of
 from gnode.connector.lowrank import LowRankRNN, flow_field_error, latent_grid
-from gnode.connector.model import Connector, ConnectorConfig, fit_connector
+from gnode.connector.model import AbstractSchedule, Connector, ConnectorConfig, ConstantRate, CosineDecay, fit_connector
 
 __all__ = [
+    "AbstractSchedule",
     "Connector",
     "ConnectorConfig",
+    "ConstantRate",
+    "CosineDecay",
     "LintConfig",
     "LowRankRNN",
     "RateModel",

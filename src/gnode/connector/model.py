@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 import time
 from typing import Any
@@ -27,7 +28,29 @@ from gnode.errors import ConfigError, DataError
 from gnode.train.optim import adamw
 from gnode.train.step import gradient_step, scan_steps
 
-SCHEDULES = ("constant", "cosine")
+
+class AbstractSchedule(eqx.Module):
+    """A stage's learning rate, from the base rate ``lr`` and the stage's number of updates."""
+
+    @abc.abstractmethod
+    def __call__(self, lr: float, steps: int) -> optax.ScalarOrSchedule: ...
+
+
+class ConstantRate(AbstractSchedule):
+    """``lr`` throughout (the authors')."""
+
+    def __call__(self, lr: float, steps: int) -> optax.ScalarOrSchedule:
+        return lr
+
+
+class CosineDecay(AbstractSchedule):
+    """A cosine decay from ``lr`` to zero over the stage."""
+
+    def __call__(self, lr: float, steps: int) -> optax.ScalarOrSchedule:
+        return optax.cosine_decay_schedule(lr, steps)
+
+
+SCHEDULES = {"constant": ConstantRate, "cosine": CosineDecay}  # names for the CLI
 
 
 class Connector(eqx.Module):
@@ -68,10 +91,10 @@ class ConnectorConfig:
         width, depth: hidden layers of both velocity MLPs; m_epochs: passes over the rows of M (minibatches of
             ``batch``); n_epochs: full-batch steps of the n-flow; lr, weight_decay: AdamW; ridge: λ of (A3);
             samples: S, loadings drawn from the m-flow per n-flow step; alpha: the RNN's step; scale: the n-flow's
-            output scale; steps: midpoint steps of the sampler; schedule: each stage's learning rate, ``constant``
-            (the authors') or ``cosine`` (decaying to zero over the stage; the default — at a constant rate the final
-            m-flow depends on the last minibatches: its flow field varied 6.6–10.4 % over seeds, against 4.4–7.1 %
-            with the decay; docs/choices.md); seed.
+            output scale; steps: midpoint steps of the sampler; schedule: each stage's learning rate,
+            :class:`ConstantRate` (the authors') or :class:`CosineDecay` (decaying to zero over the stage; the
+            default — at a constant rate the final m-flow depends on the last minibatches: its flow field varied
+            6.6–10.4 % over seeds, against 4.4–7.1 % with the decay; docs/choices.md); seed.
     """
 
     width: int = 128
@@ -86,20 +109,23 @@ class ConnectorConfig:
     alpha: float = 0.1
     scale: float = 1.0
     steps: int = 20
-    schedule: str = "cosine"
+    schedule: AbstractSchedule = dataclasses.field(default_factory=CosineDecay)
     seed: int = 0
 
     def __post_init__(self):
         sizes = (self.width, self.depth, self.m_epochs, self.n_epochs, self.batch, self.samples, self.steps)
         if min(sizes) <= 0 or not (self.lr > 0 and self.ridge > 0 and 0 < self.alpha <= 1 and self.scale > 0):
             raise ConfigError(f"connector settings must be positive (alpha in (0, 1]), got {self}")
-        if self.schedule not in SCHEDULES:
-            raise ConfigError(f"unknown schedule {self.schedule!r}; choose one of {list(SCHEDULES)}")
+        if not isinstance(self.schedule, AbstractSchedule):
+            raise ConfigError(f"schedule must be ConstantRate() or CosineDecay(), got {self.schedule!r}")
 
     def optimizer(self, steps: int) -> optax.GradientTransformation:
-        """AdamW for a stage of ``steps`` updates: a constant rate, or a cosine decay from ``lr`` to zero."""
-        rate = self.lr if self.schedule == "constant" else optax.cosine_decay_schedule(self.lr, steps)
-        return adamw(rate, self.weight_decay)
+        """AdamW for a stage of ``steps`` updates, at the rate ``schedule`` gives."""
+        return adamw(self.schedule(self.lr, steps), self.weight_decay)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as JSON values (the schedule by its class name)."""
+        return {**dataclasses.asdict(self), "schedule": type(self.schedule).__name__}
 
 
 def ridge_targets(

@@ -127,12 +127,12 @@ def fit(
     else:
         model, history = fit_connector(c.m, latents[split["train"]], connector)
     connector_seconds = time.perf_counter() - tick
-    save(out / "connector.npz", model, {"config": dataclasses.asdict(connector), "loadings": loadings})
+    save(out / "connector.npz", model, {"config": connector.to_dict(), "loadings": loadings})
     summary = {
         "loadings": loadings,
         "latents_from": latents_from,
         "lint": dataclasses.asdict(lint),
-        "connector": dataclasses.asdict(connector),
+        "connector": connector.to_dict(),
         "lint_seconds": lint_seconds,
         "connector_seconds": connector_seconds,
         "m_epoch_seconds_median": float(np.median(history["m_seconds"][1:] or history["m_seconds"])),
