@@ -10,7 +10,7 @@ __version__ = "0.2.0"
 from gnode import analysis, connector, gdm, ncode
 from gnode.data import AbstractData, ArrayData, SequenceData, validate
 from gnode.devices import use_cpu_cores
-from gnode.errors import CheckpointError, ConfigError, DataError, DivergenceError, GnodeError, RunDirError
+from gnode.errors import CheckpointError, ConfigError, DataError, DivergenceError, GnodeError, RunDirError, WriteError
 from gnode.fields import GNODE, GRU, LSTM, MGRU, NODE, RNN, AbstractField, make_field
 from gnode.init import critical_init
 from gnode.losses import (
@@ -80,6 +80,7 @@ __all__ = [
     "SequenceData",
     "SequenceObjective",
     "TrainConfig",
+    "WriteError",
     "ZeroState",
     "__version__",
     "accuracy",

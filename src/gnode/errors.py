@@ -29,6 +29,11 @@ class DivergenceError(GnodeError):
     """Training produced a non-finite loss; the last good checkpoint is kept."""
 
 
+class WriteError(GnodeError, OSError):
+    """A file or folder that could not be written (disk full, file too large, no permission); what was there
+    before is kept."""
+
+
 class RunDirError(GnodeError):
     """A run directory that would be overwritten, or is missing what ``--resume`` needs."""
 

@@ -163,8 +163,8 @@ def train_run(
     before it (from the last good checkpoint) with ``diverged_at_epoch`` set, instead of raising.
     """
     model, train, val = build(config)  # validates every setting before anything is written
-    if not resume:  # a resumed run starts from its own checkpoint, wherever init_from has gone since
-        model = warm_start(model, config)
+    if not (resume and RunDir(out).started):  # a resumed run starts from its own checkpoint, wherever init_from
+        model = warm_start(model, config)  # has gone since
     run = RunDir.create(out, config.to_dict(), resume=resume, defaults=RunConfig().to_dict())
     tick = time.perf_counter()
     diverged_at = None

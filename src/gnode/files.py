@@ -16,27 +16,52 @@ from typing import Any
 
 import numpy as np
 
-from gnode.errors import DataError
+from gnode.errors import DataError, WriteError
+
+TEMPORARY = ".tmp-"  # in the name of a file being written (".<name>.tmp-<pid>"); one left behind is a crash's
 
 
 def atomic_write(path: str | os.PathLike, payload: bytes) -> None:
-    """Write ``payload`` to ``path`` so that readers see the old or the new file, never a mix."""
+    """Write ``payload`` to ``path`` so that readers see the old or the new file, never a mix.
+
+    Raises:
+        WriteError: the write failed (disk full, file too large, no permission...); ``path`` is as it was and no
+            temporary file is left.
+    """
     path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "wb") as f:
-        f.write(payload)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    dir_fd = os.open(path.parent, os.O_RDONLY)
+    tmp = path.with_name(f".{path.name}{TEMPORARY}{os.getpid()}")
     try:
-        os.fsync(dir_fd)
-    finally:
-        os.close(dir_fd)
+        with open(tmp, "wb") as f:
+            f.write(payload)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        dir_fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(dir_fd)
+        finally:
+            os.close(dir_fd)
+    except OSError as error:
+        tmp.unlink(missing_ok=True)
+        raise WriteError(f"cannot write {path}: {error.strerror or error}") from None
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> None:
     atomic_write(path, (json.dumps(obj, indent=2, sort_keys=True) + "\n").encode())
+
+
+def write_text(path: str | os.PathLike, text: str) -> None:
+    """Write ``text`` (UTF-8) to ``path`` atomically."""
+    atomic_write(path, text.encode())
+
+
+def remove_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the half-written files a killed process left in ``folder`` (not in its subfolders); return them."""
+    folder = Path(folder)
+    stale = [p for p in folder.glob(f".*{TEMPORARY}*") if p.is_file()] if folder.is_dir() else []
+    for p in stale:
+        p.unlink(missing_ok=True)
+    return stale
 
 
 def npz_bytes(**arrays: np.ndarray) -> bytes:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import itertools
 import json
 import time
@@ -21,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from gnode.errors import ConfigError
-from gnode.files import atomic_write, write_json
+from gnode.files import atomic_write, write_json, write_text
 from gnode.settings import read_settings_file
 
 
@@ -107,11 +108,12 @@ class SweepStore:
     def write_table(self, summary: dict[str, Any]) -> list[dict[str, Any]]:
         rows = self.rows()
         columns = list(dict.fromkeys(key for row in rows for key in row))
-        with open(self.path / "results.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, columns)
-            writer.writeheader()
-            for row in rows:
-                writer.writerow({k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in row.items()})
+        text = io.StringIO()
+        writer = csv.DictWriter(text, columns)
+        writer.writeheader()
+        for row in rows:
+            writer.writerow({k: json.dumps(v) if isinstance(v, list | dict) else v for k, v in row.items()})
+        write_text(self.path / "results.csv", text.getvalue())
         write_json(self.path / "summary.json", {**summary, "finished_cells": len(rows)})
         return rows
 

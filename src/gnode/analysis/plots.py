@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -22,6 +23,7 @@ from jaxtyping import Float
 from gnode.analysis.fixed_points import FixedPoints
 from gnode.analysis.jacobian import TrajectorySpectra
 from gnode.fields import AbstractField
+from gnode.files import atomic_write
 from gnode.tasks.storable import StorableSet
 
 STABILITY_COLOURS = {"stable": "tab:blue", "saddle": "tab:orange", "unstable": "tab:red"}
@@ -41,9 +43,12 @@ def _colour(stability: str) -> str:
 
 
 def save_figure(fig, path: str | Path) -> None:
+    """Lay out ``fig``, write it to ``path`` atomically (the format from the suffix) and close it."""
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=Path(path).suffix.lstrip(".") or "png", dpi=110)
     pyplot().close(fig)
+    atomic_write(path, buffer.getvalue())
 
 
 def _draw_fixed(ax, points: ArrayLike, stability: list[str], project=lambda p: p) -> None:

@@ -20,7 +20,7 @@ from gnode.analysis.jacobian import Autonomous, along_trajectories, gate_decompo
 from gnode.analysis.plots import plot_cloud, plot_plane, plot_readout, plot_trajectory_spectra
 from gnode.errors import ConfigError
 from gnode.experiment import build, load_run
-from gnode.files import write_json
+from gnode.files import write_json, write_text
 from gnode.model import Model, predict
 from gnode.tasks import FLIPFLOP_TASKS
 from gnode.tasks.storable import Points, StorableSet
@@ -249,9 +249,10 @@ def write_report(path: Path, title: str, summary: dict[str, Any], figures: dict[
         f'<figure><img src="{html.escape(f)}" style="max-width:100%"><figcaption>{html.escape(c)}</figcaption></figure>'
         for f, c in figures.items()
     )
-    path.write_text(
+    write_text(
+        path,
         f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head><body>"
         f"<h1>gnode analysis: {html.escape(title)}</h1>"
         f"{_table(['quantity', 'value'], [list(r) for r in _rows('', numbers)])}"
-        f"<h2>Fixed points</h2>{_table(header, points)}{images}</body></html>\n"
+        f"<h2>Fixed points</h2>{_table(header, points)}{images}</body></html>\n",
     )

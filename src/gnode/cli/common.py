@@ -23,6 +23,10 @@ def one_line_errors(func):
         except GnodeError as err:
             print(f"gnode: error: {err}", file=sys.stderr)
             raise typer.Exit(2) from None
+        except OSError as err:  # a folder that cannot be made, a file that cannot be read: name it, in one line
+            where = f"{err.filename}: " if err.filename else ""
+            print(f"gnode: error: {where}{err.strerror or err}", file=sys.stderr)
+            raise typer.Exit(2) from None
 
     return wrapper
 

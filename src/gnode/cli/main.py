@@ -213,6 +213,7 @@ def bench_real(
     from gnode.devices import use_cpu_cores
 
     use_cpu_cores()  # before JAX starts: each ensemble's members are split over the cores
+    from gnode.files import write_text
     from gnode.reproduce.realworld import protocol, tasks
 
     config = protocol.BenchConfig(
@@ -241,7 +242,7 @@ def bench_real(
     console.print(f"{built.title}: {built.details['shapes']}")
     rows = protocol.run_benchmark(built, config, out, progress=progress)
     table = protocol.markdown_table(rows, built.loss)
-    (out / "table.md").write_text(f"### {built.title}\n\n{table}\n")
+    write_text(out / "table.md", f"### {built.title}\n\n{table}\n")
     console.print(table)
 
 
@@ -254,7 +255,7 @@ def demo(
 ):
     """Train a 2-D gnODE on the ring task and read what it learned (a few minutes on 2 CPU cores)."""
     from gnode.experiment import RunConfig, train_run
-    from gnode.files import write_json
+    from gnode.files import write_json, write_text
 
     config = RunConfig(
         task="ring",
@@ -291,7 +292,7 @@ def demo(
         f"  figures and report: {out / 'analysis'} (plane.png, readout.png, spectra.png, report.html)",
         f"  run directory: {out / 'run'}; wall time {summary['wall_seconds']:.0f} s (training {trained_seconds:.0f} s)",
     ]
-    (out / "report.txt").write_text("\n".join(report) + "\n")
+    write_text(out / "report.txt", "\n".join(report) + "\n")
     print_table(f"gnode demo -> {out}", {**{k: summary[k] for k in ("val_mse", "val_r2", "wall_seconds")}, **rows})
 
 

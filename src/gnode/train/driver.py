@@ -157,7 +157,7 @@ def fit(
             ``config``'s rate, decay and clip). ``config.lr`` and ``weight_decay`` do not reach a given one.
         callbacks: side effects after every epoch and at the end (:mod:`gnode.train.callbacks`).
         run_dir: write metrics, checkpoints and the best model there (adds a :class:`RunFiles` callback).
-        resume: continue from ``run_dir``'s checkpoint, exactly where it stopped.
+        resume: continue from ``run_dir``'s checkpoint, exactly where it stopped (from epoch 0 if it has none).
         progress: show a progress bar (adds a :class:`ProgressBar` callback).
         members: ensemble size, or None for a single model.
         hyperparams: per-member ``lr`` and ``weight_decay`` arrays (ensembles; default from config).
@@ -202,9 +202,11 @@ def fit(
             )
         )
     history: list[dict[str, Any]] = []
-    if resume:
+    if resume and run_dir.started:
         state, _ = load_tree(run_dir.checkpoint_path, state)
         history = run_dir.truncate_metrics(int(np.max(np.asarray(state.epoch))))
+    elif resume:  # killed before its first checkpoint: start again from epoch 0
+        run_dir.truncate_metrics(0)
     if members is not None:
         state, seed_arr = shard_members((state, seed_arr), members)
     steps_per_epoch = num_samples // config.batch_size

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from gnode.errors import RunDirError
-from gnode.files import write_json
+from gnode.files import remove_temporaries, write_json, write_text
 
 EXTENDABLE = ("epochs",)  # settings a resumed run may change (train longer)
 
@@ -28,14 +28,16 @@ class RunDir:
     def create(
         cls, path: str | Path, config: dict[str, Any], *, resume: bool = False, defaults: dict[str, Any] | None = None
     ) -> RunDir:
-        """Open ``path`` for a new run (it must be empty or absent) or for ``--resume`` (it must hold one).
+        """Open ``path`` for a new run (it must be empty or absent) or for ``--resume``.
 
-        ``defaults`` fill the keys a saved config lacks (a run written before those settings existed).
+        A resumed run continues from its checkpoint; one killed before its first checkpoint starts again from
+        epoch 0 (:attr:`started` is False), and one killed before even its config was written starts as new.
+        The files a killed write left half-done are removed. ``defaults`` fill the keys a saved config lacks (a
+        run written before those settings existed).
         """
         run = cls(path)
-        if resume:
-            if not run.checkpoint_path.is_file():
-                raise RunDirError(f"cannot resume: no checkpoint in {run.path}")
+        if resume and run.config_path.is_file():
+            remove_temporaries(run.path)
             saved = {**(defaults or {}), **run.read_config()}
             changed = sorted(
                 k for k in set(saved) | set(config) if saved.get(k) != config.get(k) and k not in EXTENDABLE
@@ -44,11 +46,18 @@ class RunDir:
                 raise RunDirError(f"cannot resume {run.path}: the config differs in {changed}")
             write_json(run.config_path, config)
             return run
+        if resume:
+            remove_temporaries(run.path)  # killed before its config was written: nothing of the run is there
         if run.path.exists() and (not run.path.is_dir() or any(run.path.iterdir())):
             raise RunDirError(f"{run.path} exists and is not empty; choose a new --out or pass --resume")
         run.path.mkdir(parents=True, exist_ok=True)
         write_json(run.config_path, config)
         return run
+
+    @property
+    def started(self) -> bool:
+        """Whether the run has a checkpoint to continue from."""
+        return self.checkpoint_path.is_file()
 
     def read_config(self) -> dict[str, Any]:
         try:
@@ -76,7 +85,7 @@ class RunDir:
     def truncate_metrics(self, last_epoch: int) -> list[dict[str, Any]]:
         """Keep only rows up to ``last_epoch`` (the checkpoint's), as after a crash."""
         rows = [r for r in self.read_metrics() if r["epoch"] <= last_epoch]
-        self.metrics_path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+        write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
         return rows
 
     def write_summary(self, summary: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from gnode.analysis.plots import save_figure
 from gnode.reproduce.expressivity.capacity import ungated, variant, variant_label
 
 
@@ -42,9 +43,7 @@ def plot_r2_curves(table: Sequence[dict], threshold: float, path: Path) -> None:
             if j == 0:
                 ax.set_ylabel("median R²")
     axes[0, -1].legend(fontsize=7, loc="lower left")
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_capacity(table: Sequence[dict], path: Path) -> None:
@@ -74,9 +73,7 @@ def plot_capacity(table: Sequence[dict], path: Path) -> None:
         ax.set_title(model)
     axes[0, 0].set_ylabel("capacity (largest K passed)")
     axes[0, -1].legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)
 
 
 def plot_gating(table: Sequence[dict], path: Path) -> None:
@@ -101,6 +98,4 @@ def plot_gating(table: Sequence[dict], path: Path) -> None:
     ax.set_yticks(range(len(dims)), [f"N = {d}" for d in dims])
     ax.set_title("log2(gnODE capacity / nODE capacity)", fontsize=9)
     fig.colorbar(image, ax=ax)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(fig, path)

@@ -4,11 +4,12 @@ to a capacity table with figures (``gnode expressivity CONFIG``)."""
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Any
 
 from gnode.errors import ConfigError
-from gnode.files import write_json
+from gnode.files import write_json, write_text
 from gnode.reproduce.expressivity.capacity import capacity_table, ungated, variant, variant_label
 from gnode.reproduce.expressivity.figures import plot_capacity, plot_gating, plot_r2_curves
 from gnode.reproduce.expressivity.fit import FitCell, fit_group, group_key
@@ -79,13 +80,13 @@ def run_expressivity(
     out = Path(out)
     rows = run_sweep(cells, group_key=group_key, run_group=fit_group, out=out, ray_address=ray_address, log=log)
     table = capacity_table(rows, threshold)
-    with open(out / "capacity.csv", "w", newline="") as f:
-        columns = [k for k in table[0] if k != "median_r2"]
-        writer = csv.DictWriter(f, columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows(table)
+    csv_text = io.StringIO()
+    writer = csv.DictWriter(csv_text, [k for k in table[0] if k != "median_r2"], extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows(table)
+    write_text(out / "capacity.csv", csv_text.getvalue())
     text = markdown_table(table) + "\n\n" + dimension_needed_table(table)
-    (out / "capacity.md").write_text(text + "\n")
+    write_text(out / "capacity.md", text + "\n")
     plot_r2_curves(table, threshold, out / "r2_vs_k.png")
     plot_capacity(table, out / "capacity_vs_n.png")
     plot_gating(table, out / "gating.png")

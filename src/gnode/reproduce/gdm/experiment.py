@@ -25,7 +25,7 @@ import jax.random as jr
 import numpy as np
 
 from gnode.errors import ConfigError, DataError
-from gnode.files import load_arrays, save_arrays, write_json
+from gnode.files import load_arrays, save_arrays, write_json, write_text
 from gnode.gdm import arhmm, slds
 from gnode.gdm.data import check_states
 from gnode.gdm.fit import GDMFitConfig, fit_gdm
@@ -277,7 +277,7 @@ def evaluate_nascar(out: str | Path, *, neighbours: int = 10) -> dict[str, Any]:
         "std": {p: {m: _aggregate(r, _std) for m, r in by.items()} for p, by in runs.items()},
     }
     write_json(out / "summary.json", summary)
-    (out / "table.md").write_text(results_table(summary))
+    write_text(out / "table.md", results_table(summary))
     inferred = {m: arrays[_key("fair", m, first, "test", "states")] for m in settings["models"]}
     figures.plot_states(test.states, inferred, out / "states.png")
     forecasts = {m: arrays[_key("fair", m, first, "test", "forecast")] for m in settings["models"]}

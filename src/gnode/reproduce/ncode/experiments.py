@@ -23,7 +23,7 @@ import numpy as np
 
 from gnode.data import ArrayData
 from gnode.errors import ConfigError
-from gnode.files import write_json
+from gnode.files import write_json, write_text
 from gnode.losses import loss_named
 from gnode.model import parameter_count
 from gnode.ncode.flow import FlowSolver
@@ -277,7 +277,7 @@ def results_table(summary: dict[str, Any]) -> str:
 def write_summary(out: Path, summary: dict[str, Any]) -> dict[str, Any]:
     """``summary.json`` and ``table.md``."""
     write_json(out / "summary.json", summary)
-    (out / "table.md").write_text(results_table(summary) + "\n")
+    write_text(out / "table.md", results_table(summary) + "\n")
     return summary
 
 
