@@ -6,6 +6,7 @@ This is what ``gnode train`` and ``gnode demo`` call, and what sweeps will call.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import platform
 import time
 from collections.abc import Sequence
@@ -23,7 +24,7 @@ from gnode.init import critical_init
 from gnode.losses import masked_mse, r2_score
 from gnode.model import Model, make_model, parameter_count, predict
 from gnode.saving import load, same_structure, save, to_bytes
-from gnode.settings import check_keys, read_settings_file
+from gnode.settings import check_memory, check_settings, read_settings_file
 from gnode.sweep import expand_grid, key_without
 from gnode.tasks import FLIPFLOP_TASKS, make_flipflop
 from gnode.train import RunDir, TrainConfig, fit, load_tree
@@ -65,19 +66,38 @@ class RunConfig:
     checkpoint_every: int = 1
 
     def __post_init__(self):
+        check_settings(RunConfig, {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}, "config")
         if self.task not in FLIPFLOP_TASKS:
             raise ConfigError(f"unknown task {self.task!r}; choose one of {list(FLIPFLOP_TASKS)}")
         if self.dim <= 0:
             raise ConfigError(f"--dim must be positive, got {self.dim}")
-        object.__setattr__(self, "dynamics", tuple(int(w) for w in self.dynamics))
-        object.__setattr__(self, "gate", tuple(int(w) for w in self.gate))
+        object.__setattr__(self, "dynamics", tuple(self.dynamics))
+        object.__setattr__(self, "gate", tuple(self.gate))
+        counts = {k: getattr(self, k) for k in ("n_train", "n_val", "steps")}
+        if min(counts.values()) <= 0 or self.hold < 0 or not (self.tau > 0 and self.dt > 0):
+            raise ConfigError(f"need n_train, n_val, steps, tau and dt positive and hold >= 0, got {counts}, "
+                              f"hold={self.hold}, tau={self.tau}, dt={self.dt}")  # fmt: skip
+        if min(self.seed, self.model_seed, self.task_seed) < 0:
+            raise ConfigError("seed, model_seed and task_seed must be non-negative")
         self.train_config()  # validates the optimisation settings
         if self.batch_size > self.n_train:
             raise ConfigError(f"batch size {self.batch_size} exceeds the {self.n_train} training trials")
+        check_memory(self.memory_estimate(), "this run")
+
+    def memory_estimate(self) -> float:
+        """Bytes a run needs, roughly: the trials, the parameters with AdamW's moments and the best copy, and one
+        batch's activations kept for the backward pass."""
+        channels = FLIPFLOP_TASKS[self.task].channels
+        time = self.steps + self.hold
+        sizes = [self.dim + channels, *self.dynamics, self.dim]
+        gate = [self.dim + channels, *self.gate, self.dim]
+        weights = sum(a * b for a, b in itertools.pairwise(sizes)) + sum(a * b for a, b in itertools.pairwise(gate))
+        activations = self.batch_size * time * (sum(sizes) + sum(gate))
+        return 4.0 * (2 * (self.n_train + self.n_val) * time * channels + 4 * weights + 2 * activations)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RunConfig:
-        check_keys(cls, values, "config keys")
+        check_settings(cls, values, "config")
         return cls(**values)
 
     @classmethod

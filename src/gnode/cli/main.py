@@ -6,6 +6,7 @@ Every error from gnode is one line on stderr and exit code 2.
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -52,7 +53,6 @@ def train(
     """Train one model on a flip-flop task; writes config, metrics, checkpoints, model and summary.json."""
     from gnode.experiment import RunConfig, train_run
 
-    values = RunConfig.from_file(config).to_dict() if config else {}
     given = {
         "task": task,
         "model": model,
@@ -72,11 +72,14 @@ def train(
         "seed": seed,
         "model_seed": model_seed,
     }
-    values.update({k: v for k, v in given.items() if v is not None})
-    if resume and not config and not any(v is not None for v in given.values()):
+    values = RunConfig.from_file(config).to_dict() if config else {}
+    if resume and not config:  # the stored settings, and the options given on top (e.g. more --epochs)
         from gnode.train import RunDir
 
-        values = RunDir(out).read_config()
+        stored = RunDir(out)
+        if stored.config_path.is_file() or all(v is None for v in given.values()):
+            values = stored.read_config()
+    values.update({k: v for k, v in given.items() if v is not None})
     run_config = RunConfig.from_dict(values)
     summary = train_run(run_config, out, resume=resume, progress=progress)
     print_table(f"{run_config.model} on {run_config.task} -> {out}", summary)
@@ -296,5 +299,23 @@ def demo(
     print_table(f"gnode demo -> {out}", {**{k: summary[k] for k in ("val_mse", "val_r2", "wall_seconds")}, **rows})
 
 
+def main(args: list[str] | None = None) -> int:
+    """The ``gnode`` command: run ``args`` (default: the command line) and return the exit code. Every error is one
+    line on stderr with exit code 2 — gnode's own (:func:`one_line_errors`) and a malformed command line alike."""
+    try:
+        code = app(args=args, prog_name="gnode", standalone_mode=False)
+    except typer.Abort:
+        print("gnode: error: aborted", file=sys.stderr)
+        return 1
+    except typer.TyperException as error:  # typer's own click: a malformed command line
+        if type(error).__name__ == "NoArgsIsHelpError":  # a bare command or group: its help
+            error.show()
+            return 2
+        message = error.format_message() if hasattr(error, "format_message") else str(error)
+        print(f"gnode: error: {' '.join(message.split())}", file=sys.stderr)
+        return getattr(error, "exit_code", 2)
+    return code if isinstance(code, int) else 0
+
+
 if __name__ == "__main__":
-    app()
+    sys.exit(main())

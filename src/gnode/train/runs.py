@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from gnode.errors import RunDirError
+from gnode.errors import RunDirError, WriteError
 from gnode.files import remove_temporaries, write_json, write_text
 
 EXTENDABLE = ("epochs",)  # settings a resumed run may change (train longer)
@@ -68,8 +68,12 @@ class RunDir:
             raise RunDirError(f"{self.config_path} is not valid JSON") from None
 
     def append_metrics(self, row: dict[str, Any]) -> None:
-        with open(self.metrics_path, "a") as f:
-            f.write(json.dumps(row) + "\n")
+        """Add a line to ``metrics.jsonl`` (a line cut by a crash is dropped on resume, see :meth:`read_metrics`)."""
+        try:
+            with open(self.metrics_path, "a") as f:
+                f.write(json.dumps(row) + "\n")
+        except OSError as error:
+            raise WriteError(f"cannot write {self.metrics_path}: {error.strerror or error}") from None
 
     def read_metrics(self) -> list[dict[str, Any]]:
         if not self.metrics_path.is_file():

@@ -21,7 +21,7 @@ from gnode.errors import ConfigError
 from gnode.losses import r2_score
 from gnode.model import Model, make_model, parameter_count, predict
 from gnode.saving import to_bytes
-from gnode.settings import check_keys
+from gnode.settings import check_settings
 from gnode.sweep import key_without
 from gnode.tasks.trajectories import TARGET_KINDS, random_trajectories
 from gnode.train.driver import TrainConfig
@@ -65,6 +65,7 @@ class FitCell:
     evaluate_every: int = 50
 
     def __post_init__(self):
+        check_settings(FitCell, dataclasses.asdict(self), "expressivity settings")
         if self.model not in MODELS:
             raise ConfigError(f"unknown model {self.model!r}; the expressivity sweep knows {list(MODELS)}")
         if self.kind not in TARGET_KINDS:
@@ -85,7 +86,7 @@ class FitCell:
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> FitCell:
-        check_keys(cls, values, "expressivity settings")
+        check_settings(cls, values, "expressivity settings")
         cell = cls(**values)
         # a width without layers means nothing: one name for each distinct model
         return dataclasses.replace(
