@@ -8,7 +8,7 @@ live in :mod:`gnode.reproduce`, which the library never imports.
 __version__ = "0.2.0"
 
 from gnode import analysis, connector, gdm, ncode
-from gnode.data import AbstractData, ArrayData, SequenceData, validate
+from gnode.data import AbstractData, ArrayData, SequenceData, read_sequences, validate
 from gnode.devices import use_cpu_cores
 from gnode.errors import CheckpointError, ConfigError, DataError, DivergenceError, GnodeError, RunDirError, WriteError
 from gnode.fields import GNODE, GRU, LSTM, MGRU, NODE, RNN, AbstractField, make_field
@@ -105,6 +105,7 @@ __all__ = [
     "parameter_count",
     "predict",
     "r2_score",
+    "read_sequences",
     "register_function",
     "save",
     "stack",

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 
 import numpy as np
 from jax.typing import ArrayLike
 
 from gnode.errors import DataError
+from gnode.files import load_arrays
+
+SEQUENCE_ARRAYS = ("inputs", "targets", "mask", "times")  # the arrays of a sequences file; the first two required
 
 
 @dataclasses.dataclass(frozen=True)
@@ -59,6 +63,10 @@ def validate(data: SequenceData, name: str = "data") -> SequenceData:
     Raises:
         DataError: with a one-line message naming ``name``.
     """
+    for key in SEQUENCE_ARRAYS:
+        value = getattr(data, key)
+        if value is not None and np.asarray(value).dtype.kind not in "biuf":
+            raise DataError(f"{name}: {key} must hold real numbers, got dtype {np.asarray(value).dtype}")
     x = np.asarray(data.inputs)
     y = np.asarray(data.targets)
     if x.ndim != 3:
@@ -79,6 +87,8 @@ def validate(data: SequenceData, name: str = "data") -> SequenceData:
         allowed = {(s, t)} | ({(s, t, y.shape[2])} if y.ndim == 3 else set())
         if mask.shape not in allowed:
             raise DataError(f"{name}: mask shape {mask.shape} does not match targets {y.shape}")
+        if not (np.isfinite(mask).all() and (mask >= 0).all()):
+            raise DataError(f"{name}: mask values must be finite and non-negative (1 observed, 0 not)")
     if not np.isfinite(x).all():
         raise DataError(f"{name}: inputs contain NaN or inf (impute them or drop those samples)")
     if y.ndim == 3:
@@ -98,6 +108,23 @@ def validate(data: SequenceData, name: str = "data") -> SequenceData:
         if not np.isfinite(times).all() or (np.diff(times, axis=1) < 0).any():
             raise DataError(f"{name}: times must be finite and non-decreasing along each sequence")
     return SequenceData(x.astype(np.float32), y, mask, times)
+
+
+def read_sequences(path: str | os.PathLike) -> SequenceData:
+    """Sequences from an ``.npz`` file: arrays ``inputs`` and ``targets``, optionally ``mask`` and ``times``, as
+    :class:`SequenceData` describes them; checked by :func:`validate`. Nothing in the file is ever run (no pickle).
+
+    Raises:
+        DataError: a missing or unreadable file, missing or unknown arrays, or arrays that :func:`validate` refuses
+            (one line, naming the file).
+    """
+    arrays = load_arrays(path)
+    missing = [k for k in SEQUENCE_ARRAYS[:2] if k not in arrays]
+    unknown = sorted(set(arrays) - set(SEQUENCE_ARRAYS))
+    if missing or unknown:
+        raise DataError(f"{path}: needs arrays {list(SEQUENCE_ARRAYS[:2])} (and optionally mask, times); "
+                        f"missing {missing}, unknown {unknown}")  # fmt: skip
+    return validate(SequenceData(**arrays), str(path))
 
 
 def to_grid(data: SequenceData, step: float) -> SequenceData:

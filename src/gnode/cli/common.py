@@ -15,17 +15,21 @@ from gnode.errors import ConfigError, GnodeError
 console = Console()
 
 
+def report_error(message: str) -> None:
+    """``gnode: error: <message>`` on stderr, on one line whatever the message holds (a path with a line break)."""
+    print("gnode: error: " + message.replace("\r", "\\r").replace("\n", "\\n"), file=sys.stderr)
+
+
 def one_line_errors(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         try:
             return func(*args, **kwargs)
         except GnodeError as err:
-            print(f"gnode: error: {err}", file=sys.stderr)
+            report_error(str(err))
             raise typer.Exit(2) from None
         except OSError as err:  # a folder that cannot be made, a file that cannot be read: name it, in one line
-            where = f"{err.filename}: " if err.filename else ""
-            print(f"gnode: error: {where}{err.strerror or err}", file=sys.stderr)
+            report_error((f"{err.filename}: " if err.filename else "") + str(err.strerror or err))
             raise typer.Exit(2) from None
 
     return wrapper

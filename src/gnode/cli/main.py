@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from gnode.cli.common import console, one_line_errors, parse_floats, parse_widths, print_table
+from gnode.cli.common import console, one_line_errors, parse_floats, parse_widths, print_table, report_error
 from gnode.cli.connector import app as connector_app
 from gnode.cli.gdm import app as gdm_app
 from gnode.cli.ncode import app as ncode_app
@@ -305,14 +305,14 @@ def main(args: list[str] | None = None) -> int:
     try:
         code = app(args=args, prog_name="gnode", standalone_mode=False)
     except typer.Abort:
-        print("gnode: error: aborted", file=sys.stderr)
+        report_error("aborted")
         return 1
     except typer.TyperException as error:  # typer's own click: a malformed command line
         if type(error).__name__ == "NoArgsIsHelpError":  # a bare command or group: its help
             error.show()
             return 2
         message = error.format_message() if hasattr(error, "format_message") else str(error)
-        print(f"gnode: error: {' '.join(message.split())}", file=sys.stderr)
+        report_error(" ".join(message.split()))
         return getattr(error, "exit_code", 2)
     return code if isinstance(code, int) else 0
 
