@@ -85,3 +85,31 @@ def test_an_output_folder_that_cannot_be_made_is_one_line_and_writes_nothing(tmp
     lines = done.stderr.strip().splitlines()
     assert done.returncode == 2 and len(lines) == 1 and str(blocker) in lines[0], done.stderr
     assert blocker.read_text() == "not a folder"
+
+
+def _resumed_equals_uninterrupted(tmp_path, args, first_unit, files, ignore=TIMES):
+    """``gnode *args --out`` killed once its first unit is stored, run again: the results equal an uninterrupted
+    run's and the finished unit was not redone."""
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    done = faults.run(*args, "--out", full)
+    assert done.returncode == 0, done.stderr
+    unit = cut / "units" / f"{first_unit}.npz"
+    assert faults.kill_when([*args, "--out", cut], unit.exists)
+    stored = unit.stat().st_mtime_ns
+    again = faults.run(*args, "--out", cut)
+    assert again.returncode == 0, again.stderr
+    assert unit.stat().st_mtime_ns == stored  # found finished, not fitted again
+    assert faults.differences(full, cut, files, ignore=ignore) == []
+
+
+def test_gdm_fit_killed_after_a_fit_resumes_to_the_same_results(tmp_path):
+    args = ["gdm", "fit", "soft_sticky", "--models", "gdm,slds", "--seeds", "1", "--max-iterations", "100",
+            "--baseline-iterations", "3"]  # fmt: skip
+    files = ["inferred.npz", "fit.json", "models/gdm_seed0.npz", "models/slds_seed0.npz"]
+    _resumed_equals_uninterrupted(tmp_path, args, "gdm_seed0", files, ignore=("fit_seconds",))
+
+
+def test_ncode_killed_after_a_model_resumes_to_the_same_results(tmp_path):
+    args = ["ncode", "reflection", "--models", "node,ncode-open", "--epochs", "3", "--steps", "5", "--solver", "heun"]
+    files = ["summary.json", "models/node.npz", "models/ncode-open.npz"]
+    _resumed_equals_uninterrupted(tmp_path, args, "node", files, ignore=("seconds",))

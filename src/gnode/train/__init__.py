@@ -5,7 +5,7 @@ from gnode.train.callbacks import Callback, EarlyStopping, ProgressBar, RunFiles
 from gnode.train.checkpoint import load_tree, save_tree
 from gnode.train.driver import FitResult, TrainConfig, fit
 from gnode.train.optim import adamw
-from gnode.train.runs import RunDir
+from gnode.train.runs import RunDir, UnitStore
 
 __all__ = [
     "Callback",
@@ -16,6 +16,7 @@ __all__ = [
     "RunFiles",
     "StopOnDivergence",
     "TrainConfig",
+    "UnitStore",
     "adamw",
     "fit",
     "load_tree",

@@ -1,13 +1,17 @@
-"""Run directories: ``config.json``, ``metrics.jsonl``, ``checkpoint.npz``, ``model.npz``, ``summary.json``."""
+"""Run directories (``config.json``, ``metrics.jsonl``, ``checkpoint.npz``, ``model.npz``, ``summary.json``), and the
+store of finished units that lets a long command made of many fits resume."""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from gnode.errors import RunDirError, WriteError
-from gnode.files import remove_temporaries, write_json, write_text
+import numpy as np
+
+from gnode.errors import DataError, RunDirError, WriteError
+from gnode.files import load_arrays, remove_temporaries, save_arrays, write_json, write_text
 
 EXTENDABLE = ("epochs",)  # settings a resumed run may change (train longer)
 
@@ -94,3 +98,60 @@ class RunDir:
 
     def write_summary(self, summary: dict[str, Any]) -> None:
         write_json(self.summary_path, summary)
+
+
+class UnitStore:
+    """The finished units of a long command (a seed, a model, a stage), one file each in ``folder/units/``.
+
+    A unit's file is written atomically once its work is done — after any model file the work writes — and holds
+    its arrays, a JSON record, and the settings it was computed with. A command killed at any moment and run again
+    in the same folder finds every unit finished with the same settings and does only the rest; a unit stored with
+    other settings is computed again.
+    """
+
+    def __init__(self, folder: str | Path):
+        self.path = Path(folder) / "units"
+
+    def _file(self, name: str) -> Path:
+        return self.path / f"{name}.npz"
+
+    def get(self, name: str, settings: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+        """The arrays and record of unit ``name`` if it finished with ``settings``; else None."""
+        if not self._file(name).is_file():
+            return None
+        try:
+            arrays = load_arrays(self._file(name))
+            header = json.loads(bytes(arrays.pop(UNIT_HEADER)).decode())
+        except (DataError, KeyError, json.JSONDecodeError, UnicodeDecodeError):
+            return None  # written atomically, so only a foreign file gets here: the unit runs again
+        if header.get("settings") != _as_json(settings):
+            return None
+        return arrays, header["record"]
+
+    def put(self, name: str, settings: dict[str, Any], record: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
+        """Store unit ``name`` (atomically; the folder is made when the first unit finishes)."""
+        header = json.dumps({"settings": _as_json(settings), "record": record}).encode()
+        self.path.mkdir(parents=True, exist_ok=True)
+        save_arrays(self._file(name), **arrays, **{UNIT_HEADER: np.frombuffer(header, np.uint8)})
+
+    def run(
+        self,
+        name: str,
+        settings: dict[str, Any],
+        work: Callable[[], tuple[dict[str, Any], dict[str, np.ndarray]]],
+    ) -> tuple[dict[str, Any], dict[str, np.ndarray], bool]:
+        """Unit ``name``: its stored record and arrays, or ``work()``'s (then stored). Returns (record, arrays,
+        whether it was found finished)."""
+        found = self.get(name, settings)
+        if found is not None:
+            return found[1], found[0], True
+        record, arrays = work()
+        self.put(name, settings, record, arrays)
+        return record, arrays, False
+
+
+UNIT_HEADER = "unit_header"
+
+
+def _as_json(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=str))

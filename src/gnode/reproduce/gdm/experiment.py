@@ -14,6 +14,7 @@ protocols; :func:`evaluate_nascar` scores them.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import time
 from collections.abc import Sequence
@@ -36,6 +37,7 @@ from gnode.gdm.posterior import make_posterior
 from gnode.reproduce.gdm import figures
 from gnode.reproduce.gdm.nascar import STICKINESS, Switching, nascar
 from gnode.saving import save
+from gnode.train.runs import UnitStore
 
 MODELS = ("gdm", "gdm-gru", "slds", "rslds", "arhmm")
 PROTOCOLS = ("fair", "paper")
@@ -162,6 +164,40 @@ def _key(protocol: str, model: str, seed: int, sequence: str, what: str) -> str:
     return f"{protocol}__{model}__{seed}__{sequence}__{what}"
 
 
+def _fit_one(
+    out: Path,
+    name: str,
+    seed: int,
+    train: Switching,
+    tests: dict[str, Switching],
+    states: int,
+    steps: int,
+    config: GDMFitConfig,
+    train_projection: bool,
+    baseline_iterations: int,
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Fit one model with one seed; save it; return its record and what it infers under both protocols."""
+    runner = _runner(name, config, train_projection, baseline_iterations)
+    tick = time.perf_counter()
+    info = runner.fit(train.observations, states, seed)
+    record = {"seed": seed, "fit_seconds": time.perf_counter() - tick, **info}
+    save(out / "models" / f"{name}_seed{seed}.npz", runner.fitted, {"model": name, "seed": seed, **info})
+    on_train = runner.infer(train.observations, steps, seed)
+    arrays = {}
+    for protocol, test in tests.items():
+        if protocol == "paper" and not name.startswith("gdm"):
+            on_test = runner.paper_test(on_train, steps)
+        else:
+            on_test = runner.infer(test.observations, steps, seed)
+        if protocol == "paper" and name.startswith("gdm"):
+            # GDM's test states are its own; its forecasts start from the training sequence
+            on_test = dataclasses.replace(on_test, forecast=on_train.forecast)
+        for sequence, inferred in (("train", on_train), ("test", on_test)):
+            for field in dataclasses.fields(Inferred):
+                arrays[_key(protocol, name, seed, sequence, field.name)] = getattr(inferred, field.name)
+    return record, arrays
+
+
 def fit_nascar(
     out: str | Path,
     variant: str = "standard",
@@ -178,7 +214,8 @@ def fit_nascar(
     """Fit every model with every seed on the training path of NASCAR ``variant``; write each fitted model
     (``models/<model>_seed<seed>.npz``, by :func:`gnode.save`; GDM as the pair (model, posterior)), what each
     infers about the training and test sequences under both protocols (``inferred.npz``) and the settings
-    (``fit.json``).
+    (``fit.json``). Each (model, seed) is stored when it finishes (``units/``): run again in the same folder after a
+    crash, it fits only what is missing.
 
     Arguments:
         models: from :data:`MODELS`; seeds: initialisations (the data are fixed); states: K; steps: the forecast
@@ -200,27 +237,19 @@ def fit_nascar(
     tests = {"fair": nascar(variant, seed=paths[1]), "paper": nascar(variant, seed=paper_test_seed(variant, paths))}
     out = Path(out)
     (out / "models").mkdir(parents=True, exist_ok=True)  # every setting checked: now files may be written
+    units = UnitStore(out)  # a rerun in ``out`` skips every (model, seed) fitted with these settings
+    shared = {"variant": variant, "states": states, "steps": steps, "paths": list(paths),
+              "gdm": dataclasses.asdict(config), "train_projection": train_projection,
+              "baseline_iterations": baseline_iterations}  # fmt: skip
     arrays: dict[str, np.ndarray] = {}
     fits: dict[str, list] = {m: [] for m in models}
     for name in models:
         for seed in seeds:
-            runner = _runner(name, config, train_projection, baseline_iterations)
-            tick = time.perf_counter()
-            info = runner.fit(train.observations, states, seed)
-            fits[name].append({"seed": seed, "fit_seconds": time.perf_counter() - tick, **info})
-            save(out / "models" / f"{name}_seed{seed}.npz", runner.fitted, {"model": name, "seed": seed, **info})
-            on_train = runner.infer(train.observations, steps, seed)
-            for protocol, test in tests.items():
-                if protocol == "paper" and not name.startswith("gdm"):
-                    on_test = runner.paper_test(on_train, steps)
-                else:
-                    on_test = runner.infer(test.observations, steps, seed)
-                if protocol == "paper" and name.startswith("gdm"):
-                    # GDM's test states are its own; its forecasts start from the training sequence
-                    on_test = dataclasses.replace(on_test, forecast=on_train.forecast)
-                for sequence, inferred in (("train", on_train), ("test", on_test)):
-                    for field in dataclasses.fields(Inferred):
-                        arrays[_key(protocol, name, seed, sequence, field.name)] = getattr(inferred, field.name)
+            work = functools.partial(_fit_one, out, name, seed, train, tests, states, steps, config,
+                                     train_projection, baseline_iterations)  # fmt: skip
+            record, inferred, _ = units.run(f"{name}_seed{seed}", shared, work)
+            fits[name].append(record)
+            arrays.update(inferred)
     settings = {
         "variant": variant,
         "models": list(models),

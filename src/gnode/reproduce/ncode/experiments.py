@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +30,11 @@ from gnode.ncode.flow import FlowSolver
 from gnode.ncode.model import evaluate
 from gnode.reproduce.ncode import figures, tasks
 from gnode.reproduce.ncode.builders import DECODERS, MODELS, Sizes, build, build_autoencoder, check_model
-from gnode.saving import save
+from gnode.saving import load, save
 from gnode.train.driver import TrainConfig
 from gnode.train.ensemble import fit_ensemble
 from gnode.train.objective import MapObjective
+from gnode.train.runs import UnitStore
 
 
 @dataclasses.dataclass(frozen=True)
@@ -103,6 +104,7 @@ def _scores(models, data: ArrayData, loss: str) -> dict[str, list[float]]:
 
 
 def _train_all(
+    out: Path,
     names: Sequence[str],
     splits: dict[str, ArrayData],
     out_dim: int | None,
@@ -111,21 +113,39 @@ def _train_all(
     training: Training,
     loss: str,
     out_shape: tuple[int, ...],
+    task: str,
 ) -> tuple[dict[str, list], dict[str, dict]]:
+    """Train and score every model (its seeds as one ensemble), each saved as it finishes: run again in ``out``
+    after a crash, the models finished with the same settings are loaded instead of trained."""
     names = [check_model(name) for name in names]  # every name checked before anything trains
     in_dim = splits["train"].inputs.shape[1]
+    settings = {"task": task, "sizes": repr(sizes), "solver": repr(solver), "training": repr(training), "loss": loss}
     trained, results = {}, {}
     for name in names:
-        seeds = [build(name, in_dim, out_dim, sizes, solver, key=jr.key(s)) for s in range(training.seeds)]
-        best, record = fit_models(seeds, splits["train"], splits["val"], training, loss, out_shape)
-        trained[name] = best
-        results[name] = {
-            "parameters": parameter_count(seeds[0]),
-            **record,
-            "train": _scores(best, splits["train"], loss),
-            "test": _scores(best, splits["test"], loss),
-        }
+
+        def work(name=name):
+            seeds = [build(name, in_dim, out_dim, sizes, solver, key=jr.key(s)) for s in range(training.seeds)]
+            best, record = fit_models(seeds, splits["train"], splits["val"], training, loss, out_shape)
+            scores = {"train": _scores(best, splits["train"], loss), "test": _scores(best, splits["test"], loss)}
+            return best, {"parameters": parameter_count(seeds[0]), **record, **scores}, {}
+
+        trained[name], results[name], _ = resumable(out, name, {**settings, "model": name}, work)
     return trained, results
+
+
+def resumable(
+    out: Path, name: str, settings: dict[str, Any], work: Callable[[], tuple[list, dict[str, Any], dict]]
+) -> tuple[list, dict[str, Any], dict]:
+    """``work()``'s trained seeds, record and arrays for model ``name``, saved (``out/models/<name>.npz``, then the
+    unit); or, if ``out`` holds them finished with ``settings``, the saved ones."""
+    units = UnitStore(out)
+    found = units.get(name, settings)
+    if found is not None:
+        return list(load(out / "models" / f"{name}.npz")), found[1], found[0]
+    best, record, arrays = work()
+    save_models(out, {name: best})
+    units.put(name, settings, record, arrays)
+    return best, record, arrays
 
 
 def save_models(out: Path, trained: dict[str, list]) -> None:
@@ -155,9 +175,8 @@ def run_reflection(
         "val": tasks.reflection(samples, seed=1),
         "test": tasks.reflection_grid(101),
     }
-    trained, results = _train_all(models, splits, None, sizes, solver, training, "mse", (1,))
     out = Path(out)
-    save_models(out, trained)
+    trained, results = _train_all(out, models, splits, None, sizes, solver, training, "mse", (1,), "reflection")
     times = jnp.linspace(0.0, solver.t1, 41)
     starts = jnp.linspace(-1.0, 1.0, 21)[:, None]
     paths = {name: np.asarray(_paths(models_[0], starts, times)) for name, models_ in trained.items()}
@@ -200,9 +219,8 @@ def run_annulus(
         "val": tasks.annulus(samples, dim, seed=1),
         "test": tasks.annulus(2 * samples, dim, seed=2),
     }
-    trained, results = _train_all(models, splits, 1, sizes, solver, training, "mse", (1,))
     out = Path(out)
-    save_models(out, trained)
+    _, results = _train_all(out, models, splits, 1, sizes, solver, training, "mse", (1,), f"annulus_{dim}d")
     figures.plot_curves(results, out / f"annulus_{dim}d.png", title=f"{dim}-D annulus")
     summary = {
         "task": f"annulus_{dim}d",
@@ -228,9 +246,8 @@ def run_digits(
     are matched to ``ncode-open``); test accuracy and NFE over seeds. Writes ``digits.png`` and ``summary.json``."""
     train, val, test = tasks.digits(seed=0)
     splits = {"train": train, "val": val, "test": test}
-    trained, results = _train_all(models, splits, 10, sizes, solver, training, "cross_entropy", (10,))
     out = Path(out)
-    save_models(out, trained)
+    _, results = _train_all(out, models, splits, 10, sizes, solver, training, "cross_entropy", (10,), "digits")
     figures.plot_curves(results, out / "digits.png", title="digits")
     return write_summary(out, {"task": "digits", "models": results})
 
@@ -305,24 +322,28 @@ def run_autoencoder(
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     results, shown = {}, {}
+    settings = {"task": "digits_autoencoder", "code": code, "mode": mode, "components": components,
+                "solver": repr(solver), "training": repr(training)}  # fmt: skip
     for decoder in decoders:
-        seeds = [build_autoencoder(decoder, 64, code, solver, mode=mode, key=jr.key(s)) for s in range(training.seeds)]
-        best, record = fit_models(seeds, splits["train"], splits["val"], training, "mse", (64,))
-        save_models(out, {f"autoencoder_{decoder}": best})
-        model = best[0]
-        mse = [float(np.mean((np.asarray(_reconstruct(m, test.inputs)) - test.inputs) ** 2)) for m in best]
-        codes = np.asarray(jax.vmap(model.encode)(jnp.asarray(train.inputs)))
-        mixture = GaussianMixture(components, covariance_type="full", random_state=0).fit(codes)
-        new_codes, _ = mixture.sample(100)
-        samples = np.asarray(jax.vmap(model.decoder)(jnp.asarray(new_codes, jnp.float32)))
-        figures.plot_image_grid(samples, out / f"samples_{decoder}.png", title=f"{decoder} decoder: GMM samples")
-        shown[decoder] = np.asarray(_reconstruct(model, test.inputs[:10]))
-        results[decoder] = {
-            "parameters": parameter_count(model),
-            "decoder_parameters": parameter_count(model.decoder),
-            **record,
-            "test_mse": mse,
-        }
+
+        def work(decoder=decoder):
+            seeds = [
+                build_autoencoder(decoder, 64, code, solver, mode=mode, key=jr.key(s)) for s in range(training.seeds)
+            ]
+            best, record = fit_models(seeds, splits["train"], splits["val"], training, "mse", (64,))
+            model = best[0]
+            mse = [float(np.mean((np.asarray(_reconstruct(m, test.inputs)) - test.inputs) ** 2)) for m in best]
+            codes = np.asarray(jax.vmap(model.encode)(jnp.asarray(train.inputs)))
+            mixture = GaussianMixture(components, covariance_type="full", random_state=0).fit(codes)
+            new_codes, _ = mixture.sample(100)
+            samples = np.asarray(jax.vmap(model.decoder)(jnp.asarray(new_codes, jnp.float32)))
+            figures.plot_image_grid(samples, out / f"samples_{decoder}.png", title=f"{decoder} decoder: GMM samples")
+            record = {"parameters": parameter_count(model), "decoder_parameters": parameter_count(model.decoder),
+                      **record, "test_mse": mse}  # fmt: skip
+            return best, record, {"shown": np.asarray(_reconstruct(model, test.inputs[:10]))}
+
+        _, results[decoder], arrays = resumable(out, f"autoencoder_{decoder}", {**settings, "decoder": decoder}, work)
+        shown[decoder] = arrays["shown"]
     figures.plot_reconstructions(test.inputs[:10], shown, out / "reconstructions.png")
     summary = {
         "task": "digits_autoencoder",
