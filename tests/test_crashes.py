@@ -87,10 +87,12 @@ def test_an_output_folder_that_cannot_be_made_is_one_line_and_writes_nothing(tmp
     assert blocker.read_text() == "not a folder"
 
 
-def _resumed_equals_uninterrupted(tmp_path, args, first_unit, files, ignore=TIMES):
+def _resumed_equals_uninterrupted(tmp_path, args, first_unit, files, ignore=TIMES, prepare=()):
     """``gnode *args --out`` killed once its first unit is stored, run again: the results equal an uninterrupted
-    run's and the finished unit was not redone."""
+    run's and the finished unit was not redone. ``prepare``: a command that first fills both folders."""
     full, cut = tmp_path / "full", tmp_path / "cut"
+    for folder in (full, cut) if prepare else ():
+        assert faults.run(*prepare, "--out", folder).returncode == 0
     done = faults.run(*args, "--out", full)
     assert done.returncode == 0, done.stderr
     unit = cut / "units" / f"{first_unit}.npz"
@@ -113,3 +115,12 @@ def test_ncode_killed_after_a_model_resumes_to_the_same_results(tmp_path):
     args = ["ncode", "reflection", "--models", "node,ncode-open", "--epochs", "3", "--steps", "5", "--solver", "heun"]
     files = ["summary.json", "models/node.npz", "models/ncode-open.npz"]
     _resumed_equals_uninterrupted(tmp_path, args, "node", files, ignore=("seconds",))
+
+
+def test_connector_fit_killed_after_lint_resumes_to_the_same_results(tmp_path):
+    args = ["connector", "fit", "--lint-epochs", "3", "--m-epochs", "3", "--n-epochs", "3", "--samples", "64"]
+    files = ["fit.json", "lint.npz", "lint_network.npz", "ridge.npz", "connector.npz"]
+    seconds = ("lint_seconds", "connector_seconds", "m_seconds", "n_seconds", "m_epoch_seconds_median",
+               "n_iteration_seconds_median")  # fmt: skip
+    prepare = ["connector", "generate", "quadstable", "--neurons", "200"]
+    _resumed_equals_uninterrupted(tmp_path, args, "lint", files, ignore=seconds, prepare=prepare)

@@ -45,6 +45,7 @@ from gnode.reproduce.connector.generators import (
     simulate_grid,
 )
 from gnode.saving import load, save
+from gnode.train.runs import UnitStore
 
 LOADINGS = ("lint", "truth")
 LATENTS = ("data", "lint")
@@ -97,7 +98,8 @@ def fit(
     ``truth`` (the true m and latents: Connector's own error, without LINT's). ``latents_from``: with LINT's
     loadings, the latents are the recorded potentials projected on them, ``κ = h pinv(Mᵀ)`` (``data``, the default)
     or LINT's own simulated trajectories (``lint``); which of the two the authors project is NOT FOUND
-    (docs/choices.md).
+    (docs/choices.md). Each stage (LINT, Connector) is stored when it finishes (``units/``): run again in ``out``
+    after a crash, it redoes only the unfinished stage.
     """
     if loadings not in LOADINGS:
         raise ConfigError(f"unknown loadings {loadings!r}; choose one of {list(LOADINGS)}")
@@ -106,35 +108,55 @@ def fit(
     out = Path(out)
     c, latents = _connectivity(out)
     split = split_trials(latents.shape[0])
-    potentials = latents @ c.m.T
-    tick = time.perf_counter()
-    fitted = fit_lint(potentials, split["train"], split["val"], lint)
-    lint_seconds = time.perf_counter() - tick
-    # LINT's own trajectories, in its latent frame, then aligned to the true frame on the training trials
-    simulate = jax.jit(jax.vmap(lambda h0: fitted.simulate(h0, latents.shape[1] - 1)))
-    own = np.asarray(simulate(jnp.asarray(potentials[:, 0], jnp.float32)))
-    own_latents = np.asarray(latents_of(fitted, own))
-    aligned, change = align(fitted, own_latents[split["train"]], latents[split["train"]])
-    aligned_all = own_latents @ change
-    projected = aligned_all if latents_from == "lint" else potentials @ np.linalg.pinv(np.asarray(aligned.m).T)
-    save_arrays(out / "lint.npz", m=np.asarray(aligned.m), n=np.asarray(aligned.n), latents=projected)
-    save(out / "lint_network.npz", aligned, {"lint": dataclasses.asdict(lint), "frame": "aligned to the true latents"})
+    units = UnitStore(out)  # each stage is stored when it finishes: a rerun after a crash redoes only the rest
+    lint_settings = {"lint": dataclasses.asdict(lint), "latents_from": latents_from}
+
+    def lint_stage():
+        potentials = latents @ c.m.T
+        tick = time.perf_counter()
+        fitted = fit_lint(potentials, split["train"], split["val"], lint)
+        seconds = time.perf_counter() - tick
+        # LINT's own trajectories, in its latent frame, then aligned to the true frame on the training trials
+        simulate = jax.jit(jax.vmap(lambda h0: fitted.simulate(h0, latents.shape[1] - 1)))
+        own = np.asarray(simulate(jnp.asarray(potentials[:, 0], jnp.float32)))
+        own_latents = np.asarray(latents_of(fitted, own))
+        aligned, change = align(fitted, own_latents[split["train"]], latents[split["train"]])
+        aligned_all = own_latents @ change
+        projected = aligned_all if latents_from == "lint" else potentials @ np.linalg.pinv(np.asarray(aligned.m).T)
+        save_arrays(out / "lint.npz", m=np.asarray(aligned.m), n=np.asarray(aligned.n), latents=projected)
+        save(
+            out / "lint_network.npz",
+            aligned,
+            {"lint": dataclasses.asdict(lint), "frame": "aligned to the true latents"},
+        )
+        arrays = {"m": np.asarray(aligned.m), "latents": projected, "aligned_all": aligned_all}
+        return {"lint_seconds": seconds}, arrays
+
+    lint_record, fitted, _ = units.run("lint", lint_settings, lint_stage)
     ridge = ridge_loadings(latents[split["train"]], c.m, connector.alpha, connector.ridge)
     save_arrays(out / "ridge.npz", n=ridge)
-    tick = time.perf_counter()
-    if loadings == "lint":
-        model, history = fit_connector(np.asarray(aligned.m), projected[split["train"]], connector)
-    else:
-        model, history = fit_connector(c.m, latents[split["train"]], connector)
-    connector_seconds = time.perf_counter() - tick
-    save(out / "connector.npz", model, {"config": connector.to_dict(), "loadings": loadings})
+
+    def connector_stage():
+        tick = time.perf_counter()
+        if loadings == "lint":
+            model, history = fit_connector(fitted["m"], fitted["latents"][split["train"]], connector)
+        else:
+            model, history = fit_connector(c.m, latents[split["train"]], connector)
+        seconds = time.perf_counter() - tick
+        save(out / "connector.npz", model, {"config": connector.to_dict(), "loadings": loadings})
+        return {"connector_seconds": seconds, "history": history}, {}
+
+    settings = {**lint_settings, "connector": connector.to_dict(), "loadings": loadings}
+    record, _, _ = units.run("connector", settings, connector_stage)
+    history = record["history"]
+    aligned_all = fitted["aligned_all"]
     summary = {
         "loadings": loadings,
         "latents_from": latents_from,
         "lint": dataclasses.asdict(lint),
         "connector": connector.to_dict(),
-        "lint_seconds": lint_seconds,
-        "connector_seconds": connector_seconds,
+        "lint_seconds": lint_record["lint_seconds"],
+        "connector_seconds": record["connector_seconds"],
         "m_epoch_seconds_median": float(np.median(history["m_seconds"][1:] or history["m_seconds"])),
         "n_iteration_seconds_median": float(np.median(history["n_seconds"][1:] or history["n_seconds"])),
         "lint_test_latent_mse": float(np.mean((aligned_all[split["test"]] - latents[split["test"]]) ** 2)),
