@@ -27,7 +27,7 @@ def doubling(cells):
 def test_groups_run_once_and_a_resumed_sweep_skips_finished_cells(tmp_path):
     calls = []
 
-    def run_group(cells):
+    def run_group(cells, workdir):
         calls.append([c["x"] for c in cells])
         if any(c["x"] == 99 for c in cells):
             raise RuntimeError("interrupted")

@@ -234,8 +234,9 @@ def group_key(values: dict[str, Any]) -> str:
     return key_without(values, MEMBER_SETTINGS)
 
 
-def train_group(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Train runs that share a :func:`group_key` in one vmapped program; one result row per run.
+def train_group(cells: list[dict[str, Any]], workdir: str | Path | None = None) -> list[dict[str, Any]]:
+    """Train runs that share a :func:`group_key` in one vmapped program; one result row per run. With ``workdir``
+    the program checkpoints there every epoch and continues from its checkpoint (a sweep killed and run again).
 
     Each member keeps its own initialisation (``model_seed``), data order (``seed``), learning rate and decay;
     the rows give its best-validation scores and, under ``trained_model``, the model itself (the sweep saves it).
@@ -255,6 +256,8 @@ def train_group(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
         weight_decays=[c.weight_decay for c in configs],
         seeds=[c.seed for c in configs],
         progress=False,
+        run_dir=None if workdir is None else RunDir.scratch(workdir),
+        resume=workdir is not None,
     )
     seconds = time.perf_counter() - tick
     rows = []

@@ -1,7 +1,9 @@
 """Sweeps: a grid of cells, grouped so that each group runs as one (vmapped) program, locally or on a Ray cluster.
 
 A *cell* is a flat, JSON-able dict of settings. The caller says which cells can share a program
-(``group_key``) and how to run a group (``run_group``: cells in, one result row per cell out). Each finished
+(``group_key``) and how to run a group (``run_group``: cells and a checkpoint folder in, one result row per cell
+out; the folder is the group's own under ``OUT/running/`` when it runs here, so a killed sweep continues the group's
+fit where it stopped, and None on Ray, whose workers may not share this disk). Each finished
 group is written atomically to ``OUT/groups/``; a resumed sweep skips every cell found there, so an
 interrupted sweep never redoes finished work. ``OUT/results.csv`` and ``OUT/summary.json`` are rewritten from
 those files after every group. A result row may carry the trained model under ``"trained_model"``, already
@@ -16,6 +18,7 @@ import hashlib
 import io
 import itertools
 import json
+import shutil
 import time
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from pathlib import Path
@@ -83,6 +86,10 @@ class SweepStore:
         self.path = Path(path)
         self.groups = self.path / "groups"
 
+    def workdir(self, group: Sequence[dict]) -> Path:
+        """Where a group's fit checkpoints while it runs (deleted once the group is recorded)."""
+        return self.path / "running" / cell_id({"cells": [cell_id(c) for c in group]})
+
     def rows(self) -> list[dict[str, Any]]:
         rows = []
         for file in sorted(self.groups.glob("*.json")) if self.groups.is_dir() else []:
@@ -144,7 +151,9 @@ def run_sweep(
     Arguments:
         cells: the settings of each cell (see :func:`expand_grid`); duplicates run once.
         group_key: cells with equal keys run together in one ``run_group`` call.
-        run_group: cells -> one dict of results per cell, in order. Must be a module-level function for Ray.
+        run_group: ``(cells, workdir)`` -> one dict of results per cell, in order; ``workdir`` is a folder the
+            group may checkpoint into and continue from (:meth:`gnode.train.RunDir.scratch`), or None. Must be a
+            module-level function for Ray.
         out: the sweep's folder (created; reused to resume).
         ray_address: None runs the groups one after the other here; ``"local"`` starts Ray on this machine;
             anything else is the address of a running Ray cluster (``"auto"``, ``"ray://host:10001"``).
@@ -170,17 +179,18 @@ def run_sweep(
         store.add_group(
             [{**cell, **result, "cell_id": cell_id(cell)} for cell, result in zip(group, results, strict=True)]
         )
+        shutil.rmtree(store.workdir(group), ignore_errors=True)
         summary["seconds_this_process"] = time.perf_counter() - tick
         finished = store.write_table(summary)
         log(f"sweep: group of {len(group)} cells finished ({len(finished)} / {len(unique)} cells)")
 
     if ray_address is None:
         for group in groups:
-            record(group, run_group(group))
+            record(group, run_group(group, store.workdir(group)))
     else:
         ray = _connect_ray(ray_address)
         remote = ray.remote(num_cpus=cpus_per_group)(run_group)
-        pending = {remote.remote(group): group for group in groups}
+        pending = {remote.remote(group, None): group for group in groups}
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             record(pending.pop(ready[0]), ray.get(ready[0]))

@@ -3,7 +3,9 @@ store of finished units that lets a long command made of many fits resume."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -56,6 +58,17 @@ class RunDir:
             raise RunDirError(f"{run.path} exists and is not empty; choose a new --out or pass --resume")
         run.path.mkdir(parents=True, exist_ok=True)
         write_json(run.config_path, config)
+        return run
+
+    @classmethod
+    def scratch(cls, path: str | Path) -> RunDir:
+        """The run folder of a fit inside a longer command (a sweep's group, a benchmark's model): made if missing,
+        cleared of half-written temporaries; pass it to :func:`gnode.train.fit` with ``resume=True`` and a killed
+        command continues the fit from its last checkpoint. Delete it when the longer command has stored the fit's
+        result."""
+        run = cls(path)
+        run.path.mkdir(parents=True, exist_ok=True)
+        remove_temporaries(run.path)
         return run
 
     @property
@@ -133,6 +146,14 @@ class UnitStore:
         header = json.dumps({"settings": _as_json(settings), "record": record}).encode()
         self.path.mkdir(parents=True, exist_ok=True)
         save_arrays(self._file(name), **arrays, **{UNIT_HEADER: np.frombuffer(header, np.uint8)})
+        for scratch in self.path.glob(f"{name}.running-*"):
+            shutil.rmtree(scratch, ignore_errors=True)
+
+    def scratch(self, name: str, settings: dict[str, Any]) -> RunDir:
+        """A run folder (:meth:`RunDir.scratch`) in which unit ``name``'s fit checkpoints while it runs, one per
+        ``settings``; :meth:`put` deletes it."""
+        tag = hashlib.sha1(json.dumps(_as_json(settings), sort_keys=True).encode()).hexdigest()[:12]
+        return RunDir.scratch(self.path / f"{name}.running-{tag}")
 
     def run(
         self,

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from pathlib import Path
 from typing import Any
 
 import jax.numpy as jnp
@@ -26,6 +27,7 @@ from gnode.sweep import key_without
 from gnode.tasks.trajectories import TARGET_KINDS, random_trajectories
 from gnode.train.driver import TrainConfig
 from gnode.train.ensemble import fit_ensemble
+from gnode.train.runs import RunDir
 
 MODELS = ("gnode", "node")
 
@@ -129,9 +131,10 @@ def group_key(values: dict[str, Any]) -> str:
     return key_without(values, MEMBER_SETTINGS)
 
 
-def fit_group(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def fit_group(cells: list[dict[str, Any]], workdir: str | Path | None = None) -> list[dict[str, Any]]:
     """Fit every cell of one :func:`group_key` in one vmapped program; one row per cell (R², parameters, ...,
-    and the fitted ``trained_model``, which the sweep saves)."""
+    and the fitted ``trained_model``, which the sweep saves). With ``workdir`` the program checkpoints there and
+    continues from its checkpoint."""
     fits = [FitCell.from_dict(c) for c in cells]
     if len({group_key(f.to_dict()) for f in fits}) != 1:
         raise ConfigError("fit_group: the cells differ in more than " + ", ".join(MEMBER_SETTINGS))
@@ -146,8 +149,9 @@ def fit_group(cells: list[dict[str, Any]]) -> list[dict[str, Any]]:
     )
     tick = time.perf_counter()
     best, result = fit_ensemble(
-        [f.build() for f in fits], train, check, config, lrs=[f.lr for f in fits], progress=False
-    )
+        [f.build() for f in fits], train, check, config, lrs=[f.lr for f in fits], progress=False,
+        run_dir=None if workdir is None else RunDir.scratch(workdir), resume=workdir is not None,
+    )  # fmt: skip
     seconds = time.perf_counter() - tick
     # an epoch after the first runs the compiled program only: the group's speed without compilation
     epoch_seconds = float(np.median([row["seconds"] for row in result.history[1:]] or [np.nan]))

@@ -34,7 +34,7 @@ from gnode.saving import load, save
 from gnode.train.driver import TrainConfig
 from gnode.train.ensemble import fit_ensemble
 from gnode.train.objective import MapObjective
-from gnode.train.runs import UnitStore
+from gnode.train.runs import RunDir, UnitStore
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,14 +71,16 @@ def fit_models(
     training: Training,
     loss: str,
     out_shape: tuple[int, ...],
+    run_dir: RunDir | None = None,
 ) -> tuple[list[eqx.Module], dict[str, Any]]:
-    """Train same-shape models (one per seed) as one ensemble. Returns: the best-validation models and a record
-    (per-epoch training loss of each member, epochs, wall time)."""
+    """Train same-shape models (one per seed) as one ensemble, checkpointing in ``run_dir`` (continued from its
+    checkpoint if it has one). Returns: the best-validation models and a record (per-epoch training loss of each
+    member, epochs, wall time)."""
     objective = MapObjective(loss_named(loss), tuple(train.inputs.shape[1:]), out_shape)
     tick = time.perf_counter()
     best, result = fit_ensemble(
         list(models), train, val, training.config(train.num_samples, loss), objective=objective, progress=False,
-        seeds=list(range(len(models))),
+        seeds=list(range(len(models))), run_dir=run_dir, resume=run_dir is not None,
     )  # fmt: skip
     return best, {
         "train_loss": [row["train_loss"] for row in result.history],
@@ -123,9 +125,9 @@ def _train_all(
     trained, results = {}, {}
     for name in names:
 
-        def work(name=name):
+        def work(run_dir, name=name):
             seeds = [build(name, in_dim, out_dim, sizes, solver, key=jr.key(s)) for s in range(training.seeds)]
-            best, record = fit_models(seeds, splits["train"], splits["val"], training, loss, out_shape)
+            best, record = fit_models(seeds, splits["train"], splits["val"], training, loss, out_shape, run_dir)
             scores = {"train": _scores(best, splits["train"], loss), "test": _scores(best, splits["test"], loss)}
             return best, {"parameters": parameter_count(seeds[0]), **record, **scores}, {}
 
@@ -134,15 +136,16 @@ def _train_all(
 
 
 def resumable(
-    out: Path, name: str, settings: dict[str, Any], work: Callable[[], tuple[list, dict[str, Any], dict]]
+    out: Path, name: str, settings: dict[str, Any], work: Callable[[RunDir], tuple[list, dict[str, Any], dict]]
 ) -> tuple[list, dict[str, Any], dict]:
-    """``work()``'s trained seeds, record and arrays for model ``name``, saved (``out/models/<name>.npz``, then the
-    unit); or, if ``out`` holds them finished with ``settings``, the saved ones."""
+    """``work(run_dir)``'s trained seeds, record and arrays for model ``name``, saved (``out/models/<name>.npz``,
+    then the unit); or, if ``out`` holds them finished with ``settings``, the saved ones. ``run_dir`` is where the
+    fit checkpoints, and continues from after a crash."""
     units = UnitStore(out)
     found = units.get(name, settings)
     if found is not None:
         return list(load(out / "models" / f"{name}.npz")), found[1], found[0]
-    best, record, arrays = work()
+    best, record, arrays = work(units.scratch(name, settings))
     save_models(out, {name: best})
     units.put(name, settings, record, arrays)
     return best, record, arrays
@@ -326,11 +329,11 @@ def run_autoencoder(
                 "solver": repr(solver), "training": repr(training)}  # fmt: skip
     for decoder in decoders:
 
-        def work(decoder=decoder):
+        def work(run_dir, decoder=decoder):
             seeds = [
                 build_autoencoder(decoder, 64, code, solver, mode=mode, key=jr.key(s)) for s in range(training.seeds)
             ]
-            best, record = fit_models(seeds, splits["train"], splits["val"], training, "mse", (64,))
+            best, record = fit_models(seeds, splits["train"], splits["val"], training, "mse", (64,), run_dir)
             model = best[0]
             mse = [float(np.mean((np.asarray(_reconstruct(m, test.inputs)) - test.inputs) ** 2)) for m in best]
             codes = np.asarray(jax.vmap(model.encode)(jnp.asarray(train.inputs)))

@@ -10,7 +10,6 @@ best validation loss of each of those seeds are scored on the test set: the test
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import time
 from pathlib import Path
@@ -21,7 +20,7 @@ import jax.random as jr
 import numpy as np
 
 from gnode.data import SequenceData, to_grid
-from gnode.errors import ConfigError, DataError
+from gnode.errors import ConfigError
 from gnode.fields import FIELDS
 from gnode.files import write_json
 from gnode.losses import accuracy, loss_named, masked_mse
@@ -31,6 +30,7 @@ from gnode.saving import save
 from gnode.solve import Euler
 from gnode.train.driver import TrainConfig
 from gnode.train.ensemble import fit_ensemble
+from gnode.train.runs import UnitStore
 
 MODELS = ("gnode", "node", "gru", "mgru", "rnn", "lstm")
 LABELS = {"gnode": "gnODE", "node": "nODE", "gru": "GRU", "mgru": "mGRU", "rnn": "leaky RNN", "lstm": "LSTM"}
@@ -83,7 +83,6 @@ class BenchConfig:
             epochs=self.epochs,
             loss=loss_named(loss),
             clip_norm=self.clip_norm,
-            checkpoint_every=self.epochs,
             patience=self.patience,
         )
 
@@ -150,26 +149,22 @@ def run_benchmark(
     """Train every model of ``config`` on ``task``; one row per (model, learning rate, seed), with the test
     score on the rows of the chosen learning rate (``selected``) only.
 
-    With ``out``, rows are written to ``out/results.json`` after each model, and the seeds of its chosen rate to
-    ``out/models/<model>.npz`` (:func:`gnode.save`); models already there with
-    the same task and settings (the list of models aside) are not trained again: an interrupted benchmark
-    continues where it stopped, and adding a model trains only that one.
+    With ``out``, each model is stored as it finishes (its chosen rate's seeds in ``out/models/<model>.npz`` by
+    :func:`gnode.save`, its rows in ``out/units/``) and ``out/results.json`` is rewritten; its ensemble checkpoints
+    every epoch while it trains. Run again in ``out`` after a crash, the benchmark loads every model finished with the
+    same task and settings (the list of models aside), continues the interrupted one from its checkpoint and trains
+    the rest: adding a model trains only that one.
     """
-    store = None if out is None else Path(out) / "results.json"
     shared = {k: v for k, v in dataclasses.asdict(config).items() if k != "models"}
     settings = {"task": task.name, "title": task.title, "config": shared, "details": task.details}
-    rows: list[dict[str, Any]] = []
-    if store is not None and store.exists():
-        try:
-            saved = json.loads(store.read_text())
-        except json.JSONDecodeError:
-            raise DataError(f"{store}: not a readable results file (move it away to start afresh)") from None
-        if saved.get("settings") == json.loads(json.dumps(settings)):
-            rows = [r for r in saved["rows"] if r["model"] in config.models]
+    units = None if out is None else UnitStore(out)
     splits, integrator = prepared(task, config)
     train_config = config.train_config(task.loss)
+    rows: list[dict[str, Any]] = []
     for name in config.models:
-        if any(r["model"] == name for r in rows):
+        found = None if units is None else units.get(name, settings)
+        if found is not None:
+            rows += found[1]["rows"]
             continue
         state_dim = matched_state_dim(name, task, config)
         grid = [(lr, seed) for lr in config.lrs for seed in range(config.seeds)]
@@ -183,6 +178,8 @@ def run_benchmark(
             seeds=[seed for _, seed in grid],
             integrator=integrator,
             progress=progress,
+            run_dir=None if units is None else units.scratch(name, settings),
+            resume=units is not None,
         )
         seconds = time.perf_counter() - tick
         val_loss = np.asarray(result.summary["best_val_loss"])
@@ -190,32 +187,34 @@ def run_benchmark(
         chosen = min(
             config.lrs, key=lambda lr: np.mean([v for (r, _), v in zip(grid, val_loss, strict=True) if r == lr])
         )
-        if store is not None:  # the chosen rate's seeds, saved before the results that name them
-            (store.parent / "models").mkdir(parents=True, exist_ok=True)
+        if units is not None:  # the chosen rate's seeds, saved before the unit that names them
+            (units.path.parent / "models").mkdir(parents=True, exist_ok=True)
             kept = tuple(m for (lr, _), m in zip(grid, best, strict=True) if lr == chosen)
-            save(store.parent / "models" / f"{name}.npz", kept, {"model": name, "lr": chosen, "task": task.name,
-                                                                 "seeds": list(range(config.seeds))})  # fmt: skip
-        for i, ((lr, seed), model) in enumerate(zip(grid, best, strict=True)):
-            rows.append(
-                {
-                    "model": name,
-                    "lr": lr,
-                    "seed": seed,
-                    "selected": lr == chosen,
-                    "state_dim": state_dim,
-                    "parameters": parameter_count(model),
-                    "test": score(model, splits["test"], task.loss, integrator) if lr == chosen else None,
-                    "val_loss": float(val_loss[i]),
-                    "best_epoch": int(best_epoch[i]),
-                    "epochs_run": result.summary["epochs_run"],
-                    "seconds_all_members": seconds,
-                    "substeps": integrator.substeps,
-                }
-            )
-        rows = [r for model in config.models for r in rows if r["model"] == model]  # in the order asked for
-        if store is not None:
-            store.parent.mkdir(parents=True, exist_ok=True)
-            write_json(store, {"settings": settings, "rows": rows})
+            save(units.path.parent / "models" / f"{name}.npz", kept, {"model": name, "lr": chosen, "task": task.name,
+                                                                      "seeds": list(range(config.seeds))})  # fmt: skip
+        mine = [
+            {
+                "model": name,
+                "lr": lr,
+                "seed": seed,
+                "selected": lr == chosen,
+                "state_dim": state_dim,
+                "parameters": parameter_count(model),
+                "test": score(model, splits["test"], task.loss, integrator) if lr == chosen else None,
+                "val_loss": float(val_loss[i]),
+                "best_epoch": int(best_epoch[i]),
+                "epochs_run": result.summary["epochs_run"],
+                "seconds_all_members": seconds,
+                "substeps": integrator.substeps,
+            }
+            for i, ((lr, seed), model) in enumerate(zip(grid, best, strict=True))
+        ]
+        rows += mine
+        if units is not None:
+            units.put(name, settings, {"rows": mine}, {})
+            write_json(units.path.parent / "results.json", {"settings": settings, "rows": rows})
+    if units is not None:
+        write_json(units.path.parent / "results.json", {"settings": settings, "rows": rows})
     return rows
 
 
