@@ -26,7 +26,12 @@ class CheckpointError(GnodeError):
 
 
 class DivergenceError(GnodeError):
-    """Training produced a non-finite loss; the last good checkpoint is kept."""
+    """Training produced a non-finite loss; the last good checkpoint is kept, and ``state`` holds the last good
+    parameters where the fit has them in memory (None otherwise)."""
+
+    def __init__(self, message: str, state: object = None):
+        super().__init__(message)
+        self.state = state
 
 
 class WriteError(GnodeError, OSError):

@@ -24,7 +24,7 @@ from jax.typing import ArrayLike
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from gnode.connector.flows import VelocityField, cfm_loss, transport
-from gnode.errors import ConfigError, DataError
+from gnode.errors import ConfigError, DataError, DivergenceError
 from gnode.train.optim import adamw
 from gnode.train.step import gradient_step, scan_steps
 
@@ -194,10 +194,16 @@ def fit_connector(
 
     opt_state = optimizer.init(params)
     m_losses, m_seconds = [], []
+    verified = params
     for epoch in range(config.m_epochs):
         tick = time.perf_counter()
-        params, opt_state, loss = m_epoch(params, opt_state, jr.fold_in(k1, epoch))
-        m_losses.append(float(loss))  # float() waits for the result, so the time is the step's
+        new_params, new_state, loss = m_epoch(params, opt_state, jr.fold_in(k1, epoch))
+        if not np.isfinite(float(loss)):  # float() waits for the result, so the time is the step's
+            # a loss is that of the parameters its step starts from: the last epoch with finite losses began good
+            last = eqx.tree_at(lambda c: c.m_flow, model, eqx.combine(verified, static))
+            raise DivergenceError(f"Connector's m-flow loss became non-finite at epoch {epoch}", state=last)
+        verified, params, opt_state = params, new_params, new_state
+        m_losses.append(float(loss))
         m_seconds.append(time.perf_counter() - tick)
     model = eqx.tree_at(lambda c: c.m_flow, model, eqx.combine(params, static))
 
@@ -216,9 +222,14 @@ def fit_connector(
 
     opt_state = optimizer.init(n_params)
     n_losses, n_seconds = [], []
+    last_good = model
     for epoch in range(config.n_epochs):
         tick = time.perf_counter()
-        n_params, opt_state, loss = n_step(model, n_params, opt_state, jr.fold_in(k2, epoch))
+        new_params, new_state, loss = n_step(model, n_params, opt_state, jr.fold_in(k2, epoch))
+        if not np.isfinite(float(loss)):  # the loss is that of the parameters this step started from
+            raise DivergenceError(f"Connector's n-flow loss became non-finite at iteration {epoch}", state=last_good)
+        last_good = model
+        n_params, opt_state = new_params, new_state
         model = eqx.tree_at(lambda c: c.n_flow, model, eqx.combine(n_params, n_static))
         n_losses.append(float(loss))
         n_seconds.append(time.perf_counter() - tick)

@@ -14,9 +14,16 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 from jaxtyping import Array, Float
 
-from gnode.errors import ConfigError
+from gnode.errors import ConfigError, DivergenceError
 from gnode.gdm.data import check_observations, check_states
-from gnode.gdm.em import greedy_forecast, initial_state_probs, kmeans_states, sticky_transitions, weighted_regression
+from gnode.gdm.em import (
+    all_finite,
+    greedy_forecast,
+    initial_state_probs,
+    kmeans_states,
+    sticky_transitions,
+    weighted_regression,
+)
 from gnode.optional import optional_import
 
 
@@ -96,8 +103,12 @@ def fit_arhmm(y: Float[ArrayLike, "time obs"], states: int, config: ARHMMConfig 
     data = jnp.asarray(y)
     probs, counts = jnp.asarray(probs, jnp.float32), jnp.asarray(counts, jnp.float32)
     step = dataclasses.replace(config, iterations=1, seed=0)  # only what shapes one iteration: one compilation
-    for _ in range(config.iterations):
-        probs, counts = _em_iteration(data, probs, counts, step)
+    for iteration in range(config.iterations):
+        new_probs, new_counts = _em_iteration(data, probs, counts, step)
+        if not all_finite((new_probs, new_counts)):
+            last = m_step(data, probs, counts, config)
+            raise DivergenceError(f"ARHMM EM became non-finite at iteration {iteration}", state=last)
+        probs, counts = new_probs, new_counts
     return m_step(data, probs, counts, config)
 
 

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 from jaxtyping import Array, Float
+
+
+def all_finite(tree) -> bool:
+    """Whether every array of ``tree`` is finite (an EM iteration that produced NaN or inf is refused)."""
+    return all(bool(jnp.isfinite(a).all()) for a in jax.tree_util.tree_leaves(eqx.filter(tree, eqx.is_array)))
 
 
 def kmeans_states(

@@ -126,7 +126,8 @@ def fit_gdm(
     Returns:
         The trained model and posterior, and the history: ``elbo`` per iteration, ``iterations``, ``stopped_early``.
     Raises:
-        DataError: bad observations. DivergenceError: the ELBO became non-finite (the message names the iteration).
+        DataError: bad observations. DivergenceError: the ELBO became non-finite (the message names the iteration;
+            ``state`` holds the (model, posterior) at the start of the last window whose ELBO was finite).
     """
     data = jnp.asarray(check_observations(y, model.observations))
     params, static = eqx.partition((model, posterior), _trainable(model, posterior, config.frozen))
@@ -139,6 +140,7 @@ def fit_gdm(
         return (params, opt_state), -losses
 
     opt_state = optimizer.init(params)
+    verified = params
     history: list[float] = []
     stopped = False
     for start in range(0, config.max_iterations, config.window):
@@ -146,8 +148,11 @@ def fit_gdm(
         values = np.asarray(values)
         if not np.isfinite(values).all():
             bad = start + int(np.argmax(~np.isfinite(values)))
-            raise DivergenceError(f"the GDM ELBO became non-finite at iteration {bad}")
-        params, opt_state = new_params, new_state
+            # a value is that of the parameters its step starts from: the last finite window began good
+            raise DivergenceError(
+                f"the GDM ELBO became non-finite at iteration {bad}", state=eqx.combine(verified, static)
+            )
+        verified, params, opt_state = params, new_params, new_state
         history.extend(values.tolist())
         if (
             len(history) > config.window

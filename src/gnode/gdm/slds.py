@@ -23,10 +23,17 @@ import numpy as np
 from jax.typing import ArrayLike
 from jaxtyping import Array, Float, Int
 
-from gnode.errors import ConfigError
+from gnode.errors import ConfigError, DivergenceError
 from gnode.gdm.chain import chain_posterior
 from gnode.gdm.data import check_observations, check_states
-from gnode.gdm.em import greedy_forecast, initial_state_probs, kmeans_states, sticky_transitions, weighted_regression
+from gnode.gdm.em import (
+    all_finite,
+    greedy_forecast,
+    initial_state_probs,
+    kmeans_states,
+    sticky_transitions,
+    weighted_regression,
+)
 from gnode.optional import optional_import
 from gnode.train.optim import adamw
 from gnode.train.step import scan_steps
@@ -312,8 +319,11 @@ def fit_slds(y: Float[ArrayLike, "time obs"], states: int, config: SLDSConfig = 
     data = jnp.asarray(y)
     probs = q.probs
     step = dataclasses.replace(config, iterations=1, seed=0)  # only what shapes one iteration: one compilation
-    for _ in range(config.iterations):
-        model, probs = _em_iteration(model, data, probs, step)
+    for iteration in range(config.iterations):
+        new_model, new_probs = _em_iteration(model, data, probs, step)
+        if not all_finite((new_model, new_probs)):
+            raise DivergenceError(f"SLDS EM became non-finite at iteration {iteration}", state=model)
+        model, probs = new_model, new_probs
     return model, eqx.filter_jit(e_step)(model, data, probs, config.inner)
 
 

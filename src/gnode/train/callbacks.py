@@ -45,18 +45,23 @@ class Callback:
 
 
 class StopOnDivergence(Callback):
-    """Raise :class:`gnode.errors.DivergenceError` at the first non-finite loss of a single model (an ensemble
-    instead freezes a diverged member and trains the others on). ``where`` names the last good checkpoint."""
+    """Raise :class:`gnode.errors.DivergenceError` at the first non-finite loss of a single model; an ensemble
+    freezes a diverged member at its last good state and trains the others on, and stops once every member has
+    diverged. ``where`` names the last good checkpoint."""
 
     def __init__(self, where: str = ""):
         self.where = where
 
     def check(self, epoch: int, state: TrainState) -> None:
-        if bool(np.asarray(state.diverged)):
-            raise DivergenceError(
-                f"non-finite loss at epoch {epoch}; the last good state is epoch {epoch - 1}"
-                + (f" in {self.where}" if self.where else "")
-            )
+        diverged = np.asarray(state.diverged)
+        if not diverged.all():
+            return
+        where = f" in {self.where}" if self.where else ""
+        if diverged.ndim == 0:
+            raise DivergenceError(f"non-finite loss at epoch {epoch}; the last good state is epoch {epoch - 1}{where}")
+        raise DivergenceError(
+            f"every member's loss became non-finite (the last at epoch {epoch}); each keeps its last good state{where}"
+        )
 
 
 class EarlyStopping(Callback):

@@ -165,9 +165,10 @@ def fit(
     Returns:
         A :class:`FitResult`.
     Raises:
-        DivergenceError: a single model's loss became non-finite (the run dir keeps the last good checkpoint).
+        DivergenceError: a single model's loss, or every member's of an ensemble, became non-finite (the run dir
+            keeps the last good checkpoint).
 
-    The built-in side effects are callbacks added in this order: :class:`StopOnDivergence` (single models),
+    The built-in side effects are callbacks added in this order: :class:`StopOnDivergence`,
     :class:`EarlyStopping` (``config.patience``), :class:`RunFiles` (``run_dir``), :class:`ProgressBar`
     (``progress``); then ``callbacks``.
     """
@@ -212,7 +213,7 @@ def fit(
     steps_per_epoch = num_samples // config.batch_size
     start = int(np.max(np.asarray(state.epoch)))
     callbacks = [
-        *([StopOnDivergence(str(run_dir.checkpoint_path) if run_dir else "")] if members is None else []),
+        StopOnDivergence(str(run_dir.checkpoint_path) if run_dir else ""),
         *([EarlyStopping(config.patience)] if config.patience is not None else []),
         *([RunFiles(run_dir, config.checkpoint_every)] if run_dir is not None else []),
         *([ProgressBar()] if progress else []),
