@@ -4,6 +4,8 @@ module's bootstrap, never by gnode itself). Shared by the crash tests and ``expe
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import signal
@@ -86,10 +88,13 @@ def kill_inside_write(args, name: str, nth: int, mark: Path, **kwargs) -> bool:
 
 
 def contents(path: Path):
-    """What a result file holds, for comparing runs: the arrays of an ``.npz``, the parsed JSON, or the bytes."""
+    """What a result file holds, for comparing runs: the arrays of an ``.npz``, the parsed JSON or CSV rows, or the
+    bytes."""
     if path.suffix == ".npz":
         with np.load(path) as npz:
             return {k: npz[k] for k in npz.files}
+    if path.suffix == ".csv":
+        return list(csv.DictReader(io.StringIO(path.read_text())))
     if path.suffix in (".json", ".jsonl"):
         return (
             [json.loads(line) for line in path.read_text().splitlines()]
