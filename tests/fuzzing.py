@@ -138,7 +138,7 @@ def sequence_arrays(draw) -> dict[str, np.ndarray]:
             arrays[key] = old.reshape(*old.shape, 1) if draw(st.booleans()) else old.reshape(-1)
         elif change == "cut":
             arrays[key] = old[: max(0, old.shape[0] - 1)] if old.ndim else old
-        elif change == "value" and old.size:
+        elif change == "value" and old.size and old.dtype.kind in "biuf":
             old = np.array(old, dtype=np.float64)
             old.flat[draw(st.integers(0, old.size - 1))] = draw(ARRAY_VALUES)
             arrays[key] = old

@@ -65,6 +65,6 @@ def test_sequence_files_load_checked_or_stop_in_one_line(tmp_path, arrays):
     try:
         data = read_sequences(path)
         model = make_model("gnode", 2, 2, 1, flow_widths=(4,), key=jr.key(0))
-        SequenceObjective().arrays(model, data, "train")  # the check fit makes against the model
+        SequenceObjective().arrays(model, data, str(path))  # the check fit makes against the model
     except GnodeError as error:
         assert len(str(error).splitlines()) == 1 and str(path) in str(error)
