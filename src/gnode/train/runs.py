@@ -160,15 +160,14 @@ class UnitStore:
         name: str,
         settings: dict[str, Any],
         work: Callable[[], tuple[dict[str, Any], dict[str, np.ndarray]]],
-    ) -> tuple[dict[str, Any], dict[str, np.ndarray], bool]:
-        """Unit ``name``: its stored record and arrays, or ``work()``'s (then stored). Returns (record, arrays,
-        whether it was found finished)."""
+    ) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+        """Unit ``name``: its stored record and arrays, or ``work()``'s (then stored)."""
         found = self.get(name, settings)
         if found is not None:
-            return found[1], found[0], True
+            return found[1], found[0]
         record, arrays = work()
         self.put(name, settings, record, arrays)
-        return record, arrays, False
+        return record, arrays
 
 
 UNIT_HEADER = "unit_header"

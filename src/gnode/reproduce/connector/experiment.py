@@ -132,7 +132,7 @@ def fit(
         arrays = {"m": np.asarray(aligned.m), "latents": projected, "aligned_all": aligned_all}
         return {"lint_seconds": seconds}, arrays
 
-    lint_record, fitted, _ = units.run("lint", lint_settings, lint_stage)
+    lint_record, fitted = units.run("lint", lint_settings, lint_stage)
     ridge = ridge_loadings(latents[split["train"]], c.m, connector.alpha, connector.ridge)
     save_arrays(out / "ridge.npz", n=ridge)
 
@@ -147,7 +147,7 @@ def fit(
         return {"connector_seconds": seconds, "history": history}, {}
 
     settings = {**lint_settings, "connector": connector.to_dict(), "loadings": loadings}
-    record, _, _ = units.run("connector", settings, connector_stage)
+    record, _ = units.run("connector", settings, connector_stage)
     history = record["history"]
     aligned_all = fitted["aligned_all"]
     summary = {

@@ -247,7 +247,7 @@ def fit_nascar(
         for seed in seeds:
             work = functools.partial(_fit_one, out, name, seed, train, tests, states, steps, config,
                                      train_projection, baseline_iterations)  # fmt: skip
-            record, inferred, _ = units.run(f"{name}_seed{seed}", shared, work)
+            record, inferred = units.run(f"{name}_seed{seed}", shared, work)
             fits[name].append(record)
             arrays.update(inferred)
     settings = {
