@@ -200,7 +200,7 @@ def fuzz_table(cases: int, targets: list[str]) -> dict:
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    from gnode.data import read_sequences
+    from gnode.data import load_sequences
     from gnode.errors import GnodeError
     from gnode.model import make_model
     from gnode.sweep import read_sweep_file
@@ -259,7 +259,7 @@ def fuzz_table(cases: int, targets: list[str]) -> dict:
         path = folder / "data.npz"
         fuzzing.write_npz(path, arrays)
         try:
-            data = read_sequences(path)
+            data = load_sequences(path)
             model = make_model("gnode", 2, 2, 1, flow_widths=(4,), key=jr.key(0))
             SequenceObjective().arrays(model, data, str(path))  # the check fit makes, naming the file
         except GnodeError as error:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gnode.data import read_sequences
+from gnode.data import load_sequences
 from gnode.errors import GnodeError
 from gnode.model import make_model
 from gnode.sweep import read_sweep_file
@@ -63,7 +63,7 @@ def test_sequence_files_load_checked_or_stop_in_one_line(tmp_path, arrays):
     path = tmp_path / f"data{next(cases)}.npz"
     fuzzing.write_npz(path, arrays)
     try:
-        data = read_sequences(path)
+        data = load_sequences(path)
         model = make_model("gnode", 2, 2, 1, flow_widths=(4,), key=jr.key(0))
         SequenceObjective().arrays(model, data, str(path))  # the check fit makes against the model
     except GnodeError as error:

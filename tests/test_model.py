@@ -13,14 +13,31 @@ def test_initial_state_rules():
     x = jr.normal(jr.key(0), (7, 3))
     learned = make_model("gnode", 4, 3, 2, key=jr.key(1))
     enc = learned.initial_state.encoder
-    np.testing.assert_allclose(learned.initial_state(x[0]), enc.weight @ x[0] + enc.bias, atol=1e-6)
+    np.testing.assert_allclose(learned.initial_state(x), enc.weight @ x[0] + enc.bias, atol=1e-6)
     zero = make_model("gnode", 4, 3, 2, initial_state="zero", key=jr.key(1))
-    assert not np.any(zero.initial_state(x[0]))
+    assert not np.any(zero.initial_state(x))
     fixed = make_model("gnode", 4, 3, 2, initial_state="fixed", key=jr.key(1))
     grad = jax.grad(lambda m: jnp.sum(m(x)[0]))(fixed)
     assert not np.any(grad.initial_state.h0)
     assert parameter_count(fixed) == parameter_count(zero)
     assert parameter_count(learned) == parameter_count(zero) + 3 * 4 + 4
+
+
+def test_encoder_state_reads_only_its_channels_of_the_whole_trial():
+    xs = jr.normal(jr.key(0), (9, 2))
+    ys = jr.normal(jr.key(1), (9, 5))
+    model = make_model("gnode", 3, 2, 5, initial_state="encoder", encoder_channels=(0, 2, 3), key=jr.key(2))
+    h0 = model.initial_state(xs, ys)
+    held_out = ys.at[:, (1, 4)].set(100.0)  # channels the encoder never reads
+    np.testing.assert_array_equal(model.initial_state(xs, held_out), h0)
+    late = ys.at[-1, 0].add(1.0)  # the last step of a read channel moves h0 (the backward GRU sees it first)
+    assert not np.allclose(model.initial_state(xs, late), h0)
+    out, _ = model(xs, observed=ys)
+    np.testing.assert_allclose(model(xs, observed=held_out)[0], out)  # predictions of held-out channels too
+    with pytest.raises(ConfigError, match="observed"):
+        model(xs)
+    with pytest.raises(ConfigError, match="encoder reads channels"):
+        make_model("gnode", 3, 2, 5, initial_state="encoder", encoder_channels=(5,), key=jr.key(2))
 
 
 def test_readout_at_every_step_and_time_grid():

@@ -41,14 +41,28 @@ XS = jr.normal(jr.key(9), (7, 2))
 
 @pytest.mark.parametrize(
     ("name", "initial_state"),
-    [("gnode", "learned"), ("node", "fixed"), ("gru", "zero"), ("mgru", "learned"), ("rnn", "fixed"), ("lstm", "zero")],
+    [
+        ("gnode", "learned"),
+        ("node", "fixed"),
+        ("gru", "zero"),
+        ("mgru", "learned"),
+        ("rnn", "fixed"),
+        ("lstm", "zero"),
+        ("gnode", "encoder"),
+    ],
 )
 def test_sequence_models(tmp_path, name, initial_state):
     widths = {"flow_widths": (8, 4), "gate_widths": (5,)} if name == "gnode" else {}
-    model = make_model(name, 4, 2, 3, initial_state=initial_state, activation="tanh", key=jr.key(0), **widths)
+    encoder = {"encoder_channels": (0, 2), "encoder_width": 6} if initial_state == "encoder" else {}
+    model = make_model(
+        name, 4, 2, 3, initial_state=initial_state, activation="tanh", key=jr.key(0), **widths, **encoder
+    )
     loaded = round_trip(tmp_path, model, {"task": "ring"})
+    ys = jr.normal(jr.key(3), (7, 3))
     for integrator in (Euler(substeps=2), Adaptive(rtol=1e-4, atol=1e-4))[: 2 if name == "gnode" else 1]:
-        np.testing.assert_array_equal(loaded(XS, integrator=integrator)[0], model(XS, integrator=integrator)[0])
+        np.testing.assert_array_equal(
+            loaded(XS, integrator=integrator, observed=ys)[0], model(XS, integrator=integrator, observed=ys)[0]
+        )
     assert gnode.load_meta(tmp_path / "model.npz") == {"task": "ring", "gnode_version": gnode.__version__}
 
 

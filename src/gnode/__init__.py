@@ -8,7 +8,7 @@ live in :mod:`gnode.reproduce`, which the library never imports.
 __version__ = "0.2.0"
 
 from gnode import analysis, connector, gdm, ncode
-from gnode.data import AbstractData, ArrayData, SequenceData, read_sequences, validate
+from gnode.data import AbstractData, ArrayData, SequenceData, load_sequences, pad_trials, split_trials, validate
 from gnode.devices import use_cpu_cores
 from gnode.errors import CheckpointError, ConfigError, DataError, DivergenceError, GnodeError, RunDirError, WriteError
 from gnode.fields import GNODE, GRU, LSTM, MGRU, NODE, RNN, AbstractField, make_field
@@ -94,6 +94,7 @@ __all__ = [
     "last_state_cross_entropy",
     "load",
     "load_meta",
+    "load_sequences",
     "loss_named",
     "make_field",
     "make_flipflop",
@@ -102,12 +103,13 @@ __all__ = [
     "matched_size",
     "member",
     "ncode",
+    "pad_trials",
     "parameter_count",
     "predict",
     "r2_score",
-    "read_sequences",
     "register_function",
     "save",
+    "split_trials",
     "stack",
     "use_cpu_cores",
     "validate",

@@ -1,6 +1,8 @@
 """A training run described by one flat, JSON-able config: build, train, save, reload.
 
-This is what ``gnode train`` and ``gnode demo`` call, and what sweeps will call.
+A run trains on a built-in flip-flop task (``task``) or on the user's sequences (``data``: an ``.npz`` file, see
+:func:`gnode.data.load_sequences`), with the observation model that suits its targets. This is what
+``gnode train``, ``gnode demo`` and ``gnode sweep`` call.
 """
 
 from __future__ import annotations
@@ -17,11 +19,19 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import numpy as np
 
-from gnode.data import SequenceData
-from gnode.errors import CheckpointError, ConfigError, DivergenceError
+from gnode.data import SequenceData, load_sequences, split_trials
+from gnode.errors import CheckpointError, ConfigError, DataError, DivergenceError
 from gnode.init import critical_init
-from gnode.losses import masked_mse, r2_score
+from gnode.likelihoods import (
+    co_smoothing,
+    gaussian_log_likelihood,
+    observed_entries,
+    poisson_log_likelihood,
+    residual_variance,
+)
+from gnode.losses import MSE, AbstractLoss, CrossEntropy, Poisson, r2_score
 from gnode.model import Model, make_model, parameter_count, predict
 from gnode.saving import load, same_structure, save, to_bytes
 from gnode.settings import check_memory, check_settings, read_settings_file
@@ -31,17 +41,36 @@ from gnode.train import RunDir, TrainConfig, fit, load_tree
 from gnode.train.driver import new_train_state
 from gnode.train.ensemble import fit_ensemble
 
+OBSERVATIONS = ("auto", "gaussian", "poisson", "categorical")  # auto: categorical for labels, else gaussian
+LINKS = {"softplus": jax.nn.softplus, "exp": jnp.exp}
+
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
-    """Task, model and optimisation settings of one run (defaults: the authors' 2-D gnODE on the ring).
+    """Task or data, model and optimisation settings of one run (defaults: the authors' 2-D gnODE on the ring).
 
-    ``steps`` and ``hold`` set the trial (bins, then zero-input bins that hold the last value; see
-    ``gnode.tasks.flipflop``). ``init_from`` names a run directory whose best model starts this run
-    (fine-tuning, e.g. on a longer hold); the architecture must match.
+    Task runs: ``steps`` and ``hold`` set the trial (bins, then zero-input bins that hold the last value; see
+    ``gnode.tasks.flipflop``); ``n_train``, ``n_val`` and ``task_seed`` its trials. Data runs: ``data`` names a
+    sequences file; ``val_data`` / ``test_data`` name files of validation / test trials, else ``val_fraction`` /
+    ``test_fraction`` of the trials are held out at random (``split_seed``). ``observation`` is the likelihood of the
+    targets (``poisson`` with rate ``link(readout)`` for spike counts); ``held_out`` is the fraction of the target
+    channels that an ``encoder`` initial state never reads (scored by co-smoothing); ``encoder_width`` its GRUs'
+    size. ``init_from`` names a run directory whose best model starts this run (fine-tuning, e.g. on a longer
+    hold); the architecture must match. ``patience``: stop after this many epochs without a better validation loss
+    (0: never); ``clip_norm``: clip the gradient's global norm (0: never).
     """
 
-    task: str = "ring"
+    task: str = ""  # a flip-flop task; "" means ring unless data is given
+    data: str = ""
+    val_data: str = ""
+    test_data: str = ""
+    val_fraction: float = 0.2
+    test_fraction: float = 0.0
+    split_seed: int = 0
+    observation: str = "auto"
+    link: str = "softplus"
+    held_out: float = 0.0
+    encoder_width: int = 64
     model: str = "gnode"
     dim: int = 2
     dynamics: Sequence[int] = (316, 316)  # stored as a tuple
@@ -64,11 +93,27 @@ class RunConfig:
     epochs: int = 200
     seed: int = 0
     checkpoint_every: int = 1
+    patience: int = 0
+    clip_norm: float = 0.0
 
     def __post_init__(self):
         check_settings(RunConfig, {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}, "config")
-        if self.task not in FLIPFLOP_TASKS:
-            raise ConfigError(f"unknown task {self.task!r}; choose one of {list(FLIPFLOP_TASKS)}")
+        if self.task and self.data:
+            raise ConfigError(f"give a task or a data file, not both (task {self.task!r}, data {self.data!r})")
+        if not self.data:
+            object.__setattr__(self, "task", self.task or "ring")
+            if self.task not in FLIPFLOP_TASKS:
+                raise ConfigError(f"unknown task {self.task!r}; choose one of {list(FLIPFLOP_TASKS)}")
+            if self.val_data or self.test_data:
+                raise ConfigError("val_data and test_data go with a data file (--data)")
+        if self.observation not in OBSERVATIONS or self.link not in LINKS:
+            raise ConfigError(f"unknown observation {self.observation!r} or link {self.link!r}; choose among "
+                              f"{list(OBSERVATIONS)} and {list(LINKS)}")  # fmt: skip
+        if not (0 <= self.held_out < 1) or self.encoder_width <= 0 or self.patience < 0 or self.clip_norm < 0:
+            raise ConfigError(f"need 0 <= held_out < 1, encoder_width > 0, patience >= 0 and clip_norm >= 0, got "
+                              f"{self.held_out}, {self.encoder_width}, {self.patience}, {self.clip_norm}")  # fmt: skip
+        if self.held_out and self.initial_state != "encoder":
+            raise ConfigError("held_out channels are those an encoder never reads: use initial_state 'encoder'")
         if self.dim <= 0:
             raise ConfigError(f"--dim must be positive, got {self.dim}")
         object.__setattr__(self, "dynamics", tuple(self.dynamics))
@@ -80,20 +125,26 @@ class RunConfig:
         if min(self.seed, self.model_seed, self.task_seed) < 0:
             raise ConfigError("seed, model_seed and task_seed must be non-negative")
         self.train_config()  # validates the optimisation settings
-        if self.batch_size > self.n_train:
-            raise ConfigError(f"batch size {self.batch_size} exceeds the {self.n_train} training trials")
-        check_memory(self.memory_estimate(), "this run")
+        if not self.data:
+            if self.batch_size > self.n_train:
+                raise ConfigError(f"batch size {self.batch_size} exceeds the {self.n_train} training trials")
+            channels = FLIPFLOP_TASKS[self.task].channels
+            trials = self.n_train + self.n_val
+            check_memory(self.memory_estimate(trials, self.steps + self.hold, channels, channels), "this run")
 
-    def memory_estimate(self) -> float:
-        """Bytes a run needs, roughly: the trials, the parameters with AdamW's moments and the best copy, and one
-        batch's activations kept for the backward pass."""
-        channels = FLIPFLOP_TASKS[self.task].channels
-        time = self.steps + self.hold
-        sizes = [self.dim + channels, *self.dynamics, self.dim]
-        gate = [self.dim + channels, *self.gate, self.dim]
+    def memory_estimate(self, trials: int, time: int, inputs: int, outputs: int) -> float:
+        """Bytes a run on ``trials`` trials of ``time`` steps needs, roughly: the trials, the parameters with
+        AdamW's moments and the best copy, and one batch's activations kept for the backward pass."""
+        sizes = [self.dim + inputs, *self.dynamics, self.dim]
+        gate = [self.dim + inputs, *self.gate, self.dim]
         weights = sum(a * b for a, b in itertools.pairwise(sizes)) + sum(a * b for a, b in itertools.pairwise(gate))
-        activations = self.batch_size * time * (sum(sizes) + sum(gate))
-        return 4.0 * (2 * (self.n_train + self.n_val) * time * channels + 4 * weights + 2 * activations)
+        activations = self.batch_size * time * (sum(sizes) + sum(gate) + outputs)
+        return 4.0 * (2 * trials * time * (inputs + outputs) + 4 * weights + 2 * activations)
+
+    @property
+    def source(self) -> str:
+        """What the run trains on: the task's name or the data file's."""
+        return self.task or Path(self.data).name
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> RunConfig:
@@ -107,45 +158,138 @@ class RunConfig:
     def to_dict(self) -> dict[str, Any]:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in dataclasses.asdict(self).items()}
 
-    def train_config(self) -> TrainConfig:
+    def loss(self, classification: bool = False) -> AbstractLoss:
+        """The loss of the run's observation model (``auto``: cross-entropy for labels, else MSE)."""
+        name = self.observation
+        if name == "auto":
+            name = "categorical" if classification else "gaussian"
+        if name == "poisson":
+            return Poisson(LINKS[self.link])
+        return CrossEntropy() if name == "categorical" else MSE()
+
+    def train_config(self, classification: bool = False) -> TrainConfig:
         return TrainConfig(
             lr=self.lr,
             weight_decay=self.weight_decay,
             batch_size=self.batch_size,
             epochs=self.epochs,
             seed=self.seed,
+            loss=self.loss(classification),
             checkpoint_every=self.checkpoint_every,
+            patience=self.patience or None,
+            clip_norm=self.clip_norm or None,
         )
 
 
-def build(config: RunConfig) -> tuple[Model, Any, Any]:
-    """The initial model and the train / validation data of ``config``."""
-    train, val = make_flipflop(
-        config.task,
-        n_train=config.n_train,
-        n_val=config.n_val,
-        steps=config.steps,
-        hold=config.hold,
-        seed=config.task_seed,
-    )
-    channels = train.inputs.shape[-1]
+@dataclasses.dataclass(frozen=True)
+class Splits:
+    """The trials of a run: training, validation and (None where there is none) test."""
+
+    train: SequenceData
+    val: SequenceData
+    test: SequenceData | None = None
+
+    @property
+    def classification(self) -> bool:
+        return self.train.is_classification
+
+    @property
+    def outputs(self) -> int:
+        """Output channels, or classes (the largest label of any split, plus one)."""
+        if not self.classification:
+            return self.train.targets.shape[-1]
+        return 1 + max(int(d.targets.max()) for d in (self.train, self.val, self.test) if d is not None)
+
+
+def load_splits(config: RunConfig) -> Splits:
+    """The trials ``config`` trains, selects and tests on: a flip-flop task's, or those of its data files.
+
+    Raises:
+        DataError: a file that :func:`gnode.data.load_sequences` refuses, files that disagree in channels or kind of
+            targets, too few trials for the split or the batch, or data too large for this machine.
+    """
+    if not config.data:
+        train, val = make_flipflop(
+            config.task,
+            n_train=config.n_train,
+            n_val=config.n_val,
+            steps=config.steps,
+            hold=config.hold,
+            seed=config.task_seed,
+        )
+        return Splits(train, val)
+    data = load_sequences(config.data)
+    held = config.test_fraction if not config.test_data else 0.0
+    if config.val_data:
+        train, _, test = split_trials(data, 0.0, held, config.split_seed)
+        val = load_sequences(config.val_data)
+    else:
+        train, val, test = split_trials(data, config.val_fraction, held, config.split_seed)
+        if val is None:
+            raise DataError(f"{config.data}: no validation trials; give val_fraction > 0 or val_data")
+    if config.test_data:
+        test = load_sequences(config.test_data)
+    for name, part in ((config.val_data, val), (config.test_data, test)):
+        if (
+            part is not None
+            and name
+            and (
+                part.inputs.shape[-1] != train.inputs.shape[-1]
+                or part.is_classification != train.is_classification
+                or (not part.is_classification and part.targets.shape[-1] != train.targets.shape[-1])
+            )
+        ):
+            raise DataError(f"{name}: its inputs or targets differ in channels or kind from {config.data}'s")
+    if config.batch_size > train.num_samples:
+        raise DataError(f"{config.data}: batch size {config.batch_size} exceeds the {train.num_samples} training "
+                        "trials")  # fmt: skip
+    outputs = 1 if train.is_classification else train.targets.shape[-1]
+    trials = sum(d.num_samples for d in (train, val, test) if d is not None)
+    estimate = config.memory_estimate(trials, train.inputs.shape[1], train.inputs.shape[-1], outputs)
+    check_memory(estimate, f"a run on {config.data}")
+    return Splits(train, val, test)
+
+
+def held_out_channels(config: RunConfig, outputs: int) -> np.ndarray:
+    """The target channels an encoder never reads: ``round(held_out * outputs)`` of them, drawn by
+    ``split_seed``, sorted."""
+    count = round(config.held_out * outputs)
+    if config.held_out and not 1 <= count < outputs:
+        raise ConfigError(f"held_out {config.held_out} of {outputs} channels leaves none held out or none read")
+    return np.sort(np.random.default_rng(config.split_seed).permutation(outputs)[:count])
+
+
+def initial_model(config: RunConfig, splits: Splits) -> Model:
+    """The model ``config`` starts from, sized to its data."""
+    inputs, outputs = splits.train.inputs.shape[-1], splits.outputs
+    held_out = held_out_channels(config, outputs)
     model = make_model(
         config.model,
         config.dim,
-        channels,
-        channels,
+        inputs,
+        outputs,
         flow_widths=config.dynamics,
         gate_widths=config.gate,
         activation=config.activation,
         init="critical_normal" if config.init == "critical" else config.init,
         initial_state=config.initial_state,
+        encoder_channels=np.setdiff1d(np.arange(outputs), held_out).tolist(),
+        encoder_width=config.encoder_width,
         tau=config.tau,
         dt=config.dt,
         key=jr.key(config.model_seed),
     )
+    if config.initial_state == "encoder" and splits.classification:
+        raise ConfigError("an encoder infers h0 from sequence targets; class labels have none")
     if config.init == "critical":
-        model, _ = critical_init(model, train.inputs)
-    return model, train, val
+        model, _ = critical_init(model, splits.train.inputs)
+    return model
+
+
+def build(config: RunConfig) -> tuple[Model, SequenceData, SequenceData]:
+    """The initial model and the train / validation data of ``config``."""
+    splits = load_splits(config)
+    return initial_model(config, splits), splits.train, splits.val
 
 
 def warm_start(model: Model, config: RunConfig) -> Model:
@@ -161,12 +305,62 @@ def warm_start(model: Model, config: RunConfig) -> Model:
     return loaded
 
 
-def evaluate(model: Model, data: SequenceData) -> dict[str, float]:
-    pred, _ = predict(model, jnp.asarray(data.inputs))
-    return {
-        "mse": float(masked_mse(pred, jnp.asarray(data.targets))),
-        "r2": float(r2_score(pred, jnp.asarray(data.targets))),
-    }
+def evaluate(
+    model: Model, data: SequenceData, loss: AbstractLoss = MSE(), variance: np.ndarray | None = None
+) -> dict[str, float]:
+    """The scores of ``model`` on ``data`` under ``loss``: the loss and its metric, and by observation model
+
+    - Gaussian (:class:`MSE`): ``mse``, ``r2`` and, given each channel's ``variance`` (from the training
+      residuals), ``log_likelihood`` in nats per observed entry;
+    - Poisson: ``bits_per_spike``, ``log_likelihood`` (nats per observed entry, ``log y!`` included),
+      ``co_smoothing`` (bits per spike on the channels the encoder never reads, where there are some) and
+      ``rate_r2`` (against ``data.rates``, where known);
+    - categorical: ``cross_entropy`` and ``accuracy``.
+    """
+    targets = jnp.asarray(data.targets)
+    mask = None if data.mask is None else jnp.asarray(data.mask)
+    times = None if data.times is None else jnp.asarray(data.times)
+    observed = None if data.is_classification else targets
+    pred, _ = predict(model, jnp.asarray(data.inputs), times, observed=observed)
+    value, metric = loss.of_sequences(pred, targets, mask)
+    scores = {"loss": float(value), loss.metric_name: float(metric)}
+    entries = None if data.is_classification else float(jnp.maximum(observed_entries(mask, targets).sum(), 1.0))
+    if isinstance(loss, MSE):
+        scores["mse"] = float(value)
+        if variance is not None:
+            scores["log_likelihood"] = float(gaussian_log_likelihood(pred, targets, variance, mask)) / entries
+    elif isinstance(loss, Poisson):
+        rates = loss.rates(pred)
+        scores["log_likelihood"] = float(poisson_log_likelihood(rates, targets, mask)) / entries
+        held_out = np.setdiff1d(np.arange(targets.shape[-1]), getattr(model.initial_state, "channels", ()))
+        if model.initial_state.reads_observations and len(held_out):
+            scores["co_smoothing"] = float(co_smoothing(rates, targets, held_out, mask))
+        if data.rates is not None:
+            scores["rate_r2"] = float(r2_score(rates, jnp.asarray(data.rates), mask))
+    else:
+        scores["cross_entropy"] = float(value)
+    return scores
+
+
+def training_variance(model: Model, train: SequenceData, loss: AbstractLoss) -> np.ndarray | None:
+    """Each channel's residual variance on the training trials (a Gaussian observation model's noise), else None."""
+    if not isinstance(loss, MSE):
+        return None
+    times = None if train.times is None else jnp.asarray(train.times)
+    pred, _ = predict(model, jnp.asarray(train.inputs), times, observed=jnp.asarray(train.targets))
+    mask = None if train.mask is None else jnp.asarray(train.mask)
+    return np.asarray(residual_variance(pred, jnp.asarray(train.targets), mask))
+
+
+def scores_of(model: Model, splits: Splits, loss: AbstractLoss) -> dict[str, float]:
+    """Every split's :func:`evaluate` scores, flattened with the prefixes ``train_``, ``val_`` and ``test_``."""
+    variance = training_variance(model, splits.train, loss)
+    parts = {"train": splits.train, "val": splits.val, "test": splits.test}
+    scores = {}
+    for name, part in parts.items():
+        if part is not None:
+            scores.update({f"{name}_{k}": v for k, v in evaluate(model, part, loss, variance).items()})
+    return scores
 
 
 def train_run(
@@ -182,34 +376,35 @@ def train_run(
     ``keep_best_on_divergence``: when the loss becomes non-finite, report the best-validation model seen
     before it (from the last good checkpoint) with ``diverged_at_epoch`` set, instead of raising.
     """
-    model, train, val = build(config)  # validates every setting before anything is written
+    splits = load_splits(config)  # validates every setting and the data before anything is written
+    model = initial_model(config, splits)
+    train_config = config.train_config(splits.classification)
     if not (resume and RunDir(out).started):  # a resumed run starts from its own checkpoint, wherever init_from
         model = warm_start(model, config)  # has gone since
     run = RunDir.create(out, config.to_dict(), resume=resume, defaults=RunConfig().to_dict())
     tick = time.perf_counter()
     diverged_at = None
     try:
-        result = fit(model, train, val, config.train_config(), run_dir=run, resume=resume, progress=progress)
+        result = fit(model, splits.train, splits.val, train_config, run_dir=run, resume=resume, progress=progress)
         best, best_epoch = result.model, result.summary["best_epoch"]
     except DivergenceError:
         if not keep_best_on_divergence:
             raise
-        template, static = new_train_state(model, config.train_config())
+        template, static = new_train_state(model, train_config)
         state, meta = load_tree(run.checkpoint_path, template)
         best, best_epoch = eqx.combine(state.best_params, state.frozen, static), int(state.best_epoch)
         diverged_at = meta["epoch"] + 1
         save(run.model_path, best, {"which": "best validation before divergence"})
     seconds = time.perf_counter() - tick
-    scores = evaluate(best, val)
     summary = {
-        "task": config.task,
+        "task": config.source,
         "model": config.model,
         "dim": config.dim,
         "dynamics": list(config.dynamics),
         "parameters": parameter_count(best),
-        "val_mse": scores["mse"],
-        "val_r2": scores["r2"],
-        "train_r2": evaluate(best, train)["r2"],
+        "observation": type(train_config.loss).__name__,
+        "trials": {k: getattr(splits, k).num_samples for k in ("train", "val", "test") if getattr(splits, k)},
+        **scores_of(best, splits, train_config.loss),
         "best_epoch": best_epoch,
         "diverged_at_epoch": diverged_at,
         "epochs": config.epochs,
@@ -244,14 +439,14 @@ def train_group(cells: list[dict[str, Any]], workdir: str | Path | None = None) 
     configs = [RunConfig.from_dict(c) for c in cells]
     if len({group_key(c.to_dict()) for c in configs}) != 1:
         raise ConfigError("train_group: the runs differ in more than " + ", ".join(MEMBER_SETTINGS))
-    built = [build(c) for c in configs]
-    _, train, val = built[0]
+    splits = load_splits(configs[0])  # the same for every member: data settings are not member settings
+    train_config = configs[0].train_config(splits.classification)
     tick = time.perf_counter()
     best, result = fit_ensemble(
-        [warm_start(m, c) for (m, _, _), c in zip(built, configs, strict=True)],
-        train,
-        val,
-        configs[0].train_config(),
+        [warm_start(initial_model(c, splits), c) for c in configs],
+        splits.train,
+        splits.val,
+        train_config,
         lrs=[c.lr for c in configs],
         weight_decays=[c.weight_decay for c in configs],
         seeds=[c.seed for c in configs],
@@ -262,12 +457,9 @@ def train_group(cells: list[dict[str, Any]], workdir: str | Path | None = None) 
     seconds = time.perf_counter() - tick
     rows = []
     for i, model in enumerate(best):
-        scores, train_scores = evaluate(model, val), evaluate(model, train)
         rows.append(
             {
-                "val_mse": scores["mse"],
-                "val_r2": scores["r2"],
-                "train_r2": train_scores["r2"],
+                **scores_of(model, splits, train_config.loss),
                 "best_epoch": int(result.summary["best_epoch"][i]),
                 "diverged": bool(result.summary["diverged"][i]),
                 "parameters": parameter_count(model),

@@ -1,18 +1,21 @@
 """Losses on batches of model outputs: the functions, and the loss objects fits take (:class:`MSE`,
-:class:`CrossEntropy`)."""
+:class:`CrossEntropy`, :class:`Poisson`)."""
 
 from __future__ import annotations
 
 import abc
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 import equinox as eqx
+import jax
 import jax.numpy as jnp
 import optax
 from jax.typing import ArrayLike
 from jaxtyping import Array, Float, Int
 
 from gnode.errors import ConfigError, by_name
+from gnode.likelihoods import bits_per_spike, poisson_loss
 
 
 def masked_mse(
@@ -131,11 +134,40 @@ class CrossEntropy(AbstractLoss):
         return loss, jnp.mean(jnp.argmax(pred, axis=-1) == targets)
 
 
-LOSSES: dict[str, type[AbstractLoss]] = {"mse": MSE, "cross_entropy": CrossEntropy}  # names for the CLI and configs
+class Poisson(AbstractLoss):
+    """Poisson likelihood of counts (spikes per bin) with rate ``link(readout)``: the loss is the mean negative
+    log-likelihood per observed entry, less its constant ``log y!``; the metric is bits per spike against each
+    channel's mean rate (:func:`gnode.likelihoods.bits_per_spike`).
+
+    Arguments:
+        link: readout to rate, ``jax.nn.softplus`` (default) or ``jnp.exp``. The log-rate is ``log(rate + 1e-8)``,
+            so a rate that underflows to 0 costs a large finite loss, not NaN (as PyTorch's ``PoissonNLLLoss``).
+    """
+
+    link: Callable[[Array], Array] = eqx.field(static=True, default=jax.nn.softplus)
+    classification: ClassVar[bool] = False
+    metric_name: ClassVar[str] = "bits_per_spike"
+
+    def rates(self, pred: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
+        """The rates of readouts ``pred``."""
+        return self.link(pred)
+
+    def of_sequences(
+        self, pred: Float[Array, "batch time out"], targets: Array, mask: Array | None
+    ) -> tuple[Float[Array, ""], Float[Array, ""]]:
+        rates = self.rates(pred)
+        return poisson_loss(rates, targets, mask), bits_per_spike(rates, targets, mask)
+
+    def of_arrays(self, pred: Float[Array, "batch ..."], targets: Array) -> tuple[Float[Array, ""], Float[Array, ""]]:
+        flat = lambda a: a.reshape(a.shape[0], 1, -1)  # noqa: E731 — (batch, time, out) as for sequences
+        return self.of_sequences(flat(pred), flat(targets), None)
+
+
+LOSSES: dict[str, type[AbstractLoss]] = {"mse": MSE, "cross_entropy": CrossEntropy, "poisson": Poisson}
 
 
 def loss_named(name: str) -> AbstractLoss:
-    """The loss called ``name`` (``mse`` or ``cross_entropy``), for the CLI and config files.
+    """The loss called ``name`` (``mse``, ``cross_entropy`` or ``poisson``), for the CLI and config files.
 
     Raises:
         ConfigError: an unknown name.
@@ -146,5 +178,5 @@ def loss_named(name: str) -> AbstractLoss:
 def check_loss(loss: Any) -> AbstractLoss:
     """``loss`` if it is an :class:`AbstractLoss`; a one-line error otherwise (a name where an object belongs)."""
     if not isinstance(loss, AbstractLoss):
-        raise ConfigError(f"loss must be MSE() or CrossEntropy() (an AbstractLoss), got {loss!r}")
+        raise ConfigError(f"loss must be MSE(), CrossEntropy() or Poisson() (an AbstractLoss), got {loss!r}")
     return loss

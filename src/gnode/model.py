@@ -5,6 +5,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 from collections.abc import Callable, Sequence
+from typing import ClassVar
 
 import equinox as eqx
 import jax
@@ -19,10 +20,15 @@ from gnode.solve import AbstractIntegrator, Euler
 
 
 class AbstractInitialState(eqx.Module):
-    """``h0`` as a function of the first input bin."""
+    """``h0`` of one trial, from its inputs and, for a rule that infers it (``reads_observations``), from the
+    trial's observations."""
+
+    reads_observations: eqx.AbstractClassVar[bool]
 
     @abc.abstractmethod
-    def __call__(self, x0: Float[Array, " inp"]) -> Float[Array, " state"]: ...
+    def __call__(
+        self, xs: Float[Array, "time inp"], observed: Float[Array, "time out"] | None = None
+    ) -> Float[Array, " state"]: ...
 
     @abc.abstractmethod
     def mean(self, x0s: Float[Array, "batch inp"]) -> Float[Array, " state"]:
@@ -34,11 +40,12 @@ class FixedState(AbstractInitialState):
     """A fixed, untrained ``h0`` (glorot-normal, std sqrt(2/(N+1)), as in the authors' scripts)."""
 
     h0: Float[Array, " state"] = eqx.field(metadata={"trainable": False})
+    reads_observations: ClassVar[bool] = False
 
     def __init__(self, state_dim: int, *, key: PRNGKeyArray):
         self.h0 = jr.normal(key, (state_dim,)) * jnp.sqrt(2.0 / (state_dim + 1))
 
-    def __call__(self, x0: Float[Array, " inp"]) -> Float[Array, " state"]:
+    def __call__(self, xs: Float[Array, "time inp"], observed: Array | None = None) -> Float[Array, " state"]:
         return jax.lax.stop_gradient(self.h0)
 
     def mean(self, x0s: Float[Array, "batch inp"]) -> Float[Array, " state"]:
@@ -49,9 +56,10 @@ class ZeroState(AbstractInitialState):
     """``h0 = 0``."""
 
     state_dim: int = eqx.field(static=True)
+    reads_observations: ClassVar[bool] = False
 
-    def __call__(self, x0: Float[Array, " inp"]) -> Float[Array, " state"]:
-        return jnp.zeros((self.state_dim,), x0.dtype)
+    def __call__(self, xs: Float[Array, "time inp"], observed: Array | None = None) -> Float[Array, " state"]:
+        return jnp.zeros((self.state_dim,), xs.dtype)
 
     def mean(self, x0s: Float[Array, "batch inp"]) -> Float[Array, " state"]:
         return jnp.zeros((self.state_dim,), x0s.dtype)
@@ -61,18 +69,59 @@ class LearnedState(AbstractInitialState):
     """``h0 = A x_1 + c``, a trained affine map of the first input bin."""
 
     encoder: Linear
+    reads_observations: ClassVar[bool] = False
 
     def __init__(self, input_dim: int, state_dim: int, *, init: Initialiser = glorot_uniform, key: PRNGKeyArray):
         self.encoder = Linear(input_dim, state_dim, init=init, key=key)
 
-    def __call__(self, x0: Float[Array, " inp"]) -> Float[Array, " state"]:
-        return self.encoder(x0)
+    def __call__(self, xs: Float[Array, "time inp"], observed: Array | None = None) -> Float[Array, " state"]:
+        return self.encoder(xs[0])
 
     def mean(self, x0s: Float[Array, "batch inp"]) -> Float[Array, " state"]:
         return jnp.mean(jax.vmap(self.encoder)(x0s), axis=0)
 
 
-INITIAL_STATES = ("learned", "fixed", "zero")
+class EncoderState(AbstractInitialState):
+    """``h0`` inferred from the whole trial, as LFADS's initial-condition encoder (without its variational noise):
+    a bidirectional GRU reads the trial's observed ``channels`` and its inputs, forwards and backwards, and a
+    linear map takes its two final states to ``h0``. Channels outside ``channels`` (held-out neurons) are never
+    read, so the readout's predictions of them score the model (co-smoothing).
+
+    Arguments:
+        input_dim: input channels; channels: the observation channels the encoder reads; state_dim: ``N``;
+        width: each GRU's hidden size.
+    """
+
+    forward: eqx.nn.GRUCell
+    backward: eqx.nn.GRUCell
+    to_state: Linear
+    channels: tuple[int, ...] = eqx.field(static=True)
+    reads_observations: ClassVar[bool] = True
+
+    def __init__(self, input_dim: int, channels: Sequence[int], state_dim: int, width: int = 64, *, key: PRNGKeyArray):
+        fkey, bkey, skey = jr.split(key, 3)
+        self.channels = tuple(int(c) for c in channels)
+        read = len(self.channels) + input_dim
+        self.forward = eqx.nn.GRUCell(read, width, key=fkey)
+        self.backward = eqx.nn.GRUCell(read, width, key=bkey)
+        self.to_state = Linear(2 * width, state_dim, key=skey)
+
+    def __call__(self, xs: Float[Array, "time inp"], observed: Array | None = None) -> Float[Array, " state"]:
+        if observed is None:
+            raise ConfigError("this model infers h0 from each trial's observations: pass them (observed=...)")
+        seen = jnp.concatenate([observed[:, jnp.asarray(self.channels, int)], xs], axis=-1)
+
+        def run(cell, sequence):
+            step = lambda h, x: (cell(x, h), None)  # noqa: E731
+            return jax.lax.scan(step, jnp.zeros(cell.hidden_size, seen.dtype), sequence)[0]
+
+        return self.to_state(jnp.concatenate([run(self.forward, seen), run(self.backward, seen[::-1])]))
+
+    def mean(self, x0s: Float[Array, "batch inp"]) -> Float[Array, " state"]:
+        return jnp.zeros((self.to_state.weight.shape[0],), x0s.dtype)  # unknown without observations: the origin
+
+
+INITIAL_STATES = ("learned", "fixed", "zero", "encoder")
 
 
 class Model(eqx.Module):
@@ -97,12 +146,15 @@ class Model(eqx.Module):
         ts: Float[Array, " time"] | None = None,
         integrator: AbstractIntegrator = Euler(),
         t0: float = 0.0,
+        observed: Float[Array, "time out"] | None = None,
     ) -> tuple[Float[Array, "time out"], Float[Array, "time state"]]:
-        """One sample. Returns: readouts ``ys`` and states ``hs`` at the observation times."""
+        """One sample; ``observed``: its observations, for an initial state that reads them (:class:`EncoderState`).
+
+        Returns: readouts ``ys`` and states ``hs`` at the observation times."""
         regular = ts is None
         if regular:
             ts = t0 + self.dt * jnp.arange(1, xs.shape[0] + 1, dtype=xs.dtype)
-        h0 = self.initial_state(xs[0])
+        h0 = self.initial_state(xs, observed)
         hs = integrator.integrate(self.field, h0, xs, ts, t0, self.tau, dt=self.dt if regular else None)
         return jax.vmap(self.readout)(hs), hs
 
@@ -111,11 +163,13 @@ class Model(eqx.Module):
         xs: Float[Array, "batch time inp"],
         ts: Float[Array, "batch time"] | None = None,
         integrator: AbstractIntegrator = Euler(),
+        observed: Float[Array, "batch time out"] | None = None,
     ) -> tuple[Float[Array, "batch time out"], Float[Array, "batch time state"]]:
-        """A batch of samples (``ts`` per sample, or ``None`` for the regular grid)."""
-        if ts is None:
-            return jax.vmap(lambda x: self(x, None, integrator))(xs)
-        return jax.vmap(lambda x, t: self(x, t, integrator))(xs, ts)
+        """A batch of samples (``ts`` per sample, or ``None`` for the regular grid; ``observed`` as in
+        :meth:`__call__`)."""
+        axes = (0, None if ts is None else 0, None if observed is None else 0)
+        one = lambda x, t, y: self(x, t, integrator, observed=y)  # noqa: E731
+        return jax.vmap(one, in_axes=axes)(xs, ts, observed)
 
 
 def trainable(model: PyTree) -> PyTree[bool]:
@@ -156,11 +210,16 @@ def make_model(
     activation: str = "relu",
     init: str = "glorot_uniform",
     initial_state: str = "learned",
+    encoder_channels: Sequence[int] | None = None,
+    encoder_width: int = 64,
     tau: float = 0.01,
     dt: float = 0.01,
     key: PRNGKeyArray,
 ) -> Model:
-    """Build a :class:`Model` from names and sizes (the CLI and config files call this)."""
+    """Build a :class:`Model` from names and sizes (the CLI and config files call this).
+
+    ``encoder_channels`` and ``encoder_width`` set an ``encoder`` initial state (:class:`EncoderState`; default:
+    it reads every output channel)."""
     if int(output_dim) <= 0:
         raise ConfigError(f"output dimension must be positive, got {output_dim}")
     if not (tau > 0 and dt > 0):
@@ -182,6 +241,11 @@ def make_model(
         h0 = LearnedState(input_dim, state_dim, key=hkey)
     elif initial_state == "fixed":
         h0 = FixedState(state_dim, key=hkey)
+    elif initial_state == "encoder":
+        channels = range(output_dim) if encoder_channels is None else encoder_channels
+        if not all(0 <= int(c) < output_dim for c in channels) or encoder_width <= 0:
+            raise ConfigError(f"the encoder reads channels among the {output_dim} outputs with a positive width")
+        h0 = EncoderState(input_dim, channels, state_dim, encoder_width, key=hkey)
     else:
         h0 = ZeroState(state_dim)
     readout = Linear(state_dim, output_dim, key=rkey)
@@ -210,6 +274,7 @@ def predict(
     xs: Float[Array, "batch time inp"],
     ts: Float[Array, "batch time"] | None = None,
     integrator: AbstractIntegrator = Euler(),
+    observed: Float[Array, "batch time out"] | None = None,
 ) -> tuple[Float[Array, "batch time out"], Float[Array, "batch time state"]]:
     """Jitted :meth:`Model.batch`: readouts and states of a batch of samples."""
-    return model.batch(xs, ts, integrator)
+    return model.batch(xs, ts, integrator, observed)

@@ -31,30 +31,60 @@ def train(
     out: Annotated[Path, typer.Option(help="run directory (must be new unless --resume)")],
     config: Annotated[Path | None, typer.Option(help="JSON or TOML file of run settings")] = None,
     task: Annotated[str | None, typer.Option(help="flip-flop task, e.g. ring, square, three_bit_variable")] = None,
+    data: Annotated[str | None, typer.Option(help=".npz of sequences: inputs, targets or labels, mask, times")] = None,
+    val_data: Annotated[str | None, typer.Option(help="validation trials (else --val-fraction of --data)")] = None,
+    test_data: Annotated[str | None, typer.Option(help="test trials (else --test-fraction of --data)")] = None,
+    val_fraction: Annotated[float | None, typer.Option(help="share of --data held out for validation")] = None,
+    test_fraction: Annotated[float | None, typer.Option(help="share of --data held out for testing")] = None,
+    split_seed: Annotated[int | None, typer.Option(help="seed of the split and of the held-out channels")] = None,
+    observation: Annotated[str | None, typer.Option(help="auto, gaussian, poisson (counts) or categorical")] = None,
+    link: Annotated[str | None, typer.Option(help="Poisson rate of the readout: softplus or exp")] = None,
+    held_out: Annotated[float | None, typer.Option(help="share of target channels the encoder never reads")] = None,
+    encoder_width: Annotated[int | None, typer.Option(help="hidden size of the encoder's GRUs")] = None,
     model: Annotated[str | None, typer.Option(help="gnode, node, mgru, gru, rnn or lstm")] = None,
     dim: Annotated[int | None, typer.Option(help="state dimension N")] = None,
     dynamics: Annotated[str | None, typer.Option(help="hidden widths of F, e.g. 316,316 ('' = one layer)")] = None,
     gate: Annotated[str | None, typer.Option(help="hidden widths of G ('' = one layer)")] = None,
     activation: Annotated[str | None, typer.Option(help="relu, tanh, swish or gelu")] = None,
     init: Annotated[str | None, typer.Option(help="glorot_uniform, glorot_normal, kaiming_*, critical")] = None,
-    initial_state: Annotated[str | None, typer.Option(help="learned, fixed or zero")] = None,
+    initial_state: Annotated[str | None, typer.Option(help="learned, fixed, zero or encoder (per trial)")] = None,
+    tau: Annotated[float | None, typer.Option(help="time constant (s)")] = None,
+    dt: Annotated[float | None, typer.Option(help="bin width (s)")] = None,
     lr: Annotated[float | None, typer.Option()] = None,
     weight_decay: Annotated[float | None, typer.Option("--decay", help="AdamW weight decay")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch")] = None,
     epochs: Annotated[int | None, typer.Option()] = None,
     steps: Annotated[int | None, typer.Option(help="bins per trial")] = None,
     hold: Annotated[int | None, typer.Option(help="zero-input bins appended to each trial (memory hold)")] = None,
+    patience: Annotated[int | None, typer.Option(help="stop after this many epochs without improvement")] = None,
+    clip_norm: Annotated[float | None, typer.Option(help="clip the gradient's global norm (0: off)")] = None,
     init_from: Annotated[str | None, typer.Option(help="start from this run directory's best model")] = None,
     seed: Annotated[int | None, typer.Option(help="data-order seed")] = None,
     model_seed: Annotated[int | None, typer.Option(help="initialisation seed")] = None,
     resume: Annotated[bool, typer.Option(help="continue the run in --out from its checkpoint")] = False,
     progress: Annotated[bool, typer.Option(help="show a progress bar")] = True,
 ):
-    """Train one model on a flip-flop task; writes config, metrics, checkpoints, model and summary.json."""
+    """Train one model on a flip-flop task or on your sequences (--data); writes config, metrics, checkpoints,
+    model and summary.json."""
     from gnode.experiment import RunConfig, train_run
+    from gnode.settings import read_settings_file
 
     given = {
         "task": task,
+        "data": data,
+        "val_data": val_data,
+        "test_data": test_data,
+        "val_fraction": val_fraction,
+        "test_fraction": test_fraction,
+        "split_seed": split_seed,
+        "observation": observation,
+        "link": link,
+        "held_out": held_out,
+        "encoder_width": encoder_width,
+        "tau": tau,
+        "dt": dt,
+        "patience": patience,
+        "clip_norm": clip_norm,
         "model": model,
         "dim": dim,
         "dynamics": parse_widths(dynamics),
@@ -72,7 +102,7 @@ def train(
         "seed": seed,
         "model_seed": model_seed,
     }
-    values = RunConfig.from_file(config).to_dict() if config else {}
+    values = read_settings_file(config) if config else {}
     if resume and not config:  # the stored settings, and the options given on top (e.g. more --epochs)
         from gnode.train import RunDir
 
@@ -80,9 +110,11 @@ def train(
         if stored.config_path.is_file() or all(v is None for v in given.values()):
             values = stored.read_config()
     values.update({k: v for k, v in given.items() if v is not None})
+    if given["data"] is not None and given["task"] is None:  # --data replaces a task of the config file
+        values.pop("task", None)
     run_config = RunConfig.from_dict(values)
     summary = train_run(run_config, out, resume=resume, progress=progress)
-    print_table(f"{run_config.model} on {run_config.task} -> {out}", summary)
+    print_table(f"{run_config.model} on {run_config.source} -> {out}", summary)
 
 
 def summary_rows(summary: dict[str, Any]) -> dict[str, Any]:
@@ -160,11 +192,11 @@ def sweep(
     rows = run_sweep(
         cells, group_key=group_key, run_group=train_group, out=out, ray_address=ray_address, log=console.print
     )
-    best = min(rows, key=lambda r: r["val_mse"])
+    best = min(rows, key=lambda r: r["val_loss"])
     grid_keys = list(tables["grid"])
     print_table(
         f"sweep {config} -> {out}: {len(rows)} cells; the best",
-        {**{k: best[k] for k in grid_keys}, "val_mse": best["val_mse"], "val_r2": best["val_r2"]},
+        {**{k: best[k] for k in grid_keys}, **{k: v for k, v in best.items() if k.startswith("val_")}},
     )
 
 

@@ -20,7 +20,7 @@ from jaxtyping import Array, Float, PyTree
 
 from gnode.data import AbstractData, ArrayData, SequenceData, validate
 from gnode.errors import DataError
-from gnode.losses import MSE, AbstractLoss, check_loss
+from gnode.losses import MSE, AbstractLoss, Poisson, check_loss
 from gnode.solve import AbstractIntegrator, Euler
 
 
@@ -66,6 +66,8 @@ class SequenceObjective(AbstractObjective):
         if d != model.field.input_dim:
             raise DataError(f"{name}: inputs have {d} channels, the model expects {model.field.input_dim}")
         check_targets(data.targets, data.is_classification, model.readout.weight.shape[0], self.loss, name)
+        if model.initial_state.reads_observations and data.is_classification:
+            raise DataError(f"{name}: an initial state inferred from observations needs sequence targets, not labels")
         return {
             "inputs": jnp.asarray(data.inputs),
             "targets": jnp.asarray(data.targets),
@@ -74,7 +76,8 @@ class SequenceObjective(AbstractObjective):
         }
 
     def __call__(self, model: PyTree, batch: dict[str, Array | None]) -> tuple[Float[Array, ""], Float[Array, ""]]:
-        pred, _ = model.batch(batch["inputs"], batch["times"], self.integrator)
+        observed = None if self.loss.classification else batch["targets"]
+        pred, _ = model.batch(batch["inputs"], batch["times"], self.integrator, observed)
         return self.loss.of_sequences(pred, batch["targets"], batch["mask"])
 
 
@@ -85,6 +88,8 @@ def check_targets(targets: np.ndarray, classification: bool, out: int, loss: Abs
             raise DataError(f"{name}: class labels given but the loss is {type(loss).__name__} (use CrossEntropy())")
         if targets.shape[-1] != out:
             raise DataError(f"{name}: targets have {targets.shape[-1]} channels, the readout has {out}")
+        if isinstance(loss, Poisson) and (targets < 0).any():
+            raise DataError(f"{name}: a Poisson likelihood needs counts >= 0, got {float(targets.min()):g}")
     elif not classification:
         raise DataError(f"{name}: cross_entropy needs integer class labels of shape (samples,)")
     elif targets.max() >= out:
