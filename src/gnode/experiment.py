@@ -40,6 +40,7 @@ from gnode.tasks import FLIPFLOP_TASKS, make_flipflop
 from gnode.train import RunDir, TrainConfig, fit, load_tree
 from gnode.train.driver import new_train_state
 from gnode.train.ensemble import fit_ensemble
+from gnode.train.objective import SequenceObjective
 
 OBSERVATIONS = ("auto", "gaussian", "poisson", "categorical")  # auto: categorical for labels, else gaussian
 LINKS = {"softplus": jax.nn.softplus, "exp": jnp.exp}
@@ -286,6 +287,14 @@ def initial_model(config: RunConfig, splits: Splits) -> Model:
     return model
 
 
+def check_splits(model: Model, splits: Splits, loss: AbstractLoss, config: RunConfig) -> None:
+    """The checks a fit makes of its data against the model and the loss, made before a run writes anything."""
+    for name, part in (("train", splits.train), ("validation", splits.val), ("test", splits.test)):
+        if part is not None:
+            file = {"validation": config.val_data, "test": config.test_data}.get(name) or config.data or config.task
+            SequenceObjective(loss).arrays(model, part, f"{file} ({name} trials)")
+
+
 def build(config: RunConfig) -> tuple[Model, SequenceData, SequenceData]:
     """The initial model and the train / validation data of ``config``."""
     splits = load_splits(config)
@@ -379,6 +388,7 @@ def train_run(
     splits = load_splits(config)  # validates every setting and the data before anything is written
     model = initial_model(config, splits)
     train_config = config.train_config(splits.classification)
+    check_splits(model, splits, train_config.loss, config)
     if not (resume and RunDir(out).started):  # a resumed run starts from its own checkpoint, wherever init_from
         model = warm_start(model, config)  # has gone since
     run = RunDir.create(out, config.to_dict(), resume=resume, defaults=RunConfig().to_dict())

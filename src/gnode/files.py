@@ -87,6 +87,14 @@ def load_arrays(path: str | os.PathLike, keys: Sequence[str] | None = None) -> d
         raise DataError(f"{path}: no such file (run the earlier step first)")
     try:
         with np.load(path, allow_pickle=False) as data:
-            return {k: data[k] for k in (data.files if keys is None else keys)}
+            arrays = {}
+            for key in data.files if keys is None else keys:
+                try:
+                    arrays[key] = data[key]
+                except ValueError:  # numpy refuses an object array without pickle
+                    raise DataError(f"{path}: {key} holds Python objects (save plain numeric arrays)") from None
+            return arrays
+    except DataError:
+        raise
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise DataError(f"{path}: unreadable or incomplete ({type(error).__name__})") from None
