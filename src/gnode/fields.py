@@ -7,7 +7,7 @@ the time loop) and ``velocity_from_projection(h, drive)`` (inside it).
 """
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import equinox as eqx
@@ -267,6 +267,50 @@ class LSTM(AbstractField):
 
     def gate(self, s: Float[Array, " state"], x: Float[Array, " inp"]) -> Float[Array, " state"]:
         return jnp.ones_like(s)
+
+
+class FunctionField(AbstractField):
+    """Any JAX function ``v(h, x)`` as a field — a hand-written RNN, a model from elsewhere — so that gnode can
+    integrate it and read its dynamics (:func:`gnode.analysis.analyze_field`). It has no gate (ones).
+
+    Arguments:
+        function: ``v(h, x) -> tau dh/dt``, ``h`` of shape ``(state_dim,)``, ``x`` of shape ``(input_dim,)``.
+        state_dim, input_dim: the sizes of ``h`` and ``x`` (0 for an autonomous field).
+    """
+
+    function: Callable[[Array, Array], Array]
+    sizes: tuple[int, int] = eqx.field(static=True)
+
+    def __init__(self, function: Callable[[Array, Array], Array], state_dim: int, input_dim: int = 0):
+        _check_dims(state_dim, input_dim)
+        if not callable(function):
+            raise ConfigError(f"a field's function must be callable v(h, x), got {function!r}")
+        self.function = function
+        self.sizes = (int(state_dim), int(input_dim))
+
+    @property
+    def state_dim(self) -> int:
+        return self.sizes[0]
+
+    @property
+    def input_dim(self) -> int:
+        return self.sizes[1]
+
+    @property
+    def flow_layers(self) -> int:
+        return 1
+
+    def project_input(self, x: Float[Array, " inp"]) -> Any:
+        return x
+
+    def velocity_from_projection(self, h: Float[Array, " state"], drive: Any) -> Float[Array, " state"]:
+        return self.function(h, drive)
+
+    def ungated_velocity(self, h: Float[Array, " state"], x: Float[Array, " inp"]) -> Float[Array, " state"]:
+        return self.function(h, x)
+
+    def gate(self, h: Float[Array, " state"], x: Float[Array, " inp"]) -> Float[Array, " state"]:
+        return jnp.ones_like(h)
 
 
 def MGRU(state_dim: int, input_dim: int, *, init: Initialiser = glorot_uniform, key: PRNGKeyArray) -> GNODE:

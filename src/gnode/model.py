@@ -151,10 +151,20 @@ class Model(eqx.Module):
         """One sample; ``observed``: its observations, for an initial state that reads them (:class:`EncoderState`).
 
         Returns: readouts ``ys`` and states ``hs`` at the observation times."""
+        return self.run_from(self.initial_state(xs, observed), xs, ts, integrator, t0)
+
+    def run_from(
+        self,
+        h0: Float[Array, " state"],
+        xs: Float[Array, "time inp"],
+        ts: Float[Array, " time"] | None = None,
+        integrator: AbstractIntegrator = Euler(),
+        t0: float = 0.0,
+    ) -> tuple[Float[Array, "time out"], Float[Array, "time state"]]:
+        """One sample from the initial state ``h0`` (at ``t0``). Returns: readouts and states, as :meth:`__call__`."""
         regular = ts is None
         if regular:
             ts = t0 + self.dt * jnp.arange(1, xs.shape[0] + 1, dtype=xs.dtype)
-        h0 = self.initial_state(xs, observed)
         hs = integrator.integrate(self.field, h0, xs, ts, t0, self.tau, dt=self.dt if regular else None)
         return jax.vmap(self.readout)(hs), hs
 

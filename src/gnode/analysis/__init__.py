@@ -24,7 +24,7 @@ from gnode.analysis.jacobian import (
     jacobians,
     spectrum,
 )
-from gnode.analysis.report import AnalysisConfig, analyze
+from gnode.analysis.report import AnalysisConfig, analyze, analyze_field, analyze_run, run_trials
 
 __all__ = [
     "AnalysisConfig",
@@ -35,6 +35,8 @@ __all__ = [
     "TrajectorySpectra",
     "along_trajectories",
     "analyze",
+    "analyze_field",
+    "analyze_run",
     "box_starts",
     "chamfer_distance",
     "coverage",
@@ -44,6 +46,7 @@ __all__ = [
     "hausdorff_distance",
     "jacobians",
     "manifold_dimension",
+    "run_trials",
     "sample_starts",
     "shape_match",
     "spectrum",

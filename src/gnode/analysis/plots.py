@@ -86,8 +86,10 @@ def plot_plane(
     *,
     grid: int = 100,
     title="",
+    x: Float[ArrayLike, " inp"] | None = None,
 ) -> dict[str, float]:
-    """The 2-D phase portrait (see the module docstring). ``states``: trajectories ``(trials, time, 2)``.
+    """The 2-D phase portrait of ``v(h, x)`` (``x``: the held input, zero by default; see the module docstring).
+    ``states``: trajectories ``(trials, time, 2)``.
 
     Returns: the minimum and median speed on the grid (1/tau units).
     """
@@ -95,12 +97,13 @@ def plot_plane(
     flat = np.concatenate([states.reshape(-1, 2), fixed.points.reshape(-1, 2)])
     # 20 % around the points, and a view at least 0.1 wide (streamplot needs a well-conditioned grid)
     centre, half = (flat.min(0) + flat.max(0)) / 2, np.maximum(0.6 * np.ptp(flat, axis=0), 0.05)
-    g = plane_grid(field, centre - half, centre + half, grid)
+    g = plane_grid(field, centre - half, centre + half, grid, x)
+    held = "0" if x is None or not np.any(np.asarray(x)) else "x*"
     gated = not np.allclose(g["gate"], 1.0)
     fig, axes = plt.subplots(1, 2 if gated else 1, figsize=(12 if gated else 6.5, 5.3), squeeze=False)
     ax = axes[0, 0]
     mesh = ax.pcolormesh(g["x"], g["y"], np.log10(g["speed"] + 1e-12), cmap="viridis", shading="auto")
-    fig.colorbar(mesh, ax=ax, label="log10 |v(h, 0)|")
+    fig.colorbar(mesh, ax=ax, label=f"log10 |v(h, {held})|")
     ax.streamplot(g["x"], g["y"], g["v"][..., 0], g["v"][..., 1], color="w", density=0.9, linewidth=0.4)
     ax.contour(g["x"], g["y"], g["v"][..., 0], levels=[0.0], colors="magenta", linewidths=0.9)
     ax.contour(g["x"], g["y"], g["v"][..., 1], levels=[0.0], colors="cyan", linewidths=0.9)
@@ -113,7 +116,7 @@ def plot_plane(
     if gated:
         bx = axes[0, 1]
         mesh = bx.pcolormesh(g["x"], g["y"], g["gate"].mean(-1), cmap="magma", shading="auto", vmin=0, vmax=1)
-        fig.colorbar(mesh, ax=bx, label="mean gate G(h, 0)")
+        fig.colorbar(mesh, ax=bx, label=f"mean gate G(h, {held})")
         bx.set(xlabel="h1", ylabel="h2", title="gate map")
     if title:
         fig.suptitle(title)

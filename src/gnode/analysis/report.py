@@ -5,25 +5,32 @@ from __future__ import annotations
 
 import dataclasses
 import html
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
-from jaxtyping import Float
+from jaxtyping import Array, Float
 
 from gnode.analysis.attractors import dimensions, drift_statistics, manifold_dimension, shape_match
 from gnode.analysis.fixed_points import FixedPointFinder, box_starts, sample_starts
 from gnode.analysis.jacobian import Autonomous, along_trajectories, gate_decomposition, spectrum
 from gnode.analysis.plots import plot_cloud, plot_plane, plot_readout, plot_trajectory_spectra
-from gnode.errors import ConfigError
-from gnode.experiment import build, load_run
+from gnode.data import SequenceData
+from gnode.errors import ConfigError, GnodeError
+from gnode.experiment import RunConfig, build, load_splits
+from gnode.fields import FunctionField
 from gnode.files import write_json, write_text
-from gnode.model import Model, predict
+from gnode.model import Model, ZeroState
+from gnode.nn import Linear
+from gnode.saving import load
 from gnode.tasks import FLIPFLOP_TASKS
 from gnode.tasks.storable import Points, StorableSet
+from gnode.train import RunDir
 
 
 @dataclasses.dataclass(frozen=True)
@@ -88,6 +95,16 @@ def _point_targets(storable: Points, stable_readouts: ArrayLike, tol: float) -> 
     }
 
 
+@eqx.filter_jit
+def _trajectories(model: Model, h0s, inputs):
+    return jax.vmap(model.run_from)(h0s, inputs)
+
+
+@eqx.filter_jit
+def _initial_states(model: Model, inputs, observed):
+    return jax.vmap(model.initial_state, in_axes=(0, None if observed is None else 0))(inputs, observed)
+
+
 def analyze(
     model: Model,
     inputs: Float[ArrayLike, "batch time inp"],
@@ -96,32 +113,47 @@ def analyze(
     config: AnalysisConfig | None = None,
     *,
     title: str = "",
+    observed: Float[ArrayLike, "batch time out"] | None = None,
+    initial_states: Float[ArrayLike, "batch state"] | None = None,
+    held_input: Float[ArrayLike, " inp"] | None = None,
 ) -> dict[str, Any]:
-    """Analyse ``model`` driven by ``inputs`` ``(trials, time, channels)`` (a task's validation inputs) and
+    """Analyse ``model`` driven by ``inputs`` ``(trials, time, channels)`` (e.g. a task's validation inputs) and
     write the figures, ``summary.json`` and ``report.html`` into ``out`` (created; must not hold a report).
+
+    Arguments:
+        storable: the set the network should store, in readout space (None: unknown).
+        observed: the trials' observations, for an initial state inferred from them (an encoder).
+        initial_states: ``(trials, N)`` states to start the trials from, instead of the model's rule.
+        held_input: the constant input ``x*`` whose dynamics ``v(h, x*)`` are read (fixed points, spectra, drift);
+            zero by default.
 
     Returns: the summary (also in ``summary.json``).
     """
     config = AnalysisConfig() if config is None else config
     inputs = np.asarray(inputs, np.float32)[: config.trials]
-    if inputs.ndim != 3 or inputs.shape[-1] != model.field.input_dim or 0 in inputs.shape[:2]:
-        raise ConfigError(f"inputs must be non-empty (trials, time, {model.field.input_dim}), got {inputs.shape}")
+    d = model.field.input_dim
+    if inputs.ndim != 3 or inputs.shape[-1] != d or 0 in inputs.shape[:2]:
+        raise ConfigError(f"inputs must be non-empty (trials, time, {d}), got {inputs.shape}")
     if not np.all(np.isfinite(inputs)):
         raise ConfigError("inputs contain NaN or inf")
+    x_held = np.zeros(d, np.float32) if held_input is None else np.asarray(held_input, np.float32)
+    if x_held.shape != (d,) or not np.all(np.isfinite(x_held)):
+        raise ConfigError(f"the held input must be {d} finite numbers, got shape {x_held.shape}")
     if storable is not None and storable.dim != model.readout.weight.shape[0]:
         outs = model.readout.weight.shape[0]
         raise ConfigError(f"the storable set lives in {storable.dim}-D, the readout in {outs}-D")
+    h0s = _start_states(model, inputs, observed, initial_states)
     out = Path(out)
     if (out / "summary.json").exists():
         raise ConfigError(f"{out} already holds an analysis; choose another directory")
     out.mkdir(parents=True, exist_ok=True)
 
-    outputs, states = (np.asarray(a) for a in predict(model, jnp.asarray(inputs)))
+    outputs, states = (np.asarray(a) for a in _trajectories(model, jnp.asarray(h0s), jnp.asarray(inputs)))
     n = states.shape[-1]
-    velocity = Autonomous(model.field)
+    x_star = jnp.asarray(x_held)
+    velocity = Autonomous(model.field, x_star)
     found = config.finder(velocity, _starts(states, config))
-    summary: dict[str, Any] = {"state_dim": n, "fixed_points": found.summary()}
-
+    summary: dict[str, Any] = {"state_dim": n, "held_input": x_held.tolist(), "fixed_points": found.summary()}
     # slow points: their spectra give the local dimension of the learned memory
     if len(found.slow_points):
         slow_spectrum = spectrum(velocity, found.slow_points)
@@ -134,7 +166,7 @@ def analyze(
     stable = np.array([s == "stable" for s in found.stability], bool)
     summary["stable_readouts"] = fixed_readouts[stable].round(4).tolist() if stable.sum() <= 16 else "many"
     if found.points.size:
-        gates, ungated_spectrum = gate_decomposition(model.field, found.points)
+        gates, ungated_spectrum = gate_decomposition(model.field, found.points, x_star)
         # the report's numbers, in NumPy
         points, gates, q = np.asarray(found.points), np.asarray(gates), np.asarray(found.q)
         eigenvalues, ungated_eigenvalues = (
@@ -143,8 +175,7 @@ def analyze(
         )
         summary["gate_at_fixed_points"] = {"min": float(gates.min()), "median": float(np.median(gates))}
         # v = G * (-h + F) also vanishes where a gate shuts: count the fixed points that are not zeros of -h + F
-        x0 = jnp.zeros((model.field.input_dim,))
-        ungated = jax.vmap(lambda h: model.field.ungated_velocity(h, x0))(found.points)
+        ungated = jax.vmap(lambda h: model.field.ungated_velocity(h, x_star))(found.points)
         ungated_speed = np.linalg.norm(np.asarray(ungated), axis=1)
         summary["gate_closed_fixed_points"] = int(np.sum(ungated_speed > 1e-3))
         summary["fixed_point_list"] = [
@@ -172,11 +203,13 @@ def analyze(
     else:
         diameter = float(np.ptp(outputs.reshape(-1, outputs.shape[-1]), axis=0).max())
 
-    # memory: run each trial to its end, then hold the input at zero
+    # memory: run each trial to its end, then hold the input at x*
     steps = inputs.shape[1]
     hold = max(1, round(config.hold_factor * steps))
-    held, _ = predict(model, jnp.asarray(np.concatenate([inputs, np.zeros_like(inputs[:, :1]).repeat(hold, 1)], 1)))
-    summary["drift"] = drift_statistics(np.asarray(held)[:, steps - 1 :], hold * model.dt, diameter)
+    held_inputs = jnp.broadcast_to(x_star, (len(inputs), hold, d))
+    held, _ = _trajectories(model, jnp.asarray(states[:, -1]), held_inputs)
+    held = np.concatenate([outputs[:, -1:], np.asarray(held)], axis=1)
+    summary["drift"] = drift_statistics(held, hold * model.dt, diameter)
 
     traj = along_trajectories(model.field, states, inputs, model.tau)
     time_constants = np.asarray(traj.time_constants)
@@ -189,7 +222,7 @@ def analyze(
     figures = {}
     name = title or "model"
     if n == 2:
-        summary["plane"] = plot_plane(model.field, states[:8], found, out / "plane.png", title=name)
+        summary["plane"] = plot_plane(model.field, states[:8], found, out / "plane.png", title=name, x=x_held)
         figures["plane.png"] = "State space: speed of the autonomous flow, streamlines, nullclines, fixed points"
     else:
         summary["cloud"] = plot_cloud(states, found, out / "cloud.png", title=name)
@@ -205,15 +238,127 @@ def analyze(
     return summary
 
 
-def analyze_run(run_dir: str | Path, out: str | Path, config: AnalysisConfig | None = None, *, title: str = ""):
-    """:func:`analyze` on a flip-flop run directory: its best model, its task's validation inputs and storable set.
+def _start_states(model: Model, inputs: np.ndarray, observed: Any, initial_states: Any) -> np.ndarray:
+    """The trials' initial states: given, or the model's rule (from the observations where it reads them)."""
+    n = model.field.state_dim
+    if initial_states is not None:
+        h0s = np.asarray(initial_states, np.float32)
+        if h0s.shape != (len(inputs), n) or not np.all(np.isfinite(h0s)):
+            raise ConfigError(f"initial states must be finite, of shape ({len(inputs)}, {n}), got {h0s.shape}")
+        return h0s
+    if not model.initial_state.reads_observations:
+        observed = None
+    else:
+        if observed is None:
+            raise ConfigError("this model infers h0 from observations: pass the trials' observations")
+        observed = np.asarray(observed, np.float32)[: len(inputs)]
+        if observed.shape[:2] != inputs.shape[:2] or observed.shape[-1] != model.readout.weight.shape[0]:
+            raise ConfigError(f"observations must have shape (trials, time, outputs) matching the inputs "
+                              f"{inputs.shape[:2]}, got {observed.shape}")  # fmt: skip
+        observed = jnp.asarray(observed)
+    return np.asarray(_initial_states(model, jnp.asarray(inputs), observed))
 
-    A run trained with a zero-input ``hold`` is analysed on its trials without it, so that the drift hold is
-    ``hold_factor`` times the same trial length for every run.
+
+def analyze_run(
+    run: str | Path,
+    out: str | Path,
+    config: AnalysisConfig | None = None,
+    *,
+    title: str = "",
+    data: SequenceData | None = None,
+    held_input: Float[ArrayLike, " inp"] | None = None,
+    storable: StorableSet | None = None,
+) -> dict[str, Any]:
+    """:func:`analyze` on what gnode wrote (see :func:`run_trials`): ``data`` or the run's own trials, with
+    ``storable`` or the task's storable set."""
+    model, data, own = run_trials(run, data)
+    observed = None if data.is_classification else data.targets
+    return analyze(
+        model,
+        data.inputs,
+        own if storable is None else storable,
+        out,
+        config,
+        title=title,
+        observed=observed,
+        held_input=held_input,
+    )
+
+
+def run_trials(run: str | Path, data: SequenceData | None = None) -> tuple[Model, SequenceData, StorableSet | None]:
+    """The model gnode wrote at ``run`` — a run directory (``gnode train``, or :func:`gnode.fit` with a run
+    directory) or a model file (``model.npz``, a sweep's ``models/<cell>.npz``) — the trials that drive it and its
+    task's storable set.
+
+    The trials are ``data`` if given, else the run's own validation trials (its task's or its data file's); a task
+    run trained with a zero-input ``hold`` is driven without it, so that the drift hold is ``hold_factor`` times the
+    same trial length for every run. Data runs have no storable set.
+
+    Raises:
+        ConfigError: no trials to drive the model (a model file, or a run gnode cannot rebuild, without ``data``).
     """
-    model, run_config = load_run(run_dir)
-    _, _, val = build(dataclasses.replace(run_config, hold=0))
-    return analyze(model, val.inputs, FLIPFLOP_TASKS[run_config.task].storable, out, config, title=title)
+    model, run_config = _load_any(Path(run))
+    if data is not None:
+        return model, data, None
+    if run_config is None:
+        raise ConfigError(f"{run}: no task or data file to drive the model; pass the trials (--data FILE)")
+    if run_config.data:
+        return model, load_splits(run_config).val, None
+    val = build(dataclasses.replace(run_config, hold=0))[2]
+    return model, val, FLIPFLOP_TASKS[run_config.task].storable
+
+
+def _load_any(path: Path) -> tuple[Model, RunConfig | None]:
+    """The model at ``path`` (a run directory or a model file), and the run's config where gnode can rebuild it."""
+    if path.is_file():
+        return check_model(load(path), path), None
+    run = RunDir(path)
+    settings = run.read_config()  # first: a folder that holds no run says so
+    try:
+        config = RunConfig.from_dict(settings)
+    except GnodeError:  # e.g. a run written by gnode.fit from Python: its model, without a task to rebuild
+        config = None
+    return check_model(load(run.model_path), run.model_path), config
+
+
+def check_model(model: Any, path: Path) -> Model:
+    if not isinstance(model, Model):
+        raise ConfigError(f"{path}: holds a {type(model).__name__}, not a sequence model (gnode.Model)")
+    return model
+
+
+def analyze_field(
+    velocity: Callable[[Array, Array], Array],
+    initial_states: Float[ArrayLike, "batch state"],
+    inputs: Float[ArrayLike, "batch time inp"],
+    out: str | Path,
+    config: AnalysisConfig | None = None,
+    *,
+    tau: float = 1.0,
+    dt: float = 0.1,
+    readout: Linear | None = None,
+    storable: StorableSet | None = None,
+    held_input: Float[ArrayLike, " inp"] | None = None,
+    title: str = "",
+) -> dict[str, Any]:
+    """:func:`analyze` for any JAX vector field ``tau dh/dt = velocity(h, x)`` — a hand-written RNN, a model from
+    elsewhere — driven by ``inputs`` from ``initial_states`` (Euler steps of ``dt``), with the same report.
+
+    Arguments:
+        velocity: ``v(h, x)`` on one state ``(N,)`` and one input ``(d,)`` (``d`` may be 0).
+        readout: a :class:`gnode.Linear` from state to output (default: the state itself).
+    """
+    h0s = np.asarray(initial_states, np.float32)
+    inputs = np.asarray(inputs, np.float32)
+    if h0s.ndim != 2 or inputs.ndim != 3:
+        raise ConfigError(f"need initial states (trials, N) and inputs (trials, time, d), got {h0s.shape} and "
+                          f"{inputs.shape}")  # fmt: skip
+    n, d = h0s.shape[1], inputs.shape[2]
+    if readout is None:
+        readout = eqx.tree_at(lambda r: (r.weight, r.bias), Linear(n, n, key=jax.random.key(0)),
+                              (jnp.eye(n), jnp.zeros(n)))  # fmt: skip
+    model = Model(FunctionField(velocity, n, d), ZeroState(n), readout, tau=float(tau), dt=float(dt))
+    return analyze(model, inputs, storable, out, config, title=title, initial_states=h0s, held_input=held_input)
 
 
 def _rows(prefix: str, value: Any):

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
 import typer
 
 from gnode.cli.common import console, one_line_errors, parse_floats, parse_widths, print_table, report_error
@@ -136,35 +137,102 @@ def summary_rows(summary: dict[str, Any]) -> dict[str, Any]:
     return rows
 
 
-def run_analysis(run_dir: Path, out: Path, title: str, **settings: Any) -> dict[str, Any]:
-    """``gnode analyze`` on a run directory; ``settings`` go to ``AnalysisConfig`` or, for ``slow_tol`` and
-    ``max_steps``, to its ``FixedPointFinder``."""
+def run_analysis(
+    run_dir: Path,
+    out: Path,
+    title: str,
+    *,
+    data: Path | None = None,
+    held_input: str | None = None,
+    storable: Path | None = None,
+    **settings: Any,
+) -> dict[str, Any]:
+    """``gnode analyze`` on a run directory or model file; ``settings`` go to ``AnalysisConfig`` or, for
+    ``slow_tol`` and ``max_steps``, to its ``FixedPointFinder``. ``held_input``: ``mean`` (the trials' mean input)
+    or comma-separated numbers; ``storable``: a file of points in readout space."""
     from gnode.analysis.fixed_points import FixedPointFinder
-    from gnode.analysis.report import AnalysisConfig, analyze_run
+    from gnode.analysis.report import AnalysisConfig, analyze, run_trials
+    from gnode.data import load_sequences
 
     finder = {k: settings.pop(k) for k in ("slow_tol", "max_steps") if k in settings}
-    return analyze_run(run_dir, out, AnalysisConfig(finder=FixedPointFinder(**finder), **settings), title=title)
+    config = AnalysisConfig(finder=FixedPointFinder(**finder), **settings)  # checked before any file is read
+    points = None if storable is None else read_points(storable)
+    model, trials, own = run_trials(run_dir, None if data is None else load_sequences(data))
+    x = None
+    if held_input == "mean":  # over the trials' steps (those a mask marks, where there is one: not the padding)
+        mask = trials.mask
+        weight = np.ones(trials.inputs.shape[:2]) if mask is None else mask.reshape(*mask.shape[:2], -1).max(-1)
+        x = np.einsum("bt,btd->d", weight, trials.inputs) / max(float(weight.sum()), 1.0)
+    elif held_input is not None:
+        x = parse_floats(held_input, "--input")
+    return analyze(
+        model,
+        trials.inputs,
+        own if points is None else points,
+        out,
+        config,
+        title=title,
+        observed=None if trials.is_classification else trials.targets,
+        held_input=x,
+    )
+
+
+def read_points(path: Path):
+    """A storable set of points from a file: an ``.npz`` with ``points`` ``(count, out)``, or a ``.npy``."""
+    from gnode.errors import DataError
+    from gnode.files import load_arrays
+    from gnode.tasks.storable import Points
+
+    if path.suffix == ".npy":
+        try:
+            points = np.load(path, allow_pickle=False)
+        except (OSError, ValueError) as error:
+            raise DataError(f"{path}: unreadable ({type(error).__name__})") from None
+    else:
+        points = load_arrays(path, ["points"])["points"]
+    if points.ndim != 2 or len(points) == 0 or points.dtype.kind not in "iuf" or not np.isfinite(points).all():
+        raise DataError(f"{path}: points must be a non-empty finite (count, out) array, got {points.dtype} "
+                        f"{points.shape}")  # fmt: skip
+    return Points(tuple(tuple(float(v) for v in row) for row in points))
 
 
 @app.command()
 @one_line_errors
 def analyze(
-    run_dir: Annotated[Path, typer.Argument(help="a finished run directory (from gnode train)")],
+    run_dir: Annotated[Path, typer.Argument(help="a run directory (gnode train, gnode.fit) or a model .npz")],
     out: Annotated[Path | None, typer.Option(help="output directory (default RUN_DIR/analysis; must be new)")] = None,
+    data: Annotated[Path | None, typer.Option(help="trials to drive the model (default: the run's validation)")] = (
+        None
+    ),
+    held_input: Annotated[
+        str | None, typer.Option("--input", help="constant input x* of v(h, x*): 'mean' or numbers (default 0)")
+    ] = None,
+    storable: Annotated[Path | None, typer.Option(help="points the network should store (.npy or .npz 'points')")] = (
+        None
+    ),
     starts: Annotated[int, typer.Option(help="initial states of the fixed-point search")] = 1024,
     trials: Annotated[int, typer.Option(help="validation trials for trajectories and drift")] = 100,
     slow_tol: Annotated[float, typer.Option(help="q = |v|^2/2 below which a point is slow")] = 1e-6,
     max_steps: Annotated[int, typer.Option(help="Adam steps of the slow-point descent")] = 2000,
 ):
-    """Read the dynamics of a trained run: fixed and slow points, spectra, attractor metrics, memory drift.
+    """Read the dynamics of a trained model: fixed and slow points, spectra, attractor metrics, memory drift.
 
     Writes PNGs, report.html and summary.json into RUN_DIR/analysis.
     """
     if starts <= 0 or trials <= 0:
         raise ConfigError(f"--starts and --trials must be positive, got {starts} and {trials}")
-    out = run_dir / "analysis" if out is None else out
+    out = (run_dir.parent if run_dir.is_file() else run_dir) / "analysis" if out is None else out
     summary = run_analysis(
-        run_dir, out, run_dir.name, starts=starts, trials=trials, slow_tol=slow_tol, max_steps=max_steps
+        run_dir,
+        out,
+        run_dir.stem if run_dir.is_file() else run_dir.name,
+        data=data,
+        held_input=held_input,
+        storable=storable,
+        starts=starts,
+        trials=trials,
+        slow_tol=slow_tol,
+        max_steps=max_steps,
     )
     print_table(f"analysis of {run_dir} -> {out}", summary_rows(summary))
 
