@@ -124,6 +124,32 @@ def plot_plane(
     return {"min_speed": float(g["speed"].min()), "median_speed": float(np.median(g["speed"]))}
 
 
+def plot_line(
+    field: AbstractField,
+    states: Float[ArrayLike, "batch time state"],
+    fixed: FixedPoints,
+    path: str | Path,
+    *,
+    title="",
+    x: Float[ArrayLike, " inp"] | None = None,
+) -> None:
+    """A 1-D field: ``v(h, x*)`` against ``h`` over the visited range (padded), with the fixed points."""
+    plt = pyplot()
+    flat = np.concatenate([np.asarray(states).ravel(), np.asarray(fixed.points).ravel()])
+    centre, half = (flat.min() + flat.max()) / 2, max(0.6 * np.ptp(flat), 0.05)
+    h = np.linspace(centre - half, centre + half, 400, dtype=np.float32)
+    x = jnp.zeros((field.input_dim,)) if x is None else jnp.asarray(x, jnp.float32)
+    v = np.asarray(jax.vmap(lambda s: field.velocity(s, x))(jnp.asarray(h)[:, None]))[:, 0]
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    ax.plot(h, v, color="k", lw=1.2)
+    ax.axhline(0.0, color="0.6", lw=0.8)
+    _draw_fixed(ax, np.pad(np.asarray(fixed.points).reshape(-1, 1), ((0, 0), (0, 1))), fixed.stability)
+    ax.set(xlabel="h", ylabel="v(h, x*)", title=title or "1-D flow")
+    if fixed.stability:
+        ax.legend(fontsize=8)
+    save_figure(fig, path)
+
+
 def principal_axes(
     states: Float[ArrayLike, "... state"], components: int = 3
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -4,8 +4,7 @@ drift, pictures, ``summary.json`` and an HTML report. ``gnode analyze`` and ``gn
 from __future__ import annotations
 
 import dataclasses
-import html
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +17,14 @@ from jaxtyping import Array, Float
 
 from gnode.analysis.attractors import dimensions, drift_statistics, manifold_dimension, shape_match
 from gnode.analysis.fixed_points import FixedPointFinder, box_starts, sample_starts
+from gnode.analysis.html import state_view, write_report
 from gnode.analysis.jacobian import Autonomous, along_trajectories, gate_decomposition, spectrum
-from gnode.analysis.plots import plot_cloud, plot_plane, plot_readout, plot_trajectory_spectra
+from gnode.analysis.plots import plot_cloud, plot_line, plot_plane, plot_readout, plot_trajectory_spectra
 from gnode.data import SequenceData
 from gnode.errors import ConfigError, GnodeError
 from gnode.experiment import RunConfig, build, load_splits
 from gnode.fields import FunctionField
-from gnode.files import write_json, write_text
+from gnode.files import write_json
 from gnode.model import Model, ZeroState
 from gnode.nn import Linear
 from gnode.saving import load
@@ -115,7 +115,7 @@ def analyze(
     title: str = "",
     observed: Float[ArrayLike, "batch time out"] | None = None,
     initial_states: Float[ArrayLike, "batch state"] | None = None,
-    held_input: Float[ArrayLike, " inp"] | None = None,
+    held_input: Float[ArrayLike, " inp"] | Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """Analyse ``model`` driven by ``inputs`` ``(trials, time, channels)`` (e.g. a task's validation inputs) and
     write the figures, ``summary.json`` and ``report.html`` into ``out`` (created; must not hold a report).
@@ -221,7 +221,10 @@ def analyze(
 
     figures = {}
     name = title or "model"
-    if n == 2:
+    if n == 1:
+        plot_line(model.field, states, found, out / "line.png", title=name, x=x_held)
+        figures["line.png"] = "The 1-D flow v(h, x*): zeros are fixed points (stable where v falls through zero)"
+    elif n == 2:
         summary["plane"] = plot_plane(model.field, states[:8], found, out / "plane.png", title=name, x=x_held)
         figures["plane.png"] = "State space: speed of the autonomous flow, streamlines, nullclines, fixed points"
     else:
@@ -234,7 +237,9 @@ def analyze(
     figures["spectra.png"] = "Local time constants and gates along a validation trial"
     summary["figures"] = list(figures)
     write_json(out / "summary.json", summary)
-    write_report(out / "report.html", name, summary, figures)
+    view = state_view(states, found, fixed_readouts)
+    write_report(out / "report.html", name, summary, figures, view, tau=model.tau,
+                 dimension_threshold=config.dimension_threshold)  # fmt: skip
     return summary
 
 
@@ -242,7 +247,7 @@ def _start_states(model: Model, inputs: np.ndarray, observed: Any, initial_state
     """The trials' initial states: given, or the model's rule (from the observations where it reads them)."""
     n = model.field.state_dim
     if initial_states is not None:
-        h0s = np.asarray(initial_states, np.float32)
+        h0s = np.asarray(initial_states, np.float32)[: len(inputs)]
         if h0s.shape != (len(inputs), n) or not np.all(np.isfinite(h0s)):
             raise ConfigError(f"initial states must be finite, of shape ({len(inputs)}, {n}), got {h0s.shape}")
         return h0s
@@ -266,7 +271,7 @@ def analyze_run(
     *,
     title: str = "",
     data: SequenceData | None = None,
-    held_input: Float[ArrayLike, " inp"] | None = None,
+    held_input: Float[ArrayLike, " inp"] | Sequence[float] | None = None,
     storable: StorableSet | None = None,
 ) -> dict[str, Any]:
     """:func:`analyze` on what gnode wrote (see :func:`run_trials`): ``data`` or the run's own trials, with
@@ -338,7 +343,7 @@ def analyze_field(
     dt: float = 0.1,
     readout: Linear | None = None,
     storable: StorableSet | None = None,
-    held_input: Float[ArrayLike, " inp"] | None = None,
+    held_input: Float[ArrayLike, " inp"] | Sequence[float] | None = None,
     title: str = "",
 ) -> dict[str, Any]:
     """:func:`analyze` for any JAX vector field ``tau dh/dt = velocity(h, x)`` — a hand-written RNN, a model from
@@ -359,45 +364,3 @@ def analyze_field(
                               (jnp.eye(n), jnp.zeros(n)))  # fmt: skip
     model = Model(FunctionField(velocity, n, d), ZeroState(n), readout, tau=float(tau), dt=float(dt))
     return analyze(model, inputs, storable, out, config, title=title, initial_states=h0s, held_input=held_input)
-
-
-def _rows(prefix: str, value: Any):
-    if isinstance(value, dict):
-        for key, item in value.items():
-            yield from _rows(f"{prefix}.{key}" if prefix else key, item)
-    else:
-        yield prefix, f"{value:.4g}" if isinstance(value, float) else str(value)
-
-
-def _table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table border='1' cellpadding='3'><tr>{head}</tr>{body}</table>"
-
-
-def write_report(path: Path, title: str, summary: dict[str, Any], figures: dict[str, str]) -> None:
-    """One self-contained HTML page: the numbers, the fixed points, then each figure with its caption."""
-    numbers = {k: v for k, v in summary.items() if k != "fixed_point_list"}
-    points = [
-        [
-            p["stability"],
-            ", ".join(f"{y:.3f}" for y in p["readout"]),
-            f"{p['q']:.2e}",
-            f"{max(p['eigenvalues_real']):.4f}",
-            f"{min(p['gate']):.3g}",
-            f"{p['ungated_speed']:.2e}",
-        ]
-        for p in summary.get("fixed_point_list", [])
-    ]
-    header = ["class", "readout", "q", "max Re eig", "min gate", "|-h + F|"]
-    images = "\n".join(
-        f'<figure><img src="{html.escape(f)}" style="max-width:100%"><figcaption>{html.escape(c)}</figcaption></figure>'
-        for f, c in figures.items()
-    )
-    write_text(
-        path,
-        f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title></head><body>"
-        f"<h1>gnode analysis: {html.escape(title)}</h1>"
-        f"{_table(['quantity', 'value'], [list(r) for r in _rows('', numbers)])}"
-        f"<h2>Fixed points</h2>{_table(header, points)}{images}</body></html>\n",
-    )
