@@ -58,7 +58,9 @@ class RunConfig:
     channels that an ``encoder`` initial state never reads (scored by co-smoothing); ``encoder_width`` its GRUs'
     size. ``init_from`` names a run directory whose best model starts this run (fine-tuning, e.g. on a longer
     hold); the architecture must match. ``patience``: stop after this many epochs without a better validation loss
-    (0: never); ``clip_norm``: clip the gradient's global norm (0: never).
+    (0: never); ``clip_norm``: clip the gradient's global norm (0: never). An ``.nwb`` data file is read by
+    :func:`gnode.datasets.nwb.read_nwb` with bins of ``dt`` seconds and the ``nwb_*``, ``align``, ``window`` and
+    ``smooth`` settings.
     """
 
     task: str = ""  # a flip-flop task; "" means ring unless data is given
@@ -72,6 +74,13 @@ class RunConfig:
     link: str = "softplus"
     held_out: float = 0.0
     encoder_width: int = 64
+    nwb_units: str = "units"  # the settings of an .nwb data file: see gnode.datasets.nwb.read_nwb
+    nwb_series: str = ""
+    align: str = "start_time"
+    window: Sequence[float] = ()
+    smooth: float = 0.0
+    nwb_inputs: Sequence[str] = ()
+    nwb_labels: str = ""
     model: str = "gnode"
     dim: int = 2
     dynamics: Sequence[int] = (316, 316)  # stored as a tuple
@@ -117,8 +126,12 @@ class RunConfig:
             raise ConfigError("held_out channels are those an encoder never reads: use initial_state 'encoder'")
         if self.dim <= 0:
             raise ConfigError(f"--dim must be positive, got {self.dim}")
-        object.__setattr__(self, "dynamics", tuple(self.dynamics))
-        object.__setattr__(self, "gate", tuple(self.gate))
+        for key in ("dynamics", "gate", "window", "nwb_inputs"):
+            object.__setattr__(self, key, tuple(getattr(self, key)))
+        nwb_files = [f for f in (self.data, self.val_data, self.test_data) if f.endswith(".nwb")]
+        nwb_settings = {k: getattr(self, k) for k in NWB_SETTINGS if getattr(self, k) != NWB_DEFAULTS[k]}
+        if nwb_settings and not nwb_files:
+            raise ConfigError(f"{sorted(nwb_settings)} are settings of an .nwb data file; the run has none")
         counts = {k: getattr(self, k) for k in ("n_train", "n_val", "steps")}
         if min(counts.values()) <= 0 or self.hold < 0 or not (self.tau > 0 and self.dt > 0):
             raise ConfigError(f"need n_train, n_val, steps, tau and dt positive and hold >= 0, got {counts}, "
@@ -182,6 +195,10 @@ class RunConfig:
         )
 
 
+NWB_SETTINGS = ("nwb_units", "nwb_series", "align", "window", "smooth", "nwb_inputs", "nwb_labels")
+NWB_DEFAULTS = {f.name: f.default for f in dataclasses.fields(RunConfig) if f.name in NWB_SETTINGS}
+
+
 @dataclasses.dataclass(frozen=True)
 class Splits:
     """The trials of a run: training, validation and (None where there is none) test."""
@@ -219,17 +236,17 @@ def load_splits(config: RunConfig) -> Splits:
             seed=config.task_seed,
         )
         return Splits(train, val)
-    data = load_sequences(config.data)
+    data = read_trials(config.data, config)
     held = config.test_fraction if not config.test_data else 0.0
     if config.val_data:
         train, _, test = split_trials(data, 0.0, held, config.split_seed)
-        val = load_sequences(config.val_data)
+        val = read_trials(config.val_data, config)
     else:
         train, val, test = split_trials(data, config.val_fraction, held, config.split_seed)
         if val is None:
             raise DataError(f"{config.data}: no validation trials; give val_fraction > 0 or val_data")
     if config.test_data:
-        test = load_sequences(config.test_data)
+        test = read_trials(config.test_data, config)
     for name, part in ((config.val_data, val), (config.test_data, test)):
         if (
             part is not None
@@ -249,6 +266,25 @@ def load_splits(config: RunConfig) -> Splits:
     estimate = config.memory_estimate(trials, train.inputs.shape[1], train.inputs.shape[-1], outputs)
     check_memory(estimate, f"a run on {config.data}")
     return Splits(train, val, test)
+
+
+def read_trials(path: str, config: RunConfig) -> SequenceData:
+    """The trials of one data file: an ``.nwb`` file read with the run's NWB settings, else a sequences ``.npz``."""
+    if not path.endswith(".nwb"):
+        return load_sequences(path)
+    from gnode.datasets.nwb import read_nwb
+
+    return read_nwb(
+        path,
+        units=config.nwb_units,
+        series=config.nwb_series,
+        align=config.align,
+        window=config.window,
+        bin_width=config.dt,
+        smooth=config.smooth,
+        inputs=config.nwb_inputs,
+        labels=config.nwb_labels,
+    ).data
 
 
 def held_out_channels(config: RunConfig, outputs: int) -> np.ndarray:

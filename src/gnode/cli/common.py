@@ -55,6 +55,23 @@ def parse_floats(text: str, option: str) -> tuple[float, ...]:
         raise ConfigError(f"{option} must be comma-separated numbers, got {text!r}") from None
 
 
+def parse_seconds(text: str | None, option: str) -> float | None:
+    """``"10ms"``, ``"0.01s"`` or ``"0.01"`` -> ``0.01`` (seconds); None stays None."""
+    if text is None:
+        return None
+    value = text.strip().lower()
+    scale = 1e-3 if value.endswith("ms") else 1.0
+    try:
+        return float(value.removesuffix("ms").removesuffix("s")) * scale
+    except ValueError:
+        raise ConfigError(f"{option} must be a duration such as 10ms or 0.01 (seconds), got {text!r}") from None
+
+
+def parse_names(text: str | None) -> tuple[str, ...] | None:
+    """``"context,cue_time"`` -> ``("context", "cue_time")``; ``""`` -> ``()``; None stays None."""
+    return None if text is None else tuple(v.strip() for v in text.split(",") if v.strip())
+
+
 def print_table(title: str, row: dict[str, Any]) -> None:
     table = Table(title=title)
     table.add_column("quantity")

@@ -14,7 +14,16 @@ from typing import Annotated, Any
 import numpy as np
 import typer
 
-from gnode.cli.common import console, one_line_errors, parse_floats, parse_widths, print_table, report_error
+from gnode.cli.common import (
+    console,
+    one_line_errors,
+    parse_floats,
+    parse_names,
+    parse_seconds,
+    parse_widths,
+    print_table,
+    report_error,
+)
 from gnode.cli.connector import app as connector_app
 from gnode.cli.gdm import app as gdm_app
 from gnode.cli.ncode import app as ncode_app
@@ -42,6 +51,18 @@ def train(
     link: Annotated[str | None, typer.Option(help="Poisson rate of the readout: softplus or exp")] = None,
     held_out: Annotated[float | None, typer.Option(help="share of target channels the encoder never reads")] = None,
     encoder_width: Annotated[int | None, typer.Option(help="hidden size of the encoder's GRUs")] = None,
+    nwb_units: Annotated[str | None, typer.Option(help="NWB: units table ('units' or MODULE/TABLE)")] = None,
+    nwb_series: Annotated[str | None, typer.Option(help="NWB: a time series instead (NAME or MODULE/NAME)")] = None,
+    align: Annotated[str | None, typer.Option(help="NWB: trials column to align on (default start_time)")] = None,
+    window: Annotated[str | None, typer.Option(help="NWB: START,STOP seconds around it (default: each trial)")] = (
+        None
+    ),
+    bin_width: Annotated[str | None, typer.Option("--bin", help="NWB: bin width, e.g. 10ms (sets --dt)")] = None,
+    smooth: Annotated[str | None, typer.Option(help="NWB: causal Gaussian smoothing sd, e.g. 20ms")] = None,
+    nwb_inputs: Annotated[str | None, typer.Option(help="NWB: trials columns as inputs, e.g. context,cue_time")] = (
+        None
+    ),
+    nwb_labels: Annotated[str | None, typer.Option(help="NWB: trials column of class labels (decoding)")] = None,
     model: Annotated[str | None, typer.Option(help="gnode, node, mgru, gru, rnn or lstm")] = None,
     dim: Annotated[int | None, typer.Option(help="state dimension N")] = None,
     dynamics: Annotated[str | None, typer.Option(help="hidden widths of F, e.g. 316,316 ('' = one layer)")] = None,
@@ -82,6 +103,13 @@ def train(
         "link": link,
         "held_out": held_out,
         "encoder_width": encoder_width,
+        "nwb_units": nwb_units,
+        "nwb_series": nwb_series,
+        "align": align,
+        "window": None if window is None else parse_floats(window, "--window"),
+        "smooth": parse_seconds(smooth, "--smooth"),
+        "nwb_inputs": parse_names(nwb_inputs),
+        "nwb_labels": nwb_labels,
         "tau": tau,
         "dt": dt,
         "patience": patience,
@@ -103,6 +131,11 @@ def train(
         "seed": seed,
         "model_seed": model_seed,
     }
+    bin_seconds = parse_seconds(bin_width, "--bin")
+    if bin_seconds is not None:
+        if dt is not None and dt != bin_seconds:
+            raise ConfigError(f"--bin {bin_width} and --dt {dt} disagree (the bin width is the model's dt)")
+        given["dt"] = bin_seconds
     values = read_settings_file(config) if config else {}
     if resume and not config:  # the stored settings, and the options given on top (e.g. more --epochs)
         from gnode.train import RunDir
