@@ -135,8 +135,12 @@ def test_gnode_train_and_analyze_an_nwb_recording(tmp_path):
                                    "mean"])  # fmt: skip
     assert analysis.exit_code == 0, analysis.output
     assert (tmp_path / "run" / "analysis" / "report.html").is_file()
-    for bad, message in ((["--bin", "ten"], "--bin must be a duration"), (["--bin", "50ms", "--dt", "0.1"], "disagree"),
-                         (["--smooth", "2ms", "--data", str(tmp_path / "x.npz")], "settings of an .nwb data file")):  # fmt: skip
+    bads = [
+        (["--bin", "ten"], "--bin must be a duration"),
+        (["--bin", "50ms", "--dt", "0.1"], "disagree"),
+        (["--smooth", "2ms", "--data", str(tmp_path / "x.npz")], "settings of an .nwb data file"),
+    ]
+    for bad, message in bads:
         result = runner.invoke(app, ["train", "--out", str(tmp_path / "bad"), *bad])
         assert result.exit_code == 2 and message in result.stderr, result.stderr
     assert not (tmp_path / "bad").exists()
