@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
+import json
 import platform
 import time
 from collections.abc import Sequence
@@ -31,12 +32,14 @@ from gnode.likelihoods import (
     poisson_log_likelihood,
     residual_variance,
 )
-from gnode.losses import MSE, AbstractLoss, CrossEntropy, Poisson, r2_score
+from gnode.losses import MSE, AbstractLoss, CrossEntropy, Poisson, StepCrossEntropy, r2_score
 from gnode.model import Model, make_model, parameter_count, predict
 from gnode.saving import load, same_structure, save, to_bytes
 from gnode.settings import check_memory, check_settings, read_settings_file
 from gnode.sweep import expand_grid, key_without
 from gnode.tasks import FLIPFLOP_TASKS, make_flipflop
+from gnode.tasks.neurogym import PREFIX as NEUROGYM
+from gnode.tasks.neurogym import neurogym_trials
 from gnode.train import RunDir, TrainConfig, fit, load_tree
 from gnode.train.driver import new_train_state
 from gnode.train.ensemble import fit_ensemble
@@ -63,7 +66,8 @@ class RunConfig:
     ``smooth`` settings.
     """
 
-    task: str = ""  # a flip-flop task; "" means ring unless data is given
+    task: str = ""  # a flip-flop task or neurogym:NAME; "" means ring unless data is given
+    task_options: Sequence[str] = ()  # KEY=VALUE options of a neurogym task (VALUE in JSON: true, 0.5, "a")
     data: str = ""
     val_data: str = ""
     test_data: str = ""
@@ -112,8 +116,9 @@ class RunConfig:
             raise ConfigError(f"give a task or a data file, not both (task {self.task!r}, data {self.data!r})")
         if not self.data:
             object.__setattr__(self, "task", self.task or "ring")
-            if self.task not in FLIPFLOP_TASKS:
-                raise ConfigError(f"unknown task {self.task!r}; choose one of {list(FLIPFLOP_TASKS)}")
+            if self.task not in FLIPFLOP_TASKS and not self.task.startswith(NEUROGYM):
+                raise ConfigError(f"unknown task {self.task!r}; choose one of {list(FLIPFLOP_TASKS)} or "
+                                  "neurogym:NAME")  # fmt: skip
             if self.val_data or self.test_data:
                 raise ConfigError("val_data and test_data go with a data file (--data)")
         if self.observation not in OBSERVATIONS or self.link not in LINKS:
@@ -126,8 +131,11 @@ class RunConfig:
             raise ConfigError("held_out channels are those an encoder never reads: use initial_state 'encoder'")
         if self.dim <= 0:
             raise ConfigError(f"--dim must be positive, got {self.dim}")
-        for key in ("dynamics", "gate", "window", "nwb_inputs"):
+        for key in ("dynamics", "gate", "window", "nwb_inputs", "task_options"):
             object.__setattr__(self, key, tuple(getattr(self, key)))
+        if self.task_options and not self.task.startswith(NEUROGYM):
+            raise ConfigError("task_options go with a neurogym task (--task neurogym:NAME)")
+        self.neurogym_options()  # checks their form
         nwb_files = [f for f in (self.data, self.val_data, self.test_data) if f.endswith(".nwb")]
         nwb_settings = {k: getattr(self, k) for k in NWB_SETTINGS if getattr(self, k) != NWB_DEFAULTS[k]}
         if nwb_settings and not nwb_files:
@@ -139,9 +147,9 @@ class RunConfig:
         if min(self.seed, self.model_seed, self.task_seed) < 0:
             raise ConfigError("seed, model_seed and task_seed must be non-negative")
         self.train_config()  # validates the optimisation settings
-        if not self.data:
-            if self.batch_size > self.n_train:
-                raise ConfigError(f"batch size {self.batch_size} exceeds the {self.n_train} training trials")
+        if self.task and self.batch_size > self.n_train:
+            raise ConfigError(f"batch size {self.batch_size} exceeds the {self.n_train} training trials")
+        if self.task in FLIPFLOP_TASKS:
             channels = FLIPFLOP_TASKS[self.task].channels
             trials = self.n_train + self.n_val
             check_memory(self.memory_estimate(trials, self.steps + self.hold, channels, channels), "this run")
@@ -154,6 +162,19 @@ class RunConfig:
         weights = sum(a * b for a, b in itertools.pairwise(sizes)) + sum(a * b for a, b in itertools.pairwise(gate))
         activations = self.batch_size * time * (sum(sizes) + sum(gate) + outputs)
         return 4.0 * (2 * trials * time * (inputs + outputs) + 4 * weights + 2 * activations)
+
+    def neurogym_options(self) -> dict[str, Any]:
+        """``task_options`` as keyword arguments: ``"use_expl_context=true"`` -> ``{"use_expl_context": True}``."""
+        options = {}
+        for item in self.task_options:
+            key, sep, value = item.partition("=")
+            if not sep or not key.strip().isidentifier():
+                raise ConfigError(f"a task option must read KEY=VALUE, got {item!r}")
+            try:
+                options[key.strip()] = json.loads(value)
+            except json.JSONDecodeError:
+                options[key.strip()] = value  # a bare word: a string
+        return options
 
     @property
     def source(self) -> str:
@@ -176,10 +197,12 @@ class RunConfig:
         """The loss of the run's observation model (``auto``: cross-entropy for labels, else MSE)."""
         name = self.observation
         if name == "auto":
-            name = "categorical" if classification else "gaussian"
+            name = "categorical" if classification or self.task.startswith(NEUROGYM) else "gaussian"
         if name == "poisson":
             return Poisson(LINKS[self.link])
-        return CrossEntropy() if name == "categorical" else MSE()
+        if name == "categorical":
+            return CrossEntropy() if classification else StepCrossEntropy()
+        return MSE()
 
     def train_config(self, classification: bool = False) -> TrainConfig:
         return TrainConfig(
@@ -226,6 +249,18 @@ def load_splits(config: RunConfig) -> Splits:
         DataError: a file that :func:`gnode.data.load_sequences` refuses, files that disagree in channels or kind of
             targets, too few trials for the split or the batch, or data too large for this machine.
     """
+    if config.task.startswith(NEUROGYM):
+        trials = neurogym_trials(
+            config.task.removeprefix(NEUROGYM),
+            config.n_train + config.n_val,
+            dt=config.dt,
+            options=config.neurogym_options(),
+            seed=config.task_seed,
+        ).data
+        train, val = trials.subset(slice(0, config.n_train)), trials.subset(slice(config.n_train, None))
+        check_memory(config.memory_estimate(trials.num_samples, trials.inputs.shape[1], trials.inputs.shape[2],
+                                            trials.targets.shape[2]), f"a run on {config.task}")  # fmt: skip
+        return Splits(train, val)
     if not config.data:
         train, val = make_flipflop(
             config.task,

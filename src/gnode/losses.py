@@ -1,5 +1,5 @@
 """Losses on batches of model outputs: the functions, and the loss objects fits take (:class:`MSE`,
-:class:`CrossEntropy`, :class:`Poisson`)."""
+:class:`CrossEntropy`, :class:`StepCrossEntropy`, :class:`Poisson`)."""
 
 from __future__ import annotations
 
@@ -134,6 +134,26 @@ class CrossEntropy(AbstractLoss):
         return loss, jnp.mean(jnp.argmax(pred, axis=-1) == targets)
 
 
+class StepCrossEntropy(AbstractLoss):
+    """Cross-entropy at every observed step against target class probabilities (one-hot labels per step, e.g. a
+    neurogym task's ground truth); the metric is the accuracy of the most probable class over the observed steps."""
+
+    classification: ClassVar[bool] = False
+    metric_name: ClassVar[str] = "step_accuracy"
+
+    def of_sequences(
+        self, pred: Float[Array, "batch time out"], targets: Array, mask: Array | None
+    ) -> tuple[Float[Array, ""], Float[Array, ""]]:
+        weight = jnp.ones(pred.shape[:2]) if mask is None else (mask.max(axis=-1) if mask.ndim == 3 else mask)
+        total = jnp.maximum(jnp.sum(weight), 1.0)
+        loss = jnp.sum(weight * optax.softmax_cross_entropy(pred, targets)) / total
+        hits = jnp.argmax(pred, axis=-1) == jnp.argmax(targets, axis=-1)
+        return loss, jnp.sum(weight * hits) / total
+
+    def of_arrays(self, pred: Float[Array, "batch ..."], targets: Array) -> tuple[Float[Array, ""], Float[Array, ""]]:
+        return self.of_sequences(pred[:, None], targets[:, None], None)
+
+
 class Poisson(AbstractLoss):
     """Poisson likelihood of counts (spikes per bin) with rate ``link(readout)``: the loss is the mean negative
     log-likelihood per observed entry, less its constant ``log y!``; the metric is bits per spike against each
@@ -163,11 +183,16 @@ class Poisson(AbstractLoss):
         return self.of_sequences(flat(pred), flat(targets), None)
 
 
-LOSSES: dict[str, type[AbstractLoss]] = {"mse": MSE, "cross_entropy": CrossEntropy, "poisson": Poisson}
+LOSSES: dict[str, type[AbstractLoss]] = {
+    "mse": MSE,
+    "cross_entropy": CrossEntropy,
+    "step_cross_entropy": StepCrossEntropy,
+    "poisson": Poisson,
+}
 
 
 def loss_named(name: str) -> AbstractLoss:
-    """The loss called ``name`` (``mse``, ``cross_entropy`` or ``poisson``), for the CLI and config files.
+    """The loss called ``name`` (a key of :data:`LOSSES`), for the CLI and config files.
 
     Raises:
         ConfigError: an unknown name.
@@ -178,5 +203,5 @@ def loss_named(name: str) -> AbstractLoss:
 def check_loss(loss: Any) -> AbstractLoss:
     """``loss`` if it is an :class:`AbstractLoss`; a one-line error otherwise (a name where an object belongs)."""
     if not isinstance(loss, AbstractLoss):
-        raise ConfigError(f"loss must be MSE(), CrossEntropy() or Poisson() (an AbstractLoss), got {loss!r}")
+        raise ConfigError(f"loss must be an AbstractLoss such as MSE() or Poisson(), got {loss!r}")
     return loss

@@ -297,7 +297,7 @@ def run_trials(run: str | Path, data: SequenceData | None = None) -> tuple[Model
 
     The trials are ``data`` if given, else the run's own validation trials (its task's or its data file's); a task
     run trained with a zero-input ``hold`` is driven without it, so that the drift hold is ``hold_factor`` times the
-    same trial length for every run. Data runs have no storable set.
+    same trial length for every run. Data and neurogym runs have no storable set.
 
     Raises:
         ConfigError: no trials to drive the model (a model file, or a run gnode cannot rebuild, without ``data``).
@@ -310,7 +310,8 @@ def run_trials(run: str | Path, data: SequenceData | None = None) -> tuple[Model
     if run_config.data:
         return model, load_splits(run_config).val, None
     val = build(dataclasses.replace(run_config, hold=0))[2]
-    return model, val, FLIPFLOP_TASKS[run_config.task].storable
+    task = FLIPFLOP_TASKS.get(run_config.task)
+    return model, val, None if task is None else task.storable
 
 
 def _load_any(path: Path) -> tuple[Model, RunConfig | None]:

@@ -40,7 +40,8 @@ app.add_typer(gdm_app, name="gdm")
 def train(
     out: Annotated[Path, typer.Option(help="run directory (must be new unless --resume)")],
     config: Annotated[Path | None, typer.Option(help="JSON or TOML file of run settings")] = None,
-    task: Annotated[str | None, typer.Option(help="flip-flop task, e.g. ring, square, three_bit_variable")] = None,
+    task: Annotated[str | None, typer.Option(help="ring, square, three_bit_variable, ... or neurogym:NAME")] = None,
+    task_option: Annotated[list[str] | None, typer.Option(help="a neurogym task's KEY=VALUE (repeatable)")] = None,
     data: Annotated[str | None, typer.Option(help=".npz of sequences: inputs, targets or labels, mask, times")] = None,
     val_data: Annotated[str | None, typer.Option(help="validation trials (else --val-fraction of --data)")] = None,
     test_data: Annotated[str | None, typer.Option(help="test trials (else --test-fraction of --data)")] = None,
@@ -76,6 +77,9 @@ def train(
     weight_decay: Annotated[float | None, typer.Option("--decay", help="AdamW weight decay")] = None,
     batch_size: Annotated[int | None, typer.Option("--batch")] = None,
     epochs: Annotated[int | None, typer.Option()] = None,
+    n_train: Annotated[int | None, typer.Option(help="training trials of a task")] = None,
+    n_val: Annotated[int | None, typer.Option(help="validation trials of a task")] = None,
+    task_seed: Annotated[int | None, typer.Option(help="seed of a task's trials")] = None,
     steps: Annotated[int | None, typer.Option(help="bins per trial")] = None,
     hold: Annotated[int | None, typer.Option(help="zero-input bins appended to each trial (memory hold)")] = None,
     patience: Annotated[int | None, typer.Option(help="stop after this many epochs without improvement")] = None,
@@ -93,6 +97,7 @@ def train(
 
     given = {
         "task": task,
+        "task_options": None if task_option is None else tuple(task_option),
         "data": data,
         "val_data": val_data,
         "test_data": test_data,
@@ -125,6 +130,9 @@ def train(
         "weight_decay": weight_decay,
         "batch_size": batch_size,
         "epochs": epochs,
+        "n_train": n_train,
+        "n_val": n_val,
+        "task_seed": task_seed,
         "steps": steps,
         "hold": hold,
         "init_from": init_from,

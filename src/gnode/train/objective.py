@@ -20,7 +20,7 @@ from jaxtyping import Array, Float, PyTree
 
 from gnode.data import AbstractData, ArrayData, SequenceData, validate
 from gnode.errors import DataError
-from gnode.losses import MSE, AbstractLoss, Poisson, check_loss
+from gnode.losses import MSE, AbstractLoss, Poisson, StepCrossEntropy, check_loss
 from gnode.solve import AbstractIntegrator, Euler
 
 
@@ -88,6 +88,8 @@ def check_targets(targets: np.ndarray, classification: bool, out: int, loss: Abs
             raise DataError(f"{name}: class labels given but the loss is {type(loss).__name__} (use CrossEntropy())")
         if targets.shape[-1] != out:
             raise DataError(f"{name}: targets have {targets.shape[-1]} channels, the readout has {out}")
+        if isinstance(loss, StepCrossEntropy) and ((targets < 0).any() or (targets.sum(-1) > 1 + 1e-5).any()):
+            raise DataError(f"{name}: step cross-entropy needs class probabilities per step (e.g. one-hot labels)")
         if isinstance(loss, Poisson) and (targets < 0).any():
             raise DataError(f"{name}: a Poisson likelihood needs counts >= 0, got {float(targets.min()):g}")
     elif not classification:
