@@ -21,6 +21,8 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
+from jax.typing import ArrayLike
+from jaxtyping import Float
 
 from gnode.data import SequenceData, pad_trials
 from gnode.errors import ConfigError
@@ -98,3 +100,20 @@ def neurogym_trials(
     return NeurogymTrials(
         data, conditions, _names(env.observation_space, inputs[0].shape[1]), _names(env.action_space, actions)
     )
+
+
+def decision_accuracy(
+    logits: Float[ArrayLike, "batch time actions"],
+    targets: Float[ArrayLike, "batch time actions"],
+    mask: Float[ArrayLike, "batch time"] | Float[ArrayLike, "batch time actions"] | None = None,
+    fixation: int = 0,
+) -> float:
+    """The share of observed steps whose target is not the ``fixation`` action (the decision periods) where the
+    most probable action is the target's: neurogym's performance, without the fixation steps that dominate the
+    per-step accuracy."""
+    logits, targets = np.asarray(logits), np.asarray(targets)
+    truth = targets.argmax(-1)
+    weight = (truth != fixation).astype(float)
+    if mask is not None:
+        weight = weight * (np.asarray(mask) if np.ndim(mask) == 2 else np.asarray(mask).max(-1))
+    return float((weight * (logits.argmax(-1) == truth)).sum() / max(weight.sum(), 1.0))
