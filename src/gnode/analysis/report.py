@@ -24,7 +24,7 @@ from gnode.data import SequenceData
 from gnode.errors import ConfigError, GnodeError
 from gnode.experiment import RunConfig, build, load_splits
 from gnode.fields import FunctionField
-from gnode.files import write_json
+from gnode.files import save_arrays, write_json
 from gnode.model import Model, ZeroState
 from gnode.nn import Linear
 from gnode.saving import load
@@ -118,7 +118,8 @@ def analyze(
     held_input: Float[ArrayLike, " inp"] | Sequence[float] | None = None,
 ) -> dict[str, Any]:
     """Analyse ``model`` driven by ``inputs`` ``(trials, time, channels)`` (e.g. a task's validation inputs) and
-    write the figures, ``summary.json`` and ``report.html`` into ``out`` (created; must not hold a report).
+    write the figures, ``summary.json``, ``report.html`` and ``points.npz`` (the slow and fixed points, their
+    classes and readouts) into ``out`` (created; must not hold a report).
 
     Arguments:
         storable: the set the network should store, in readout space (None: unknown).
@@ -236,6 +237,9 @@ def analyze(
     plot_trajectory_spectra(traj, inputs, out / "spectra.png")
     figures["spectra.png"] = "Local time constants and gates along a validation trial"
     summary["figures"] = list(figures)
+    save_arrays(out / "points.npz", slow_points=np.asarray(found.slow_points), fixed_points=np.asarray(found.points),
+                stability=np.asarray(found.stability, dtype=str), slow_readouts=slow_readouts,
+                fixed_readouts=fixed_readouts)  # fmt: skip
     write_json(out / "summary.json", summary)
     view = state_view(states, found, fixed_readouts)
     write_report(out / "report.html", name, summary, figures, view, tau=model.tau,

@@ -1,0 +1,133 @@
+"""A gnODE on neurogym's context-dependent decision task (Mante, Sussillo et al. 2013 style), its fixed points per
+context, and the line attractor along which it integrates the relevant evidence.
+
+    python experiments/neurogym_context.py --out runs/neurogym_context        # ~10 min on 2 CPU cores
+
+Trains with ``gnode train`` settings (printed), then, for each context, reads the dynamics at that context's mean
+input during the stimulus period (fixation on, the context cue on, the stimuli at their mean): fixed and slow points,
+their dimension, and how well the slow points form a line (the share of their variance on one axis) aligned with
+the readout's choice axis (``W_choice1 - W_choice2``). Writes ``results.json``, the two analyses and
+``docs/figures/neurogym_context.png``; prints the table that ``docs/results.md`` shows.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import jax.numpy as jnp
+import numpy as np
+
+from gnode import load, predict
+from gnode.analysis import AnalysisConfig, FixedPointFinder, analyze
+from gnode.analysis.plots import principal_axes, pyplot, save_figure
+from gnode.experiment import RunConfig, train_run
+from gnode.tasks.neurogym import decision_accuracy, neurogym_trials
+
+TASK = "neurogym:ContextDecisionMaking-v0"
+SETTINGS = dict(
+    task=TASK,
+    # the context cue as an input; no delay: neurogym's default delay is random with no go cue, so the time to
+    # answer could not be known (Mante et al.'s monkeys answered when the stimulus ended)
+    task_options=["use_expl_context=true", 'timing={"delay": 0}'],
+    model="gnode",
+    dim=32,
+    dynamics=[128],
+    gate=[],
+    dt=0.02,
+    tau=0.1,
+    n_train=2000,
+    n_val=500,
+    batch_size=50,
+    lr=3e-3,
+    weight_decay=0.0,
+    epochs=60,
+    patience=15,
+)
+
+
+def line_share(points: np.ndarray) -> float:
+    """The share of the points' variance along their first principal axis (1 for points on a line)."""
+    centred = points - points.mean(0)
+    values = np.linalg.svd(centred, compute_uv=False) ** 2
+    return float(values[0] / values.sum())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("runs/neurogym_context"))
+    parser.add_argument("--epochs", type=int, default=SETTINGS["epochs"])
+    parser.add_argument("--figure", type=Path, default=Path("docs/figures/neurogym_context.png"))
+    args = parser.parse_args()
+    config = RunConfig.from_dict({**SETTINGS, "epochs": args.epochs})
+    run = args.out / "run"
+    summary = train_run(config, run, resume=(run / "config.json").is_file(), progress=False)
+    model = load(run / "model.npz")
+
+    trials = neurogym_trials(TASK.split(":")[1], config.n_train + config.n_val, dt=config.dt,
+                             options=config.neurogym_options(), seed=config.task_seed)  # fmt: skip
+    val = trials.data.subset(slice(config.n_train, None))
+    context = trials.conditions["context"][config.n_train :]
+    logits, states = (np.asarray(a) for a in predict(model, jnp.asarray(val.inputs)))
+    stimulus_on = np.abs(val.inputs[..., 1:5]).sum(-1) > 0  # neurogym sets the stimulus channels only then
+    choice_axis = np.array(model.readout.weight[1] - model.readout.weight[2])
+    choice_axis = choice_axis / np.linalg.norm(choice_axis)
+
+    results = {"settings": config.to_dict(), "val_step_accuracy": summary["val_step_accuracy"], "contexts": {}}
+    analysis_config = AnalysisConfig(starts=1024, trials=200, finder=FixedPointFinder(max_steps=4000))
+    for c in (0, 1):
+        trials_c = context == c
+        steps = stimulus_on & trials_c[:, None]
+        held = val.inputs[steps].mean(0)
+        out = args.out / f"context{c + 1}"
+        report = analyze(model, val.inputs[trials_c], None, out, analysis_config,
+                         title=f"context {c + 1}", held_input=held)  # fmt: skip
+        found = json.loads((out / "summary.json").read_text())
+        slow = np.load(out / "points.npz")["slow_points"]
+        entry = {
+            "decision_accuracy": decision_accuracy(logits[trials_c], val.targets[trials_c], val.mask[trials_c]),
+            "held_input": [round(float(v), 3) for v in held],
+            "dimension": report["dimension"],
+            "fixed_points": {k: found["fixed_points"][k] for k in ("stable", "saddles", "unstable", "slow_points")},
+        }
+        if len(slow) > 2:
+            axis = np.linalg.svd(slow - slow.mean(0), full_matrices=False)[2][0]
+            entry["line_share"] = line_share(slow)
+            entry["line_choice_cosine"] = float(abs(axis @ choice_axis))
+        results["contexts"][f"context{c + 1}"] = entry
+    (args.out / "results.json").write_text(json.dumps(results, indent=1))
+    figure(states, stimulus_on, context, args.out, choice_axis, args.figure)
+    print(f"{TASK} (explicit context), gnODE N={config.dim}; val step accuracy {summary['val_step_accuracy']:.3f}")
+    print("| context | decision accuracy | dimension at slow points | stable / saddles / unstable | slow points on one "
+          "axis | cos(line, readout choice axis) |\n|---|---|---|---|---|---|")  # fmt: skip
+    for name, e in results["contexts"].items():
+        fp = e["fixed_points"]
+        print(f"| {name} | {e['decision_accuracy']:.3f} | {e['dimension']} | {fp['stable']} / {fp['saddles']} / "
+              f"{fp['unstable']} | {e.get('line_share', float('nan')):.3f} | "
+              f"{e.get('line_choice_cosine', float('nan')):.3f} |")  # fmt: skip
+
+
+def figure(states, stimulus_on, context, out: Path, choice_axis: np.ndarray, path: Path) -> None:
+    """Stimulus-period trajectories and each context's slow points, on the top two PCs of those states."""
+    plt = pyplot()
+    mean, axes, explained = principal_axes(states[stimulus_on])
+    project = lambda p: (np.asarray(p) - mean) @ axes[:2].T  # noqa: E731
+    fig, panels = plt.subplots(1, 2, figsize=(11, 4.8), sharex=True, sharey=True)
+    for c, ax in enumerate(panels):
+        for trial in np.flatnonzero(context == c)[:30]:
+            ax.plot(*project(states[trial][stimulus_on[trial]]).T, lw=0.6, color="0.7")
+        slow = project(np.load(out / f"context{c + 1}" / "points.npz")["slow_points"])
+        ax.scatter(*slow.T, s=4, color=f"C{c}", label="slow points")
+        arrow = 2 * np.std(project(states[stimulus_on]), axis=0).max() * (choice_axis @ axes[:2].T)
+        ax.annotate("", xy=arrow, xytext=(0, 0), arrowprops={"arrowstyle": "->", "color": "k"})
+        ax.set(title=f"context {c + 1}: slow points and stimulus-period trajectories",
+               xlabel=f"PC1 ({100 * explained[0]:.0f} %)", ylabel=f"PC2 ({100 * explained[1]:.0f} %)")  # fmt: skip
+        ax.legend(fontsize=8)
+    fig.suptitle("gnODE on ContextDecisionMaking: one line attractor per context (arrow: readout choice axis)")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_figure(fig, path)
+
+
+if __name__ == "__main__":
+    main()
