@@ -86,7 +86,9 @@ def main() -> None:
         found = json.loads((out / "summary.json").read_text())
         slow = np.load(out / "points.npz")["slow_points"]
         entry = {
-            "decision_accuracy": decision_accuracy(logits[trials_c], val.targets[trials_c], val.mask[trials_c]),
+            "decision_accuracy": decision_accuracy(
+                logits[trials_c], val.targets[trials_c], None if val.mask is None else val.mask[trials_c]
+            ),
             "held_input": [round(float(v), 3) for v in held],
             "dimension": report["dimension"],
             "fixed_points": {k: found["fixed_points"][k] for k in ("stable", "saddles", "unstable", "slow_points")},

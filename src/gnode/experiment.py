@@ -60,7 +60,8 @@ class RunConfig:
     targets (``poisson`` with rate ``link(readout)`` for spike counts); ``held_out`` is the fraction of the target
     channels that an ``encoder`` initial state never reads (scored by co-smoothing); ``encoder_width`` its GRUs'
     size. ``init_from`` names a run directory whose best model starts this run (fine-tuning, e.g. on a longer
-    hold); the architecture must match. ``patience``: stop after this many epochs without a better validation loss
+    hold); the architecture must match. A Poisson fit starts its readout bias at each channel's mean rate.
+    ``patience``: stop after this many epochs without a better validation loss
     (0: never); ``clip_norm``: clip the gradient's global norm (0: never). An ``.nwb`` data file is read by
     :func:`gnode.datasets.nwb.read_nwb` with bins of ``dt`` seconds and the ``nwb_*``, ``align``, ``window`` and
     ``smooth`` settings.
@@ -355,7 +356,18 @@ def initial_model(config: RunConfig, splits: Splits) -> Model:
         raise ConfigError("an encoder infers h0 from sequence targets; class labels have none")
     if config.init == "critical":
         model, _ = critical_init(model, splits.train.inputs)
+    loss = config.loss(splits.classification)
+    if isinstance(loss, Poisson):  # start at each channel's mean rate: the fit then learns the dynamics, not the mean
+        mean = observed_mean(splits.train.targets, splits.train.mask)
+        model = eqx.tree_at(lambda m: m.readout.bias, model, loss.readout_of(mean))
     return model
+
+
+def observed_mean(targets: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
+    """Each channel's mean over the observed entries."""
+    weight = np.ones(targets.shape) if mask is None else np.broadcast_to(mask if mask.ndim == 3 else mask[..., None],
+                                                                         targets.shape)  # fmt: skip
+    return (weight * targets).sum(axis=(0, 1)) / np.maximum(weight.sum(axis=(0, 1)), 1.0)
 
 
 def check_splits(model: Model, splits: Splits, loss: AbstractLoss, config: RunConfig) -> None:

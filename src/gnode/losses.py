@@ -69,11 +69,13 @@ def last_readout(
 
 
 def r2_score(
-    pred: Float[Array, "batch time out"],
-    target: Float[Array, "batch time out"],
-    mask: Float[Array, "batch time out"] | Float[Array, "batch time"] | None = None,
+    pred: Float[ArrayLike, "batch time out"],
+    target: Float[ArrayLike, "batch time out"],
+    mask: Float[ArrayLike, "batch time out"] | Float[ArrayLike, "batch time"] | None = None,
 ) -> Float[Array, ""]:
     """Coefficient of determination over observed entries, pooled over output channels."""
+    pred, target = jnp.asarray(pred), jnp.asarray(target)
+    mask = None if mask is None else jnp.asarray(mask)
     if mask is None:
         mask = jnp.ones_like(target)
     elif mask.ndim == 2:
@@ -171,6 +173,16 @@ class Poisson(AbstractLoss):
     def rates(self, pred: Float[Array, "*shape"]) -> Float[Array, "*shape"]:
         """The rates of readouts ``pred``."""
         return self.link(pred)
+
+    def readout_of(self, rates: Float[ArrayLike, " out"]) -> Float[Array, " out"]:
+        """The readout whose rate is ``rates`` (floored at 1e-3), for the links gnode knows (softplus, exp): a fit
+        that starts its readout bias there starts at each channel's mean rate."""
+        rates = jnp.maximum(jnp.asarray(rates, jnp.float32), 1e-3)
+        if self.link is jax.nn.softplus:
+            return jnp.log(jnp.expm1(rates))
+        if self.link is jnp.exp:
+            return jnp.log(rates)
+        raise ConfigError(f"no inverse known for the link {self.link!r}")
 
     def of_sequences(
         self, pred: Float[Array, "batch time out"], targets: Array, mask: Array | None

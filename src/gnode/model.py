@@ -11,6 +11,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+from jax.typing import ArrayLike
 from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from gnode.errors import ConfigError
@@ -281,10 +282,11 @@ def parameter_count(model: PyTree) -> int:
 @eqx.filter_jit
 def predict(
     model: Model,
-    xs: Float[Array, "batch time inp"],
-    ts: Float[Array, "batch time"] | None = None,
+    xs: Float[ArrayLike, "batch time inp"],
+    ts: Float[ArrayLike, "batch time"] | None = None,
     integrator: AbstractIntegrator = Euler(),
-    observed: Float[Array, "batch time out"] | None = None,
+    observed: Float[ArrayLike, "batch time out"] | None = None,
 ) -> tuple[Float[Array, "batch time out"], Float[Array, "batch time state"]]:
-    """Jitted :meth:`Model.batch`: readouts and states of a batch of samples."""
-    return model.batch(xs, ts, integrator, observed)
+    """Jitted :meth:`Model.batch`: readouts and states of a batch of samples (NumPy or JAX arrays)."""
+    as_array = lambda a: None if a is None else jnp.asarray(a)  # noqa: E731
+    return model.batch(jnp.asarray(xs), as_array(ts), integrator, as_array(observed))
