@@ -71,14 +71,13 @@ def handwritten_jax_epoch():
     g = lambda *shape: jnp.asarray(rng.normal(size=shape) / np.sqrt(shape[0]), jnp.float32)  # noqa: E731
     z = lambda *shape: jnp.zeros(shape, jnp.float32)  # noqa: E731
     read = NEURONS + INPUTS
-    p = {
-        "enc": [{"wi": g(read, 3 * ENCODER), "wh": g(ENCODER, 3 * ENCODER), "b": z(3 * ENCODER), "bn": z(ENCODER)}
-                for _ in range(2)],  # fmt: skip
-        "h0": g(2 * ENCODER, N), "h0b": z(N),
-        "fh": g(N, WIDTH), "fx": g(INPUTS, WIDTH), "fb": z(WIDTH), "fo": g(WIDTH, N), "fob": z(N),
-        "gh": g(N, N), "gx": g(INPUTS, N), "gb": z(N),
-        "r": g(N, NEURONS), "rb": z(NEURONS),
-    }  # fmt: skip
+
+    def gru_cell():
+        return {"wi": g(read, 3 * ENCODER), "wh": g(ENCODER, 3 * ENCODER), "b": z(3 * ENCODER), "bn": z(ENCODER)}
+
+    p = {"enc": [gru_cell(), gru_cell()], "h0": g(2 * ENCODER, N), "h0b": z(N)}
+    p.update(fh=g(N, WIDTH), fx=g(INPUTS, WIDTH), fb=z(WIDTH), fo=g(WIDTH, N), fob=z(N))
+    p.update(gh=g(N, N), gx=g(INPUTS, N), gb=z(N), r=g(N, NEURONS), rb=z(NEURONS))
 
     def gru(q, seq):  # seq: (time, batch, read) -> final hidden (batch, ENCODER)
         drive = seq @ q["wi"] + q["b"]
