@@ -17,15 +17,15 @@ from gnode.errors import ConfigError
 
 
 def read_settings_file(path: str | Path, what: str = "config file") -> dict[str, Any]:
-    """The contents of a TOML (``.toml``) or JSON file.
+    """The table of settings in a TOML (``.toml``) or JSON file.
 
     Raises:
-        ConfigError: the file is missing or not valid; the message names ``what`` and the path.
+        ConfigError: the file is missing, not valid or not a table; the message names ``what`` and the path.
     """
     path = Path(path)
     try:
         text = path.read_text()
-        return tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        settings = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
     except FileNotFoundError:
         raise ConfigError(f"{what} not found: {path}") from None
     except (json.JSONDecodeError, tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
@@ -34,6 +34,9 @@ def read_settings_file(path: str | Path, what: str = "config file") -> dict[str,
         raise ConfigError(f"{what} {path} cannot be read: {err.strerror or err}") from None
     except RecursionError:
         raise ConfigError(f"{what} {path} is nested too deeply") from None
+    if not isinstance(settings, dict):
+        raise ConfigError(f"{what} {path} must hold a table of settings, got {type(settings).__name__}")
+    return settings
 
 
 def check_keys(cls: type, values: dict[str, Any], what: str) -> None:
