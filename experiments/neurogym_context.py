@@ -1,12 +1,14 @@
 """A gnODE on neurogym's context-dependent decision task (Mante, Sussillo et al. 2013 style), its fixed points per
 context, and the line attractor along which it integrates the relevant evidence.
 
-    python experiments/neurogym_context.py --out runs/neurogym_context        # ~10 min on 2 CPU cores
+    python experiments/neurogym_context.py --out runs/neurogym_context        # ~6 min on 2 CPU cores
+    python experiments/neurogym_context.py --out runs/neurogym_750 --stimulus 750 --figure runs/neurogym_750/fig.png
 
 Trains with ``gnode train`` settings (printed), then, for each context, reads the dynamics at that context's mean
 input during the stimulus period (fixation on, the context cue on, the stimuli at their mean): fixed and slow points,
 their dimension, and how well the slow points form a line (the share of their variance on one axis) aligned with
-the readout's choice axis (``W_choice1 - W_choice2``). Writes ``results.json``, the two analyses and
+the choice axis (the difference of the mean states at the end of the stimulus between trials of either choice, as
+Mante et al. define it by regression). Writes ``results.json``, the two analyses and
 ``docs/figures/neurogym_context.png``; prints the table that ``docs/results.md`` shows.
 """
 
@@ -29,8 +31,10 @@ TASK = "neurogym:ContextDecisionMaking-v0"
 SETTINGS = dict(
     task=TASK,
     # the context cue as an input; no delay: neurogym's default delay is random with no go cue, so the time to
-    # answer could not be known (Mante et al.'s monkeys answered when the stimulus ended)
-    task_options=["use_expl_context=true", 'timing={"delay": 0}'],
+    # answer could not be known (Mante et al.'s monkeys answered when the stimulus ended); stimuli of 300-1500 ms, so
+    # that the time elapsed says nothing and the evidence must be held where it stands (with a fixed 750 ms the
+    # network integrates along a ramp in time instead: --stimulus 750 shows it)
+    task_options=["use_expl_context=true", 'timing={"delay": 0, "stimulus": ["uniform", [300, 1500]]}'],
     model="gnode",
     dim=32,
     dynamics=[128],
@@ -59,8 +63,12 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("runs/neurogym_context"))
     parser.add_argument("--epochs", type=int, default=SETTINGS["epochs"])
     parser.add_argument("--figure", type=Path, default=Path("docs/figures/neurogym_context.png"))
+    parser.add_argument("--stimulus", type=int, default=0, help="a fixed stimulus duration in ms (default: varied)")
     args = parser.parse_args()
-    config = RunConfig.from_dict({**SETTINGS, "epochs": args.epochs})
+    settings = {**SETTINGS, "epochs": args.epochs}
+    if args.stimulus:
+        settings["task_options"] = ["use_expl_context=true", f'timing={{"delay": 0, "stimulus": {args.stimulus}}}']
+    config = RunConfig.from_dict(settings)
     run = args.out / "run"
     summary = train_run(config, run, resume=(run / "config.json").is_file(), progress=False)
     model = load(run / "model.npz")
@@ -71,7 +79,12 @@ def main() -> None:
     context = trials.conditions["context"][config.n_train :]
     logits, states = (np.asarray(a) for a in predict(model, jnp.asarray(val.inputs)))
     stimulus_on = np.abs(val.inputs[..., 1:5]).sum(-1) > 0  # neurogym sets the stimulus channels only then
-    choice_axis = np.array(model.readout.weight[1] - model.readout.weight[2])
+    # the choice axis, as Mante et al. define it: the direction that separates the states by the trial's choice, here
+    # the difference of the mean states at the end of the stimulus (a regression on a binary choice)
+    last = stimulus_on.shape[1] - 1 - np.argmax(stimulus_on[:, ::-1], axis=1)
+    end_states = states[np.arange(len(states)), last]
+    choice = trials.conditions["ground_truth"][config.n_train :]
+    choice_axis = end_states[choice == 1].mean(0) - end_states[choice == 2].mean(0)
     choice_axis = choice_axis / np.linalg.norm(choice_axis)
 
     results = {"settings": config.to_dict(), "val_step_accuracy": summary["val_step_accuracy"], "contexts": {}}
@@ -104,7 +117,7 @@ def main() -> None:
     figure(states, stimulus_on, context, args.out, choice_axis, args.figure)
     print(f"{TASK} (explicit context), gnODE N={config.dim}; val step accuracy {summary['val_step_accuracy']:.3f}")
     print("| context | decision accuracy | dimension at slow points | stable / saddles / unstable | slow points on one "
-          "axis | cos(line, readout choice axis) |\n|---|---|---|---|---|---|")  # fmt: skip
+          "axis | cos(line, choice axis) |\n|---|---|---|---|---|---|")  # fmt: skip
     for name, e in results["contexts"].items():
         fp = e["fixed_points"]
         print(f"| {name} | {e['decision_accuracy']:.3f} | {e['dimension']} | {fp['stable']} / {fp['saddles']} / "
@@ -128,7 +141,7 @@ def figure(states, stimulus_on, context, out: Path, choice_axis: np.ndarray, pat
         ax.set(title=f"context {c + 1}: slow points and stimulus-period trajectories",
                xlabel=f"PC1 ({100 * explained[0]:.0f} %)", ylabel=f"PC2 ({100 * explained[1]:.0f} %)")  # fmt: skip
         ax.legend(fontsize=8)
-    fig.suptitle("gnODE on ContextDecisionMaking: one line attractor per context (arrow: readout choice axis)")
+    fig.suptitle("gnODE on ContextDecisionMaking: slow points per context (arrow: the choice axis)")
     path.parent.mkdir(parents=True, exist_ok=True)
     save_figure(fig, path)
 

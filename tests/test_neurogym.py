@@ -48,10 +48,14 @@ def test_decision_accuracy_ignores_fixation_steps():
         (dict(task="ring", task_options=["a=1"]), "go with a neurogym task"),
     ],
 )
-def test_bad_neurogym_settings_are_one_line(settings, message):
+def test_bad_neurogym_settings_are_one_line(tmp_path, settings, message):
     with pytest.raises(ConfigError, match=message) as error:
         load_splits(RunConfig.from_dict({"batch_size": 10, **settings}))
     assert len(str(error.value).splitlines()) == 1
+    options = [a for o in settings.get("task_options", []) for a in ("--task-option", o)]
+    result = runner.invoke(app, ["train", "--out", str(tmp_path / "r"), "--task", settings["task"], *options])
+    assert result.exit_code == 2 and message in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "r").exists()
 
 
 def test_a_gnode_learns_go_no_go_and_is_analysed(tmp_path):
