@@ -1,7 +1,7 @@
 """A gnODE on neurogym's context-dependent decision task (Mante, Sussillo et al. 2013 style), its fixed points per
 context, and the line attractor along which it integrates the relevant evidence.
 
-    python experiments/neurogym_context.py --out runs/neurogym_context        # ~6 min on 2 CPU cores
+    python experiments/neurogym_context.py --out runs/neurogym_context        # ~15 min on 2 CPU cores
     python experiments/neurogym_context.py --out runs/neurogym_750 --stimulus 750 --figure runs/neurogym_750/fig.png
 
 Trains with ``gnode train`` settings (printed), then, for each context, reads the dynamics at that context's mean
@@ -62,17 +62,36 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("runs/neurogym_context"))
     parser.add_argument("--epochs", type=int, default=SETTINGS["epochs"])
+    parser.add_argument("--seeds", type=int, default=3, help="networks trained (model seeds 0, 1, ...)")
     parser.add_argument("--figure", type=Path, default=Path("docs/figures/neurogym_context.png"))
     parser.add_argument("--stimulus", type=int, default=0, help="a fixed stimulus duration in ms (default: varied)")
     args = parser.parse_args()
     settings = {**SETTINGS, "epochs": args.epochs}
     if args.stimulus:
         settings["task_options"] = ["use_expl_context=true", f'timing={{"delay": 0, "stimulus": {args.stimulus}}}']
-    config = RunConfig.from_dict(settings)
-    run = args.out / "run"
-    summary = train_run(config, run, resume=(run / "config.json").is_file(), progress=False)
-    model = load(run / "model.npz")
+    rows = []
+    for seed in range(args.seeds):
+        config = RunConfig.from_dict({**settings, "model_seed": seed})
+        rows += one_network(config, args.out / f"seed{seed}", args.figure if seed == 0 else None)
+    (args.out / "results.json").write_text(json.dumps(rows, indent=1))
+    print(f"{TASK}, gnODE N={settings['dim']}, {args.seeds} networks (model seeds)")
+    header = ["network", "context", "decision accuracy", "dimension at slow points", "slow points",
+              "stable / saddles / unstable", "slow points on one axis", "cos(line, choice axis)"]  # fmt: skip
+    print("| " + " | ".join(header) + " |\n" + "|---" * len(header) + "|")
+    for r in rows:
+        fp = r["fixed_points"]
+        line = [r.get("line_share", float("nan")), r.get("line_choice_cosine", float("nan"))]
+        cells = [f"seed {r['seed']}", r["context"], f"{r['decision_accuracy']:.3f}", str(r["dimension"]),
+                 str(fp["slow_points"]), f"{fp['stable']} / {fp['saddles']} / {fp['unstable']}",
+                 f"{line[0]:.3f}", f"{line[1]:.3f}"]  # fmt: skip
+        print("| " + " | ".join(cells) + " |")
 
+
+def one_network(config: RunConfig, out: Path, figure_path: Path | None) -> list[dict]:
+    """Train one network (or reuse a finished run) and read its dynamics in each context."""
+    run = out / "run"
+    train_run(config, run, resume=(run / "config.json").is_file(), progress=False)
+    model = load(run / "model.npz")
     trials = neurogym_trials(TASK.split(":")[1], config.n_train + config.n_val, dt=config.dt,
                              options=config.neurogym_options(), seed=config.task_seed)  # fmt: skip
     val = trials.data.subset(slice(config.n_train, None))
@@ -86,43 +105,36 @@ def main() -> None:
     choice = trials.conditions["ground_truth"][config.n_train :]
     choice_axis = end_states[choice == 1].mean(0) - end_states[choice == 2].mean(0)
     choice_axis = choice_axis / np.linalg.norm(choice_axis)
-
-    results = {"settings": config.to_dict(), "val_step_accuracy": summary["val_step_accuracy"], "contexts": {}}
-    # slow on the task's time scale: the stimulus lasts 7.5 tau, so a speed below ~1 % of the states' range per tau
+    # slow on the task's time scale: stimuli last 3-15 tau, so a speed below ~1 % of the states' range per tau
     # (q < 1e-4) and |Re lambda| < 0.1 / tau (time constants above 1 s) count as slow
     analysis_config = AnalysisConfig(starts=1024, trials=200, finder=FixedPointFinder(slow_tol=1e-4, max_steps=4000))
+    rows = []
     for c in (0, 1):
         trials_c = context == c
-        steps = stimulus_on & trials_c[:, None]
-        held = val.inputs[steps].mean(0)
-        out = args.out / f"context{c + 1}"
-        if not (out / "summary.json").is_file():  # a finished analysis is kept: run the script again to resume
-            analyze(model, val.inputs[trials_c], None, out, analysis_config, title=f"context {c + 1}", held_input=held)
-        found = json.loads((out / "summary.json").read_text())
-        slow = np.load(out / "points.npz")["slow_points"]
-        entry = {
-            "decision_accuracy": decision_accuracy(
-                logits[trials_c], val.targets[trials_c], None if val.mask is None else val.mask[trials_c]
-            ),
+        held = val.inputs[stimulus_on & trials_c[:, None]].mean(0)
+        where = out / f"context{c + 1}"
+        if not (where / "summary.json").is_file():  # a finished analysis is kept: run the script again to resume
+            analyze(model, val.inputs[trials_c], None, where, analysis_config, title=f"context {c + 1}",
+                    held_input=held)  # fmt: skip
+        found = json.loads((where / "summary.json").read_text())
+        slow = np.load(where / "points.npz")["slow_points"]
+        mask = None if val.mask is None else val.mask[trials_c]
+        row = {
+            "seed": config.model_seed,
+            "context": f"context {c + 1}",
+            "decision_accuracy": decision_accuracy(logits[trials_c], val.targets[trials_c], mask),
             "held_input": [round(float(v), 3) for v in held],
             "dimension": found["dimension"],
             "fixed_points": {k: found["fixed_points"][k] for k in ("stable", "saddles", "unstable", "slow_points")},
         }
         if len(slow) > 2:
             axis = np.linalg.svd(slow - slow.mean(0), full_matrices=False)[2][0]
-            entry["line_share"] = line_share(slow)
-            entry["line_choice_cosine"] = float(abs(axis @ choice_axis))
-        results["contexts"][f"context{c + 1}"] = entry
-    (args.out / "results.json").write_text(json.dumps(results, indent=1))
-    figure(states, stimulus_on, context, args.out, choice_axis, args.figure)
-    print(f"{TASK} (explicit context), gnODE N={config.dim}; val step accuracy {summary['val_step_accuracy']:.3f}")
-    print("| context | decision accuracy | dimension at slow points | stable / saddles / unstable | slow points on one "
-          "axis | cos(line, choice axis) |\n|---|---|---|---|---|---|")  # fmt: skip
-    for name, e in results["contexts"].items():
-        fp = e["fixed_points"]
-        print(f"| {name} | {e['decision_accuracy']:.3f} | {e['dimension']} | {fp['stable']} / {fp['saddles']} / "
-              f"{fp['unstable']} | {e.get('line_share', float('nan')):.3f} | "
-              f"{e.get('line_choice_cosine', float('nan')):.3f} |")  # fmt: skip
+            row["line_share"] = line_share(slow)
+            row["line_choice_cosine"] = float(abs(axis @ choice_axis))
+        rows.append(row)
+    if figure_path is not None:
+        figure(states, stimulus_on, context, out, choice_axis, figure_path)
+    return rows
 
 
 def figure(states, stimulus_on, context, out: Path, choice_axis: np.ndarray, path: Path) -> None:
