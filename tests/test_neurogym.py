@@ -27,6 +27,8 @@ def test_one_padded_sequence_per_trial_with_one_hot_ground_truth():
     np.testing.assert_array_equal(data.targets[observed].sum(-1), 1.0)  # one-hot where observed
     assert trials.inputs[-2:] == ["context1", "context2"] and trials.actions == ["fixation", "choice1", "choice2"]
     assert set(trials.conditions["context"].tolist()) <= {0, 1} and len(trials.conditions["ground_truth"]) == 12
+    assert data.conditions["context"].tolist() == trials.conditions["context"].tolist()  # they travel with the data
+    np.testing.assert_array_equal(data.subset(np.array([3, 1])).conditions["coh_1"], trials.conditions["coh_1"][[3, 1]])
     again = neurogym_trials("ContextDecisionMaking-v0", 12, dt=0.02, options={"use_expl_context": True}, seed=3)
     np.testing.assert_array_equal(again.data.inputs, data.inputs)  # the seed fixes the trials
     assert make_env("GoNogo-v0", 0.02).dt == pytest.approx(20.0)  # gnode's seconds, neurogym's milliseconds
@@ -72,5 +74,12 @@ def test_a_gnode_learns_go_no_go_and_is_analysed(tmp_path):
     val = load_splits(config).val
     logits, _ = predict(load(tmp_path / "run" / "model.npz"), val.inputs)
     assert decision_accuracy(logits, val.targets, val.mask) > 0.9  # chance: 0.5 (go or no-go)
-    analysis = runner.invoke(app, ["analyze", str(tmp_path / "run"), "--starts", "64", "--trials", "8"])
+    analysis = runner.invoke(app, ["analyze", str(tmp_path / "run"), "--starts", "64", "--trials", "8", "--input",
+                                   "mean-by:ground_truth"])  # fmt: skip
     assert analysis.exit_code == 0, analysis.output
+    folders = sorted((tmp_path / "run" / "analysis").glob("ground_truth=*"))
+    assert len(folders) == 2  # one analysis per condition (go, no-go), each at its trials' mean input
+    for folder in folders:
+        assert len(json.loads((folder / "summary.json").read_text())["held_input"]) == 3
+    bad = runner.invoke(app, ["analyze", str(tmp_path / "run"), "--out", str(tmp_path / "a"), "--input", "mean-by:x"])
+    assert bad.exit_code == 2 and "no condition 'x'" in bad.stderr and not (tmp_path / "a").exists()

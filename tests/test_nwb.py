@@ -132,9 +132,10 @@ def test_gnode_train_and_analyze_an_nwb_recording(tmp_path):
     summary = json.loads((tmp_path / "run" / "summary.json").read_text())
     assert summary["trials"] == {"train": 19, "val": 5} and np.isfinite(summary["val_bits_per_spike"])
     analysis = runner.invoke(app, ["analyze", str(tmp_path / "run"), "--starts", "32", "--trials", "4", "--input",
-                                   "mean"])  # fmt: skip
+                                   "mean-by:context"])  # fmt: skip
     assert analysis.exit_code == 0, analysis.output
-    assert (tmp_path / "run" / "analysis" / "report.html").is_file()
+    for context in ("0.0", "1.0"):  # the trials table's column, split with the trials
+        assert (tmp_path / "run" / "analysis" / f"context={context}" / "report.html").is_file()
     bads = [
         (["--bin", "ten"], "--bin must be a duration"),
         (["--bin", "50ms", "--dt", "0.1"], "disagree"),

@@ -168,3 +168,17 @@ def test_bad_data_runs_stop_in_one_line_and_write_nothing(tmp_path, args, messag
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], result.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_conditions_travel_with_their_trials_and_are_checked():
+    data = pad_trials(None, [np.ones((3, 1)) * k for k in range(6)])
+    import dataclasses
+
+    tagged = dataclasses.replace(data, conditions={"block": np.arange(6) % 2})
+    train, val, _ = split_trials(tagged, 0.5, seed=1)
+    for part in (train, val):
+        np.testing.assert_array_equal(part.conditions["block"], part.targets[:, 0, 0].astype(int) % 2)
+    from gnode.data import validate
+
+    with pytest.raises(DataError, match=r"conditions \['block'\] must hold one value per trial"):
+        validate(dataclasses.replace(data, conditions={"block": np.zeros(4)}))

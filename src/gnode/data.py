@@ -32,9 +32,11 @@ class AbstractData:
         return self.targets.ndim == 1
 
     def subset(self, index: ArrayLike | slice) -> AbstractData:
-        """The samples ``index`` picks (an index array, a mask or a slice), of every array."""
+        """The samples ``index`` picks (an index array, a mask or a slice), of every array (and of every column of
+        a table of arrays)."""
+        pick = lambda a: {k: v[index] for k, v in a.items()} if isinstance(a, dict) else a[index]  # noqa: E731
         arrays = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
-        return dataclasses.replace(self, **{k: None if a is None else a[index] for k, a in arrays.items()})
+        return dataclasses.replace(self, **{k: None if a is None else pick(a) for k, a in arrays.items()})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -47,11 +49,14 @@ class SequenceData(AbstractData):
         mask: ``(samples, time, out)`` or ``(samples, time)``, 1 where a target is observed; ``None``: all.
         times: ``(samples, time)`` observation times (non-decreasing); ``None``: the model's regular grid.
         rates: ``(samples, time, out)`` the true rates behind count targets, where known (used only to score a fit).
+        conditions: named ``(samples,)`` arrays describing each trial (a neurogym trial's context, an NWB trials
+            table's columns), for analysis by condition; never trained on.
     """
 
     mask: np.ndarray | None = None
     times: np.ndarray | None = None
     rates: np.ndarray | None = None
+    conditions: dict[str, np.ndarray] | None = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +122,13 @@ def validate(data: SequenceData, name: str = "data") -> SequenceData:
             raise DataError(f"{name}: rates must have the shape of the targets {y.shape}, got {rates.shape}")
         if not np.isfinite(rates).all() or (rates < 0).any():
             raise DataError(f"{name}: rates must be finite and non-negative")
-    return SequenceData(x.astype(np.float32), y, mask, times, rates)
+    conditions = None
+    if data.conditions is not None:
+        conditions = {str(k): np.asarray(v) for k, v in data.conditions.items()}
+        wrong = [k for k, v in conditions.items() if v.shape != (s,)]
+        if wrong:
+            raise DataError(f"{name}: conditions {wrong} must hold one value per trial ({s},)")
+    return SequenceData(x.astype(np.float32), y, mask, times, rates, conditions)
 
 
 FILE_ARRAYS = ("inputs", "targets", "labels", "mask", "times", "rates", "lengths")  # the keys a sequences file may hold
@@ -309,4 +320,4 @@ def to_grid(data: SequenceData, step: float) -> SequenceData:
         new_mask[i, grid[i, keep] - 1] = mask[i, keep]
         if not data.is_classification:
             targets[i, grid[i, keep] - 1] = data.targets[i, keep]
-    return SequenceData(inputs, targets, new_mask, None)
+    return SequenceData(inputs, targets, new_mask, None, conditions=data.conditions)

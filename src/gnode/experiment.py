@@ -357,7 +357,8 @@ def initial_model(config: RunConfig, splits: Splits) -> Model:
     if config.init == "critical":
         model, _ = critical_init(model, splits.train.inputs)
     loss = config.loss(splits.classification)
-    if isinstance(loss, Poisson):  # start at each channel's mean rate: the fit then learns the dynamics, not the mean
+    # a Poisson fit starts at each channel's mean rate: it then learns the dynamics, not the mean
+    if isinstance(loss, Poisson) and not splits.classification:
         mean = observed_mean(splits.train.targets, splits.train.mask)
         model = eqx.tree_at(lambda m: m.readout.bias, model, loss.readout_of(mean))
     return model

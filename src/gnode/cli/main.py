@@ -187,10 +187,14 @@ def run_analysis(
     held_input: str | None = None,
     storable: Path | None = None,
     **settings: Any,
-) -> dict[str, Any]:
+) -> dict[str, dict[str, Any]]:
     """``gnode analyze`` on a run directory or model file; ``settings`` go to ``AnalysisConfig`` or, for
-    ``slow_tol`` and ``max_steps``, to its ``FixedPointFinder``. ``held_input``: ``mean`` (the trials' mean input)
-    or comma-separated numbers; ``storable``: a file of points in readout space."""
+    ``slow_tol`` and ``max_steps``, to its ``FixedPointFinder``. ``held_input``: ``mean`` (the trials' mean input),
+    ``mean-by:COLUMN`` (one analysis per value of a condition of the trials, in ``out/COLUMN=VALUE``, at those
+    trials' mean input) or comma-separated numbers; ``storable``: a file of points in readout space.
+
+    Returns: each analysis's summary, by name (``""`` for a single one).
+    """
     from gnode.analysis.fixed_points import FixedPointFinder
     from gnode.analysis.report import AnalysisConfig, analyze, run_trials
     from gnode.data import load_sequences
@@ -199,23 +203,36 @@ def run_analysis(
     config = AnalysisConfig(finder=FixedPointFinder(**finder), **settings)  # checked before any file is read
     points = None if storable is None else read_points(storable)
     model, trials, own = run_trials(run_dir, None if data is None else load_sequences(data))
-    x = None
-    if held_input == "mean":  # over the trials' steps (those a mask marks, where there is one: not the padding)
-        mask = trials.mask
-        weight = np.ones(trials.inputs.shape[:2]) if mask is None else mask.reshape(*mask.shape[:2], -1).max(-1)
-        x = np.einsum("bt,btd->d", weight, trials.inputs) / max(float(weight.sum()), 1.0)
-    elif held_input is not None:
-        x = parse_floats(held_input, "--input")
-    return analyze(
-        model,
-        trials.inputs,
-        own if points is None else points,
-        out,
-        config,
-        title=title,
-        observed=None if trials.is_classification else trials.targets,
-        held_input=x,
-    )
+    groups = {"": (trials, out, title)}
+    if held_input is not None and held_input.startswith("mean-by:"):
+        column = held_input.removeprefix("mean-by:")
+        conditions = trials.conditions or {}
+        if column not in conditions:
+            raise ConfigError(f"--input {held_input}: the trials have no condition {column!r}; they have "
+                              f"{sorted(conditions)}")  # fmt: skip
+        values = np.unique(conditions[column])
+        if len(values) > 20:
+            raise ConfigError(f"--input {held_input}: {len(values)} distinct values; by-condition takes at most 20")
+        groups = {f"{column}={v}": (trials.subset(conditions[column] == v), out / f"{column}={v}",
+                                    f"{title}, {column} = {v}") for v in values}  # fmt: skip
+    summaries = {}
+    for name, (part, where, label) in groups.items():
+        x = None
+        if held_input is not None and held_input.startswith("mean"):
+            x = mean_input(part)
+        elif held_input is not None:
+            x = parse_floats(held_input, "--input")
+        observed = None if part.is_classification else part.targets
+        summaries[name] = analyze(model, part.inputs, own if points is None else points, where, config, title=label,
+                                  observed=observed, held_input=x)  # fmt: skip
+    return summaries
+
+
+def mean_input(trials) -> np.ndarray:
+    """The trials' mean input over their steps (those a mask marks, where there is one: not the padding)."""
+    mask = trials.mask
+    weight = np.ones(trials.inputs.shape[:2]) if mask is None else mask.reshape(*mask.shape[:2], -1).max(-1)
+    return np.einsum("bt,btd->d", weight, trials.inputs) / max(float(weight.sum()), 1.0)
 
 
 def read_points(path: Path):
@@ -246,7 +263,8 @@ def analyze(
         None
     ),
     held_input: Annotated[
-        str | None, typer.Option("--input", help="constant input x* of v(h, x*): 'mean' or numbers (default 0)")
+        str | None,
+        typer.Option("--input", help="x* of v(h, x*): numbers, 'mean', or 'mean-by:COLUMN' per condition (default 0)"),
     ] = None,
     storable: Annotated[Path | None, typer.Option(help="points the network should store (.npy or .npz 'points')")] = (
         None
@@ -263,7 +281,7 @@ def analyze(
     if starts <= 0 or trials <= 0:
         raise ConfigError(f"--starts and --trials must be positive, got {starts} and {trials}")
     out = (run_dir.parent if run_dir.is_file() else run_dir) / "analysis" if out is None else out
-    summary = run_analysis(
+    summaries = run_analysis(
         run_dir,
         out,
         run_dir.stem if run_dir.is_file() else run_dir.name,
@@ -275,7 +293,8 @@ def analyze(
         slow_tol=slow_tol,
         max_steps=max_steps,
     )
-    print_table(f"analysis of {run_dir} -> {out}", summary_rows(summary))
+    for name, summary in summaries.items():
+        print_table(f"analysis of {run_dir}{f' ({name})' if name else ''} -> {out / name}", summary_rows(summary))
 
 
 RayAddress = Annotated[str | None, typer.Option(help="run the groups on Ray: 'local', 'auto' or ray://host:port")]
@@ -416,7 +435,7 @@ def demo(
     tick = time.perf_counter()
     summary = train_run(config, out / "run", progress=progress)
     trained_seconds = time.perf_counter() - tick
-    analysis = run_analysis(out / "run", out / "analysis", "2-D gnODE on the ring task")
+    analysis = run_analysis(out / "run", out / "analysis", "2-D gnODE on the ring task")[""]
     rows = summary_rows(analysis)
     summary = {
         **summary,

@@ -36,7 +36,8 @@ class NWBTrials:
     """What :func:`read_nwb` returns.
 
     Attributes:
-        data: the trials (targets: counts, rates or series values; or labels, with the counts as inputs).
+        data: the trials (targets: counts, rates or series values; or labels, with the counts as inputs), with the
+            trials table's columns as their conditions.
         channels: the name of each recorded channel (unit ids, or the series' column numbers).
         inputs: the names of the input channels (trials-table columns), in order.
         classes: the value behind each label, where labels were asked for.
@@ -116,9 +117,10 @@ def read_nwb(
         classes = [str(c) for c in classes_found]
         recorded = [np.concatenate([x, d], axis=1) for x, d in zip(per_trial, drive, strict=True)]
         data = pad_trials(recorded, codes.astype(np.int64), name=str(path))
-        return NWBTrials(data, channels, channels + list(inputs), classes, columns)
+        return NWBTrials(dataclasses.replace(data, conditions=columns), channels, channels + list(inputs), classes,
+                         columns)  # fmt: skip
     data = pad_trials(drive, per_trial, mask=masks, name=str(path))
-    return NWBTrials(data, channels, list(inputs), classes, columns)
+    return NWBTrials(dataclasses.replace(data, conditions=columns), channels, list(inputs), classes, columns)
 
 
 def causal_smooth(values: np.ndarray, sd_bins: float) -> np.ndarray:

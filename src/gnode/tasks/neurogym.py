@@ -36,7 +36,8 @@ class NeurogymTrials:
     """Trials of a neurogym task.
 
     Attributes:
-        data: inputs ``(trials, time, observations)``, one-hot targets ``(trials, time, actions)``, padding masked.
+        data: inputs ``(trials, time, observations)``, one-hot targets ``(trials, time, actions)``, padding masked;
+            its conditions are the trials' info.
         conditions: each trial's info as arrays (one entry per trial), e.g. ``context`` and ``ground_truth``.
         inputs, actions: the names of the observation and action channels.
     """
@@ -96,7 +97,7 @@ def neurogym_trials(
         if all(np.ndim(i.get(k)) == 0 and isinstance(i.get(k), int | float | np.number) for i in infos)
     ]
     conditions = {k: np.asarray([i[k] for i in infos]) for k in keys}
-    data = pad_trials(inputs, targets, name=f"neurogym task {name}")
+    data = dataclasses.replace(pad_trials(inputs, targets, name=f"neurogym task {name}"), conditions=conditions)
     return NeurogymTrials(
         data, conditions, _names(env.observation_space, inputs[0].shape[1]), _names(env.action_space, actions)
     )
