@@ -165,7 +165,7 @@ def test_bad_inputs_to_fit(square):
         fit(small(), train, val, TrainConfig(batch_size=1000, epochs=1), progress=False)
     with pytest.raises(ConfigError):
         TrainConfig(lr=-1.0)
-    with pytest.raises(ConfigError, match="loss must be MSE"):
+    with pytest.raises(ConfigError, match="loss must be an AbstractLoss"):
         TrainConfig(loss="mse")  # a name where an object belongs
     with pytest.raises(ConfigError, match="unknown loss 'hinge'"):
         loss_named("hinge")
