@@ -36,6 +36,13 @@ def test_encoder_state_reads_only_its_channels_of_the_whole_trial():
     np.testing.assert_allclose(model(xs, observed=held_out)[0], out)  # predictions of held-out channels too
     with pytest.raises(ConfigError, match="observed"):
         model(xs)
+    cell = model.initial_state.forward  # the hoisted loop is equinox's cell, step by step
+    reference = jax.lax.scan(lambda h, x: (cell(x, h), None), jnp.zeros(cell.hidden_size),
+                             jnp.concatenate([ys[:, (0, 2, 3)], xs], axis=-1))[0]  # fmt: skip
+    from gnode.model import _gru_final
+
+    np.testing.assert_allclose(_gru_final(cell, jnp.concatenate([ys[:, (0, 2, 3)], xs], axis=-1)), reference,
+                               rtol=1e-5, atol=1e-6)  # fmt: skip
     with pytest.raises(ConfigError, match="encoder reads channels"):
         make_model("gnode", 3, 2, 5, initial_state="encoder", encoder_channels=(5,), key=jr.key(2))
 

@@ -111,15 +111,26 @@ class EncoderState(AbstractInitialState):
         if observed is None:
             raise ConfigError("this model infers h0 from each trial's observations: pass them (observed=...)")
         seen = jnp.concatenate([observed[:, jnp.asarray(self.channels, int)], xs], axis=-1)
-
-        def run(cell, sequence):
-            step = lambda h, x: (cell(x, h), None)  # noqa: E731
-            return jax.lax.scan(step, jnp.zeros(cell.hidden_size, seen.dtype), sequence)[0]
-
-        return self.to_state(jnp.concatenate([run(self.forward, seen), run(self.backward, seen[::-1])]))
+        final = [_gru_final(self.forward, seen), _gru_final(self.backward, seen[::-1])]
+        return self.to_state(jnp.concatenate(final))
 
     def mean(self, x0s: Float[Array, "batch inp"]) -> Float[Array, " state"]:
         return jnp.zeros((self.to_state.weight.shape[0],), x0s.dtype)  # unknown without observations: the origin
+
+
+def _gru_final(cell: eqx.nn.GRUCell, sequence: Float[Array, "time read"]) -> Float[Array, " width"]:
+    """The last state of ``cell`` run over ``sequence`` from zero: ``eqx.nn.GRUCell``'s equations, with the input side
+    of the gates computed for all steps before the loop (one large product instead of one per step)."""
+    drive = sequence @ cell.weight_ih.T + cell.bias
+
+    def step(h, gates):
+        ir, iz, i_n = jnp.split(gates, 3)
+        hr, hz, hn = jnp.split(h @ cell.weight_hh.T, 3)
+        reset, update = jax.nn.sigmoid(ir + hr), jax.nn.sigmoid(iz + hz)
+        new = jnp.tanh(i_n + reset * (hn + cell.bias_n))
+        return new + update * (h - new), None
+
+    return jax.lax.scan(step, jnp.zeros(cell.hidden_size, sequence.dtype), drive)[0]
 
 
 INITIAL_STATES = ("learned", "fixed", "zero", "encoder")
