@@ -11,12 +11,14 @@ from gnode import analysis, connector, gdm, ncode
 from gnode.data import AbstractData, ArrayData, SequenceData, load_sequences, pad_trials, split_trials, validate
 from gnode.devices import use_cpu_cores
 from gnode.errors import CheckpointError, ConfigError, DataError, DivergenceError, GnodeError, RunDirError, WriteError
-from gnode.fields import GNODE, GRU, LSTM, MGRU, NODE, RNN, AbstractField, make_field
+from gnode.fields import GNODE, GRU, LSTM, MGRU, NODE, RNN, AbstractField, FunctionField, make_field
 from gnode.init import critical_init
 from gnode.losses import (
     MSE,
     AbstractLoss,
     CrossEntropy,
+    Poisson,
+    StepCrossEntropy,
     accuracy,
     last_state_cross_entropy,
     loss_named,
@@ -25,6 +27,7 @@ from gnode.losses import (
 )
 from gnode.model import (
     AbstractInitialState,
+    EncoderState,
     FixedState,
     LearnedState,
     Model,
@@ -65,9 +68,11 @@ __all__ = [
     "CrossEntropy",
     "DataError",
     "DivergenceError",
+    "EncoderState",
     "Euler",
     "FitResult",
     "FixedState",
+    "FunctionField",
     "GnodeError",
     "LearnedState",
     "Linear",
@@ -75,10 +80,12 @@ __all__ = [
     "Model",
     "PiecewiseConstant",
     "PiecewiseLinear",
+    "Poisson",
     "RunDir",
     "RunDirError",
     "SequenceData",
     "SequenceObjective",
+    "StepCrossEntropy",
     "TrainConfig",
     "WriteError",
     "ZeroState",
