@@ -182,3 +182,15 @@ def test_conditions_travel_with_their_trials_and_are_checked():
 
     with pytest.raises(DataError, match=r"conditions \['block'\] must hold one value per trial"):
         validate(dataclasses.replace(data, conditions={"block": np.zeros(4)}))
+
+
+def test_a_sweep_over_a_data_file_trains_its_cells_as_one_group(tmp_path):
+    from gnode.experiment import group_key, sweep_cells, train_group
+
+    data = spikes_file(tmp_path / "spikes.npz")
+    base = {"data": str(data), "observation": "poisson", "dim": 2, "dynamics": [8], "batch_size": 8, "epochs": 2}
+    cells = sweep_cells(base, {"lr": [1e-3, 1e-2]})
+    assert len({group_key(c) for c in cells}) == 1  # the data settings are shared: one vmapped group
+    rows = train_group(cells)
+    assert all(sorted(r) == sorted(rows[0]) for r in rows) and all(np.isfinite(r["val_bits_per_spike"]) for r in rows)
+    assert rows[0]["val_loss"] != rows[1]["val_loss"]  # each member kept its own learning rate
