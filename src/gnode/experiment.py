@@ -21,11 +21,13 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
+from jaxtyping import Array
 
 from gnode.data import SequenceData, load_sequences, split_trials
 from gnode.errors import CheckpointError, ConfigError, DataError, DivergenceError
 from gnode.init import critical_init
 from gnode.likelihoods import (
+    channel_mean,
     co_smoothing,
     gaussian_log_likelihood,
     observed_entries,
@@ -359,16 +361,9 @@ def initial_model(config: RunConfig, splits: Splits) -> Model:
     loss = config.loss(splits.classification)
     # a Poisson fit starts at each channel's mean rate: it then learns the dynamics, not the mean
     if isinstance(loss, Poisson) and not splits.classification:
-        mean = observed_mean(splits.train.targets, splits.train.mask)
+        mean = channel_mean(splits.train.targets, splits.train.mask)
         model = eqx.tree_at(lambda m: m.readout.bias, model, loss.readout_of(mean))
     return model
-
-
-def observed_mean(targets: np.ndarray, mask: np.ndarray | None) -> np.ndarray:
-    """Each channel's mean over the observed entries."""
-    weight = np.ones(targets.shape) if mask is None else np.broadcast_to(mask if mask.ndim == 3 else mask[..., None],
-                                                                         targets.shape)  # fmt: skip
-    return (weight * targets).sum(axis=(0, 1)) / np.maximum(weight.sum(axis=(0, 1)), 1.0)
 
 
 def check_splits(model: Model, splits: Splits, loss: AbstractLoss, config: RunConfig) -> None:
@@ -399,7 +394,12 @@ def warm_start(model: Model, config: RunConfig) -> Model:
 
 
 def evaluate(
-    model: Model, data: SequenceData, loss: AbstractLoss = MSE(), variance: np.ndarray | None = None
+    model: Model,
+    data: SequenceData,
+    loss: AbstractLoss = MSE(),
+    variance: np.ndarray | None = None,
+    *,
+    pred: Array | None = None,
 ) -> dict[str, float]:
     """The scores of ``model`` on ``data`` under ``loss``: the loss and its metric, and by observation model
 
@@ -409,12 +409,12 @@ def evaluate(
       ``co_smoothing`` (bits per spike on the channels the encoder never reads, where there are some) and
       ``rate_r2`` (against ``data.rates``, where known);
     - categorical: ``cross_entropy`` and ``accuracy``.
+
+    ``pred``: the model's readouts on ``data`` where they are at hand (:func:`readouts`).
     """
     targets = jnp.asarray(data.targets)
     mask = None if data.mask is None else jnp.asarray(data.mask)
-    times = None if data.times is None else jnp.asarray(data.times)
-    observed = None if data.is_classification else targets
-    pred, _ = predict(model, jnp.asarray(data.inputs), times, observed=observed)
+    pred = readouts(model, data) if pred is None else pred
     value, metric = loss.of_sequences(pred, targets, mask)
     scores = {"loss": float(value), loss.metric_name: float(metric)}
     entries = None if data.is_classification else float(jnp.maximum(observed_entries(mask, targets).sum(), 1.0))
@@ -435,24 +435,26 @@ def evaluate(
     return scores
 
 
-def training_variance(model: Model, train: SequenceData, loss: AbstractLoss) -> np.ndarray | None:
-    """Each channel's residual variance on the training trials (a Gaussian observation model's noise), else None."""
-    if not isinstance(loss, MSE):
-        return None
-    times = None if train.times is None else jnp.asarray(train.times)
-    pred, _ = predict(model, jnp.asarray(train.inputs), times, observed=jnp.asarray(train.targets))
-    mask = None if train.mask is None else jnp.asarray(train.mask)
-    return np.asarray(residual_variance(pred, jnp.asarray(train.targets), mask))
+def readouts(model: Model, data: SequenceData) -> Array:
+    """The model's readouts on ``data`` (at its times, from its observations where the initial state reads them)."""
+    times = None if data.times is None else jnp.asarray(data.times)
+    observed = None if data.is_classification else jnp.asarray(data.targets)
+    return predict(model, jnp.asarray(data.inputs), times, observed=observed)[0]
 
 
 def scores_of(model: Model, splits: Splits, loss: AbstractLoss) -> dict[str, float]:
     """Every split's :func:`evaluate` scores, flattened with the prefixes ``train_``, ``val_`` and ``test_``."""
-    variance = training_variance(model, splits.train, loss)
+    train_pred = readouts(model, splits.train)  # once: for the noise variance and the training scores
+    variance = None
+    if isinstance(loss, MSE):  # a Gaussian observation model's noise: the training residuals' variance
+        mask = None if splits.train.mask is None else jnp.asarray(splits.train.mask)
+        variance = np.asarray(residual_variance(train_pred, jnp.asarray(splits.train.targets), mask))
     parts = {"train": splits.train, "val": splits.val, "test": splits.test}
     scores = {}
     for name, part in parts.items():
         if part is not None:
-            scores.update({f"{name}_{k}": v for k, v in evaluate(model, part, loss, variance).items()})
+            pred = train_pred if name == "train" else None
+            scores.update({f"{name}_{k}": v for k, v in evaluate(model, part, loss, variance, pred=pred).items()})
     return scores
 
 

@@ -26,6 +26,13 @@ def observed_entries(mask: Mask, like: Array) -> Array:
     return jnp.broadcast_to(mask[..., None] if mask.ndim == 2 else mask, like.shape)
 
 
+def channel_mean(values: Counts, mask: Mask = None) -> Float[Array, " channels"]:
+    """Each channel's mean over the observed entries (0 for a channel with none)."""
+    values = jnp.asarray(values)
+    m = observed_entries(mask, values)
+    return jnp.sum(m * values, axis=(0, 1)) / jnp.maximum(jnp.sum(m, axis=(0, 1)), 1.0)
+
+
 def poisson_log_likelihood(rates: Counts, counts: Counts, mask: Mask = None) -> Float[Array, ""]:
     """``sum log P(counts | rates)`` over observed entries, ``log y!`` included (nats)."""
     rates, counts = jnp.asarray(rates), jnp.asarray(counts)
@@ -47,8 +54,7 @@ def bits_per_spike(rates: Counts, counts: Counts, mask: Mask = None) -> Float[Ar
     the mean-rate model, higher is better)."""
     rates, counts = jnp.asarray(rates), jnp.asarray(counts)
     m = observed_entries(mask, counts)
-    mean_rate = jnp.sum(m * counts, axis=(0, 1)) / jnp.maximum(jnp.sum(m, axis=(0, 1)), 1.0)
-    null = jnp.broadcast_to(mean_rate, counts.shape)
+    null = jnp.broadcast_to(channel_mean(counts, m), counts.shape)
     gain = poisson_log_likelihood(rates, counts, m) - poisson_log_likelihood(null, counts, m)
     return gain / (jnp.maximum(jnp.sum(m * counts), 1.0) * jnp.log(2.0))
 
@@ -76,6 +82,4 @@ def gaussian_log_likelihood(
 def residual_variance(pred: Counts, targets: Counts, mask: Mask = None) -> Float[Array, " channels"]:
     """Each channel's mean squared residual over observed entries: the maximum-likelihood variance of a Gaussian
     observation model whose mean is ``pred`` (how a fit with the MSE loss gets its likelihood)."""
-    pred, targets = jnp.asarray(pred), jnp.asarray(targets)
-    m = observed_entries(mask, targets)
-    return jnp.sum(m * (targets - pred) ** 2, axis=(0, 1)) / jnp.maximum(jnp.sum(m, axis=(0, 1)), 1.0) + 1e-12
+    return channel_mean((jnp.asarray(targets) - jnp.asarray(pred)) ** 2, mask) + 1e-12

@@ -15,7 +15,7 @@ from jax.typing import ArrayLike
 from jaxtyping import Array, Float, Int
 
 from gnode.errors import ConfigError, by_name
-from gnode.likelihoods import bits_per_spike, poisson_loss
+from gnode.likelihoods import bits_per_spike, channel_mean, observed_entries, poisson_loss
 
 
 def masked_mse(
@@ -27,9 +27,7 @@ def masked_mse(
     sq = (pred - target) ** 2
     if mask is None:
         return jnp.mean(sq)
-    if mask.ndim == 2:
-        mask = mask[..., None]
-    mask = jnp.broadcast_to(mask, sq.shape)
+    mask = observed_entries(mask, sq)
     return jnp.sum(sq * mask) / jnp.maximum(jnp.sum(mask), 1.0)
 
 
@@ -75,13 +73,8 @@ def r2_score(
 ) -> Float[Array, ""]:
     """Coefficient of determination over observed entries, pooled over output channels."""
     pred, target = jnp.asarray(pred), jnp.asarray(target)
-    mask = None if mask is None else jnp.asarray(mask)
-    if mask is None:
-        mask = jnp.ones_like(target)
-    elif mask.ndim == 2:
-        mask = jnp.broadcast_to(mask[..., None], target.shape)
-    n = jnp.maximum(mask.sum(axis=(0, 1)), 1.0)
-    mean = (target * mask).sum(axis=(0, 1)) / n
+    mask = observed_entries(mask, target)
+    mean = channel_mean(target, mask)
     ss_res = jnp.sum(mask * (pred - target) ** 2)
     ss_tot = jnp.sum(mask * (target - mean) ** 2)
     return 1.0 - ss_res / ss_tot

@@ -230,9 +230,11 @@ def run_analysis(
 
 def mean_input(trials) -> np.ndarray:
     """The trials' mean input over their steps (those a mask marks, where there is one: not the padding)."""
+    from gnode.likelihoods import channel_mean
+
     mask = trials.mask
-    weight = np.ones(trials.inputs.shape[:2]) if mask is None else mask.reshape(*mask.shape[:2], -1).max(-1)
-    return np.einsum("bt,btd->d", weight, trials.inputs) / max(float(weight.sum()), 1.0)
+    steps = None if mask is None else mask.reshape(*mask.shape[:2], -1).max(-1)
+    return np.asarray(channel_mean(trials.inputs, steps))
 
 
 def read_points(path: Path):
