@@ -22,8 +22,9 @@ def test_chain_posterior_equals_the_dense_inverse():
     mean = cov @ linear.ravel()
     with jax.enable_x64(True):  # double precision for a 1e-10 comparison, in this test only
         got = chain_posterior(jnp.asarray(diagonal), jnp.asarray(upper), jnp.asarray(linear))
-    got_mean, got_cov, got_cross = (np.asarray(a) for a in got)
+    got_mean, got_cov, got_cross, got_log_det = (np.asarray(a) for a in got)
     assert np.allclose(got_mean, mean.reshape(t, d), atol=1e-10)
+    assert np.isclose(got_log_det, np.linalg.slogdet(dense)[1], atol=1e-9)
     for i in range(t):
         assert np.allclose(got_cov[i], cov[i * d : (i + 1) * d, i * d : (i + 1) * d], atol=1e-10)
     for i in range(t - 1):

@@ -63,7 +63,9 @@ def test_a_fixed_model_leaves_only_the_posterior_to_train():
     config = dataclasses.replace(config, frozen=tuple(p for p in GDM_PARAMETERS if p != "log_variance"))
     fitted, *_ = fit_gdm(data, model, posterior, config)
     assert not np.array_equal(fitted.log_variance, model.log_variance)
-    assert np.array_equal(fitted.dynamics, model.dynamics) and np.array_equal(fitted.stickiness, model.stickiness)
+    assert np.array_equal(fitted.dynamics, model.dynamics) and np.array_equal(
+        fitted.transitions.stickiness, model.transitions.stickiness
+    )
 
 
 def test_the_stopping_rule_ends_a_flat_run_early():

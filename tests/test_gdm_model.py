@@ -27,7 +27,7 @@ def test_gaussian_likelihood_of_hard_states_is_the_per_state_linear_model(data):
     ]
     sd = np.exp(0.5 * np.asarray(model.log_variance))
     expected = sum(norm.logpdf(y[t], means[t], sd).sum() for t in range(30))
-    assert float(model.log_likelihood(data, z)) == pytest.approx(expected, rel=1e-4)
+    assert float(model.log_likelihood(data, z).sum()) == pytest.approx(expected, rel=1e-4)
 
 
 def test_poisson_likelihood_uses_the_softplus_rate():
@@ -36,22 +36,23 @@ def test_poisson_likelihood_uses_the_softplus_rate():
     z = jnp.full((20, 2), 0.5)
     rate = np.asarray(model.reconstruct(counts, z))
     assert np.all(rate > 0)
-    assert float(model.log_likelihood(counts, z)) == pytest.approx(
+    assert float(model.log_likelihood(counts, z).sum()) == pytest.approx(
         poisson.logpmf(np.asarray(counts), rate).sum(), rel=1e-4
     )
 
 
 def test_stickiness_mixes_the_previous_state_into_the_logits(data):
-    model = eqx.tree_at(lambda m: m.stickiness, GDM(5, 3, key=jr.key(0)), jnp.asarray(1.0))
-    z = jnp.array([0.2, 0.5, 0.3])
-    assert np.allclose(model.next_logits(data[0], z), z)  # γ = 1: the logits are the previous state
+    model = eqx.tree_at(lambda m: m.transitions.stickiness, GDM(5, 3, key=jr.key(0)), jnp.asarray(1.0))
+    z = jnp.broadcast_to(jnp.array([0.2, 0.5, 0.3]), (30, 3))
+    logits = model.state_logits(data, z)
+    assert np.allclose(logits[1:], z[1:]) and np.allclose(logits[0], model.initial_logits)  # γ = 1: the last state
 
 
 def test_the_projection_gets_no_gradient_unless_trained(data):
     z = jnp.full((30, 3), 1 / 3)
     for train, expect_zero in ((False, True), (True, False)):
         model = GDM(5, 3, train_projection=train, key=jr.key(0))
-        grads = eqx.filter_grad(lambda m: m.log_likelihood(data, z) + m.log_prior(z, data))(model)
+        grads = eqx.filter_grad(lambda m: jnp.sum(m.log_likelihood(data, z) + m.log_prior(z, data)))(model)
         assert bool(jnp.all(grads.projection == 0)) == expect_zero
 
 

@@ -12,19 +12,20 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Int
 
 from gnode.errors import ConfigError, DivergenceError
-from gnode.gdm.data import check_observations, check_states
+from gnode.gdm.data import SwitchingData, check_observations, check_states, switching_data
 from gnode.gdm.em import (
     all_finite,
     greedy_forecast,
     initial_state_probs,
     kmeans_states,
+    real_steps,
+    smooth_states,
     sticky_transitions,
     weighted_regression,
 )
-from gnode.optional import optional_import
 
 
 class ARHMM(eqx.Module):
@@ -51,11 +52,12 @@ class ARHMM(eqx.Module):
         ll = -0.5 * (jnp.sum(solved**2, axis=-1) + log_det + dim * jnp.log(2 * jnp.pi))
         return jnp.concatenate([jnp.zeros((1, self.states)), ll])
 
-    def smooth(self, y: Float[ArrayLike, "time obs"]) -> tuple[Float[Array, "time modes"], Float[Array, "modes modes"]]:
-        """State marginals and expected transition counts (dynamax's HMM smoother)."""
-        hmm = optional_import("dynamax.hidden_markov_model.inference", "gdm")
-        posterior = hmm.hmm_smoother(self.initial_probs, self.transition_matrix, self.log_likelihoods(y))
-        return posterior.smoothed_probs, posterior.trans_probs
+    def smooth(
+        self, y: Float[ArrayLike, "time obs"], length: Int[ArrayLike, ""] | None = None
+    ) -> tuple[Float[Array, "time modes"], Float[Array, "modes modes"], Float[Array, ""]]:
+        """State marginals, expected transition counts and the marginal log-likelihood ``log p(y_{2:T} | y_1)`` of a
+        sequence (padded at the end after ``length`` steps), by dynamax's HMM smoother."""
+        return smooth_states(self.initial_probs, self.transition_matrix, self.log_likelihoods(y), length)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -74,20 +76,23 @@ class ARHMMConfig:
 
 
 def m_step(
-    y: Float[Array, "time obs"],
-    probs: Float[Array, "time modes"],
+    y: Float[Array, "trials time obs"],
+    lengths: Int[Array, " trials"],
+    probs: Float[Array, "trials time modes"],
     counts: Float[Array, "modes modes"],
     config: ARHMMConfig,
-):
-    """Closed-form updates from the state marginals and transition counts."""
-    t, n = y.shape
-    u = jnp.concatenate([y[:-1], jnp.ones((t - 1, 1))], axis=1)
-    w = probs[1:]
-    coef = weighted_regression(w, y[1:, :, None] * u[:, None, :], u[:, :, None] * u[:, None, :], config.ridge)
-    residual = y[1:, None, :] - jnp.einsum("koi,ti->tko", coef, u)
+) -> ARHMM:
+    """Closed-form updates from the state marginals and transition counts of trials padded at the end."""
+    trials, t, n = y.shape
+    real = jax.vmap(lambda length: real_steps(t, length))(lengths)[:, 1:, None]
+    u = jnp.concatenate([y[:, :-1], jnp.ones((trials, t - 1, 1))], axis=2).reshape(-1, n + 1)
+    w = (probs[:, 1:] * real).reshape(-1, probs.shape[-1])
+    after = y[:, 1:].reshape(-1, n)
+    coef = weighted_regression(w, after[:, :, None] * u[:, None, :], u[:, :, None] * u[:, None, :], config.ridge)
+    residual = after[:, None, :] - jnp.einsum("koi,ti->tko", coef, u)
     covs = jnp.einsum("tk,tki,tkj->kij", w, residual, residual) / (w.sum(0)[:, None, None] + 1e-8)
     return ARHMM(
-        initial_probs=initial_state_probs(probs[0]),
+        initial_probs=initial_state_probs(probs[:, 0].mean(0)),
         transition_matrix=sticky_transitions(counts, config.stickiness),
         weights=coef[:, :, :n],
         biases=coef[:, :, n],
@@ -95,32 +100,44 @@ def m_step(
     )
 
 
-def fit_arhmm(y: Float[ArrayLike, "time obs"], states: int, config: ARHMMConfig = ARHMMConfig()) -> ARHMM:
-    """EM on one sequence ``(time, N)`` from k-means states."""
+def fit_arhmm(
+    y: Float[ArrayLike, "time obs"] | SwitchingData, states: int, config: ARHMMConfig = ARHMMConfig()
+) -> ARHMM:
+    """EM from k-means states on one sequence ``(time, N)`` or on trials (:func:`~gnode.gdm.data.switching_data`)."""
     check_states(states)
-    y = check_observations(y)
-    probs, counts = kmeans_states(y, states, config.seed)
-    data = jnp.asarray(y)
+    data = y if isinstance(y, SwitchingData) else switching_data(check_observations(y))
+    probs, counts = kmeans_states(data.observations, data.lengths, states, config.seed)
+    ys, lengths = jnp.asarray(data.observations), jnp.asarray(data.lengths)
     probs, counts = jnp.asarray(probs, jnp.float32), jnp.asarray(counts, jnp.float32)
     step = dataclasses.replace(config, iterations=1, seed=0)  # only what shapes one iteration: one compilation
     for iteration in range(config.iterations):
-        new_probs, new_counts = _em_iteration(data, probs, counts, step)
+        new_probs, new_counts, _ = _em_iteration(ys, lengths, probs, counts, step)
         if not all_finite((new_probs, new_counts)):
-            last = m_step(data, probs, counts, config)
+            last = m_step(ys, lengths, probs, counts, config)
             raise DivergenceError(f"ARHMM EM became non-finite at iteration {iteration}", state=last)
         probs, counts = new_probs, new_counts
-    return m_step(data, probs, counts, config)
+    return m_step(ys, lengths, probs, counts, config)
 
 
 @eqx.filter_jit
 def _em_iteration(
-    data: Float[Array, "time obs"],
-    probs: Float[Array, "time modes"],
+    ys: Float[Array, "trials time obs"],
+    lengths: Int[Array, " trials"],
+    probs: Float[Array, "trials time modes"],
     counts: Float[Array, "modes modes"],
     config: ARHMMConfig,
 ):
     # module level, so that fits with different seeds and lengths reuse one compilation
-    return m_step(data, probs, counts, config).smooth(data)
+    model = m_step(ys, lengths, probs, counts, config)
+    probs, pairs, log_likelihoods = jax.vmap(model.smooth)(ys, lengths)
+    return probs, pairs.sum(0), log_likelihoods.sum()
+
+
+def arhmm_log_likelihood(model: ARHMM, data: SwitchingData) -> float:
+    """``Σ_trials log p(y_{2:T} | y_1)`` of trials under fixed parameters (the exact marginal likelihood)."""
+    data.check_model(model.weights.shape[1], 0)
+    run = eqx.filter_jit(lambda m, y, n: jax.vmap(m.smooth)(y, n)[2].sum())
+    return float(run(model, jnp.asarray(data.observations), jnp.asarray(data.lengths)))
 
 
 def arhmm_states(model: ARHMM, y: Float[ArrayLike, "time obs"]) -> Float[Array, "time modes"]:

@@ -16,7 +16,12 @@ def chain_posterior(
     diagonal: Float[Array, "time latent latent"],
     upper: Float[Array, "time-1 latent latent"],
     linear: Float[Array, "time latent"],
-) -> tuple[Float[Array, "time latent"], Float[Array, "time latent latent"], Float[Array, "time-1 latent latent"]]:
+) -> tuple[
+    Float[Array, "time latent"],
+    Float[Array, "time latent latent"],
+    Float[Array, "time-1 latent latent"],
+    Float[Array, ""],
+]:
     """Means, covariances and lag-one covariances ``Cov(x_t, x_{t+1})`` of the Gaussian with precision blocks
     ``J_{t,t} = diagonal[t]``, ``J_{t,t+1} = upper[t]`` (and ``J_{t+1,t} = upper[t]ᵀ``) and linear term ``linear``.
 
@@ -25,7 +30,8 @@ def chain_posterior(
         upper: the blocks above the diagonal.
         linear: h.
     Returns:
-        ``(mean, cov, cross)``.
+        ``(mean, cov, cross, log_det)``, ``log_det`` = log det J (the entropy of the chain is
+        ``½ (T D log 2πe − log det J)``).
     """
 
     def forward(carry, inputs):
@@ -55,4 +61,5 @@ def chain_posterior(
     _, (means, covs, crosses) = jax.lax.scan(backward, last, (schurs[:-1], hs[:-1], upper), reverse=True)
     means = jnp.concatenate([means, last[0][None]])
     covs = jnp.concatenate([covs, last_cov[None]])
-    return means, 0.5 * (covs + jnp.swapaxes(covs, -1, -2)), crosses
+    log_det = jnp.sum(jnp.linalg.slogdet(schurs)[1])
+    return means, 0.5 * (covs + jnp.swapaxes(covs, -1, -2)), crosses, log_det

@@ -10,7 +10,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
-from jaxtyping import Array, Float
+from jaxtyping import Array, Float, Int
+
+from gnode.optional import optional_import
 
 
 def all_finite(tree) -> bool:
@@ -19,18 +21,52 @@ def all_finite(tree) -> bool:
 
 
 def kmeans_states(
-    series: Float[ArrayLike, "time latent"], states: int, seed: int
-) -> tuple[Float[np.ndarray, "time modes"], Float[np.ndarray, "modes modes"]]:
-    """Initial hard states: k-means on (value, change) of a ``(time, D)`` series (the first step takes the second's
-    label). Returns the one-hot states ``(time, K)`` and the transition counts ``(K, K)``."""
+    series: Float[ArrayLike, "trials time latent"], lengths: Int[ArrayLike, " trials"], states: int, seed: int
+) -> tuple[Float[np.ndarray, "trials time modes"], Float[np.ndarray, "modes modes"]]:
+    """Initial hard states: k-means on (value, change) of every trial's real steps (each trial's first step takes
+    its second's label). Returns the one-hot states ``(trials, time, K)`` (zero on padding) and the transition counts
+    ``(K, K)`` within trials."""
     from sklearn.cluster import KMeans
 
-    features = np.hstack([series[:-1], np.diff(series, axis=0)])
-    labels = KMeans(states, random_state=seed, n_init=10).fit_predict(features)
-    labels = np.concatenate([labels[:1], labels])
+    series, lengths = np.asarray(series), np.asarray(lengths)
+    features = np.concatenate(
+        [np.hstack([s[: n - 1], np.diff(s[:n], axis=0)]) for s, n in zip(series, lengths, strict=True)]
+    )
+    found = KMeans(states, random_state=seed, n_init=10).fit_predict(features)
+    probs = np.zeros((*series.shape[:2], states))
     counts = np.zeros((states, states))
-    np.add.at(counts, (labels[:-1], labels[1:]), 1.0)
-    return np.eye(states)[labels], counts
+    for i, part in enumerate(np.split(found, np.cumsum(lengths - 1)[:-1])):
+        labels = np.concatenate([part[:1], part])
+        np.add.at(counts, (labels[:-1], labels[1:]), 1.0)
+        probs[i, : lengths[i]] = np.eye(states)[labels]
+    return probs, counts
+
+
+def real_steps(steps: int, length: Int[ArrayLike, ""] | None) -> Float[Array, " time"]:
+    """1 on a sequence's first ``length`` steps, 0 on its padding (None: every step is real)."""
+    return jnp.ones(steps) if length is None else (jnp.arange(steps) < length).astype(jnp.float32)
+
+
+def smooth_states(
+    initial_probs: Float[Array, " modes"],
+    transitions: Float[Array, "modes modes"] | Float[Array, "pairs modes modes"],
+    log_likelihoods: Float[Array, "time modes"],
+    length: Int[ArrayLike, ""] | None = None,
+) -> tuple[Float[Array, "time modes"], Float[Array, "modes modes"], Float[Array, ""]]:
+    """HMM smoothing (dynamax) of one sequence padded at the end: the padded steps carry no evidence and their
+    transitions are not counted.
+
+    Returns:
+        The state marginals ``(time, K)`` (on padding: the prior run forward), the expected transition counts within
+        the real steps, and the marginal log-likelihood of the real steps.
+    """
+    hmm = optional_import("dynamax.hidden_markov_model.inference", "gdm")
+    steps, states = log_likelihoods.shape
+    real = real_steps(steps, length)
+    matrices = jnp.broadcast_to(transitions, (steps - 1, states, states))
+    posterior = hmm.hmm_smoother(initial_probs, matrices, log_likelihoods * real[:, None])
+    pairs = jnp.einsum("t,tij->ij", real[1:], posterior.trans_probs)
+    return posterior.smoothed_probs, pairs, posterior.marginal_loglik
 
 
 def weighted_regression(

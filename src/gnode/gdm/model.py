@@ -1,13 +1,15 @@
 """The Gumbel dynamical model (lrrnn_gdm.md §B.2): relaxed switching states linked straight to the observations.
 
-With ``x_t = F y_t`` a projection of the observations (F fixed and random unless ``train_projection``):
+With ``x_t = F y_t`` a projection of the observations (F fixed and random unless ``train_projection``) and optional
+external inputs ``u_t``:
 
-    z_1 ∼ Concrete(π₀, τ),   z_t ∼ Concrete((1 − γ)(R x_{t−1} + r) + γ z_{t−1}, τ)                 (B1)
-    y_t ∼ N(Σ_k z_{t,k} μ_{k,t}, diag(exp(logvar))),   μ_{k,t} = S_k x_{t−1} + b_k  (μ_{k,1} = μ_init,k)  (B2)
+    z_1 ∼ Concrete(π₀, τ),   z_t ∼ Concrete((1 − γ)(R x_{t−1} + r + W u_t) + γ z_{t−1}, τ)           (B1)
+    y_t ∼ N(Σ_k z_{t,k} μ_{k,t}, diag(exp(logvar))),   μ_{k,t} = S_k x_{t−1} + b_k + V_k u_t            (B2)
 
-or ``y_t ∼ Poisson(softplus(Σ_k z_{t,k} μ_{k,t}))``. Each state is a linear map of the previous projected observation;
-a soft z mixes them. ``GDM`` holds the generative parameters; the posteriors are in :mod:`gnode.gdm.posterior`.
-"""
+with ``μ_{k,1} = μ_init,k + V_k u_1``, or ``y_t ∼ Poisson(softplus(Σ_k z_{t,k} μ_{k,t}))``. Each state is a linear map
+of the previous projected observation; a soft z mixes them. The transitions (B1) are one of
+:mod:`gnode.gdm.transitions` (the authors' RNN variant replaces them by a GRU of the past). ``GDM`` holds the
+generative parameters; the posteriors are in :mod:`gnode.gdm.posterior`."""
 
 from __future__ import annotations
 
@@ -19,11 +21,12 @@ import jax
 import jax.numpy as jnp
 import jax.random as jr
 from jax.scipy.special import gammaln
-from jaxtyping import Array, Float, PRNGKeyArray
+from jaxtyping import Array, Float, PRNGKeyArray, PyTree
 
 from gnode.errors import ConfigError
 from gnode.gdm.concrete import concrete_log_prob, concrete_sample
 from gnode.gdm.data import check_states
+from gnode.gdm.transitions import AbstractRelaxedTransitions, LinearTransitions
 
 
 class AbstractEmission(eqx.Module):
@@ -36,8 +39,8 @@ class AbstractEmission(eqx.Module):
     @abc.abstractmethod
     def log_likelihood(
         self, y: Float[Array, "time obs"], mean: Float[Array, "time obs"], log_variance: Float[Array, " obs"]
-    ) -> Float[Array, ""]:
-        """``log p(y | mean)`` summed over time and dimensions."""
+    ) -> Float[Array, " time"]:
+        """``log p(y_t | mean_t)`` of each step, summed over dimensions."""
 
 
 class GaussianEmission(AbstractEmission):
@@ -48,9 +51,9 @@ class GaussianEmission(AbstractEmission):
 
     def log_likelihood(
         self, y: Float[Array, "time obs"], mean: Float[Array, "time obs"], log_variance: Float[Array, " obs"]
-    ) -> Float[Array, ""]:
+    ) -> Float[Array, " time"]:
         variance = jnp.exp(log_variance)
-        return -0.5 * jnp.sum((y - mean) ** 2 / variance + log_variance + jnp.log(2 * jnp.pi))
+        return -0.5 * jnp.sum((y - mean) ** 2 / variance + log_variance + jnp.log(2 * jnp.pi), axis=-1)
 
 
 class PoissonEmission(AbstractEmission):
@@ -61,8 +64,8 @@ class PoissonEmission(AbstractEmission):
 
     def log_likelihood(
         self, y: Float[Array, "time obs"], mean: Float[Array, "time obs"], log_variance: Float[Array, " obs"]
-    ) -> Float[Array, ""]:
-        return jnp.sum(y * jnp.log(mean + 1e-8) - mean - gammaln(y + 1))
+    ) -> Float[Array, " time"]:
+        return jnp.sum(y * jnp.log(mean + 1e-8) - mean - gammaln(y + 1), axis=-1)
 
 
 EMISSIONS = {"gaussian": GaussianEmission, "poisson": PoissonEmission}  # names for the CLI and config files
@@ -73,20 +76,23 @@ class GDM(eqx.Module):
 
     Arguments:
         observations: N, the observed dimensions; states: K ≥ 2; projection: D, the size of ``x = F y``.
+        inputs: U, external input channels ``u_t`` (0: none); they drive the transitions (through ``transitions``)
+            and add ``V_k u_t`` to every state's mean.
+        transitions: how the state switches (default :class:`LinearTransitions`, (B1)); :class:`GRUTransitions` is
+            the authors' RNN variant (it also learns F, ``train_projection=True``).
         emission: :class:`GaussianEmission` (default) or :class:`PoissonEmission`; tau: the Concrete temperature
             (the authors: 0.99, constant).
         train_projection: learn F (the authors' linear GDM keeps its random F fixed).
         key: initialisation (the authors': F ∼ N(0, 0.1²), S_k = C A_k with C ∼ N(0, 1) and A_k random orthogonal,
-            b = 0, logvar ∼ U(−1, 0), μ_init ∼ N(0, 1), R ∼ N(0, 1), r = 0, π₀ = 0, γ = 0.1).
+            b = 0, logvar ∼ U(−1, 0), μ_init ∼ N(0, 1), π₀ = 0; and V = 0).
     """
 
     projection: Float[Array, "proj obs"]
-    transition_weight: Float[Array, "modes proj"]
-    transition_bias: Float[Array, " modes"]
-    stickiness: Float[Array, ""]
+    transitions: AbstractRelaxedTransitions
     initial_logits: Float[Array, " modes"]
     dynamics: Float[Array, "modes obs proj"]
     offsets: Float[Array, "modes obs"]
+    input_dynamics: Float[Array, "modes obs inp"]
     initial_means: Float[Array, "modes obs"]
     log_variance: Float[Array, " obs"]
     emission: AbstractEmission = eqx.field(static=True)
@@ -99,31 +105,39 @@ class GDM(eqx.Module):
         states: int,
         projection: int = 2,
         *,
+        inputs: int = 0,
+        transitions: AbstractRelaxedTransitions | None = None,
         emission: AbstractEmission = GaussianEmission(),
         tau: float = 0.99,
         train_projection: bool = False,
         key: PRNGKeyArray,
     ):
         check_states(states)
-        if observations < 1 or projection < 1:
-            raise ConfigError(f"need observations >= 1 and projection >= 1, got {observations}, {projection}")
+        if observations < 1 or projection < 1 or inputs < 0:
+            raise ConfigError(f"need observations >= 1, projection >= 1 and inputs >= 0, got {observations}, "
+                              f"{projection}, {inputs}")  # fmt: skip
         if not isinstance(emission, AbstractEmission):
             raise ConfigError(f"emission must be GaussianEmission() or PoissonEmission(), got {emission!r}")
+        if transitions is not None and not isinstance(transitions, AbstractRelaxedTransitions):
+            raise ConfigError(f"transitions must be LinearTransitions or GRUTransitions, got {transitions!r}")
         if not tau > 0:
             raise ConfigError(f"the temperature must be positive, got {tau}")
         kf, kc, ka, kv, km, kr = jr.split(key, 6)
         n, k, d = observations, states, projection
         self.projection = 0.1 * jr.normal(kf, (d, n))
-        self.transition_weight = jr.normal(kr, (k, d))
-        self.transition_bias = jnp.zeros(k)
-        self.stickiness = jnp.asarray(0.1)
+        self.transitions = LinearTransitions(d, k, inputs, key=kr) if transitions is None else transitions
         self.initial_logits = jnp.zeros(k)
         rotations = jnp.linalg.qr(jr.normal(ka, (k, d, d)))[0]
         self.dynamics = jr.normal(kc, (n, d)) @ rotations
         self.offsets = jnp.zeros((k, n))
+        self.input_dynamics = jnp.zeros((k, n, inputs))
         self.initial_means = jr.normal(km, (k, n))
         self.log_variance = jr.uniform(kv, (n,), minval=-1.0, maxval=0.0)
         self.emission, self.tau, self.train_projection = emission, float(tau), bool(train_projection)
+        probe = self.transitions.step(self.transitions.initial_carry(), jnp.zeros(d), jnp.zeros(k), jnp.zeros(inputs))
+        if probe[1].shape != (k,):
+            raise ConfigError(f"the transitions give {probe[1].shape} logits from projection {d} and {inputs} inputs; "
+                              f"the model needs ({k},)")  # fmt: skip
 
     @property
     def states(self) -> int:
@@ -133,56 +147,106 @@ class GDM(eqx.Module):
     def observations(self) -> int:
         return self.offsets.shape[1]
 
+    @property
+    def inputs(self) -> int:
+        return self.input_dynamics.shape[2]
+
+    def _inputs(self, u: Float[Array, "time inp"] | None, steps: int) -> Float[Array, "time inp"]:
+        return jnp.zeros((steps, self.inputs)) if u is None else u
+
     def project(self, y: Float[Array, "... obs"]) -> Float[Array, "... proj"]:
         f = self.projection if self.train_projection else jax.lax.stop_gradient(self.projection)
         return y @ f.T
 
-    def next_logits(
-        self, y_prev: Float[Array, "... obs"], z_prev: Float[Array, "... modes"]
-    ) -> Float[Array, "... modes"]:
-        """Transition logits (B1) from the previous observation and relaxed state."""
-        recurrent = self.project(y_prev) @ self.transition_weight.T + self.transition_bias
-        return (1 - self.stickiness) * recurrent + self.stickiness * z_prev
+    def state_logits(
+        self, y: Float[Array, "time obs"], z: Float[Array, "time modes"], u: Float[Array, "time inp"] | None = None
+    ) -> Float[Array, "time modes"]:
+        """The logits of every ``z_t``: π₀ at t = 1, then the transitions from ``y_{t−1}``, ``z_{t−1}``, ``u_t``."""
+        u = self._inputs(u, y.shape[0])
+        after = self.transitions.logits(self.project(y[:-1]), z[:-1], u[1:])
+        return jnp.concatenate([self.initial_logits[None], after])
 
-    def next_means(self, y_prev: Float[Array, "... obs"]) -> Float[Array, "... modes obs"]:
-        """Per-state means ``S_k F y_{t−1} + b_k`` (B2)."""
-        return jnp.einsum("knd,...d->...kn", self.dynamics, self.project(y_prev)) + self.offsets
+    def next_means(self, y_prev: Float[Array, "... obs"], u: Float[Array, "... inp"]) -> Float[Array, "... modes obs"]:
+        """Per-state means ``S_k F y_{t−1} + b_k + V_k u_t`` (B2)."""
+        driven = jnp.einsum("kni,...i->...kn", self.input_dynamics, u)
+        return jnp.einsum("knd,...d->...kn", self.dynamics, self.project(y_prev)) + self.offsets + driven
 
-    def state_means(self, y: Float[Array, "time obs"]) -> Float[Array, "time modes obs"]:
-        return jnp.concatenate([self.initial_means[None], self.next_means(y[:-1])])
+    def state_means(
+        self, y: Float[Array, "time obs"], u: Float[Array, "time inp"] | None = None
+    ) -> Float[Array, "time modes obs"]:
+        u = self._inputs(u, y.shape[0])
+        first = self.initial_means + jnp.einsum("kni,i->kn", self.input_dynamics, u[0])
+        return jnp.concatenate([first[None], self.next_means(y[:-1], u[1:])])
 
     def mix(self, z: Float[Array, "... modes"], means: Float[Array, "... modes obs"]) -> Float[Array, "... obs"]:
         """The emission rate or mean ``Σ_k z_k μ_k`` (Poisson: through softplus)."""
         return self.emission.mean(jnp.einsum("...k,...kn->...n", z, means))
 
-    def log_prior(self, z: Float[Array, "time modes"], y: Float[Array, "time obs"]) -> Float[Array, ""]:
-        """``log p(z_{1:T} | y)``: the Concrete densities of (B1)."""
-        logits = jnp.concatenate([self.initial_logits[None], self.next_logits(y[:-1], z[:-1])])
-        return jnp.sum(concrete_log_prob(z, logits, self.tau))
+    def log_prior(
+        self, z: Float[Array, "time modes"], y: Float[Array, "time obs"], u: Float[Array, "time inp"] | None = None
+    ) -> Float[Array, " time"]:
+        """``log p(z_t | z_{<t}, y_{<t}, u)`` of each step: the Concrete densities of (B1)."""
+        return concrete_log_prob(z, self.state_logits(y, z, u), self.tau)
 
-    def log_likelihood(self, y: Float[Array, "time obs"], z: Float[Array, "time modes"]) -> Float[Array, ""]:
-        """``log p(y_{1:T} | z)`` of (B2)."""
-        return self.emission.log_likelihood(y, self.mix(z, self.state_means(y)), self.log_variance)
+    def log_likelihood(
+        self, y: Float[Array, "time obs"], z: Float[Array, "time modes"], u: Float[Array, "time inp"] | None = None
+    ) -> Float[Array, " time"]:
+        """``log p(y_t | z_t, y_{t−1}, u_t)`` of each step (B2)."""
+        return self.emission.log_likelihood(y, self.reconstruct(y, z, u), self.log_variance)
 
-    def reconstruct(self, y: Float[Array, "time obs"], z: Float[Array, "time modes"]) -> Float[Array, "time obs"]:
+    def reconstruct(
+        self, y: Float[Array, "time obs"], z: Float[Array, "time modes"], u: Float[Array, "time inp"] | None = None
+    ) -> Float[Array, "time obs"]:
         """One-step predictions ``Σ_k z_{t,k} μ_{k,t}(y_{t−1})`` (the authors' "smooth")."""
-        return self.mix(z, self.state_means(y))
+        return self.mix(z, self.state_means(y, u))
+
+    def carries(
+        self, y: Float[Array, "time obs"], z: Float[Array, "time modes"], u: Float[Array, "time inp"] | None = None
+    ) -> PyTree:
+        """The transitions' carry at every step t (having seen ``y_{<t}``, ``z_{<t}``, ``u_{≤t}``): where a forecast
+        from t resumes."""
+        u = self._inputs(u, y.shape[0])
+        transitions = self.transitions
+
+        def step(carry, row):
+            carry = transitions.step(carry, *row)[0]
+            return carry, carry
+
+        first = transitions.initial_carry()
+        after = jax.lax.scan(step, first, (self.project(y[:-1]), z[:-1], u[1:]))[1]
+        return jax.tree_util.tree_map(lambda a, b: jnp.concatenate([a[None], b]), first, after)
 
     def forecast(
-        self, key: PRNGKeyArray, y0: Float[Array, " obs"], z0: Float[Array, " modes"], steps: int, draws: int = 100
+        self,
+        key: PRNGKeyArray,
+        y0: Float[Array, " obs"],
+        z0: Float[Array, " modes"],
+        steps: int,
+        draws: int = 100,
+        *,
+        carry: PyTree = None,
+        inputs: Float[Array, "steps inp"] | None = None,
     ) -> Float[Array, "steps obs"]:
         """Roll the model forward from an observed ``y0`` and a state ``z0``: each step draws ``draws`` Concrete
-        states from (B1) at the predicted observation, averages them, and predicts the mean of (B2)."""
+        states from the transitions at the predicted observation, averages them, and predicts the mean of (B2).
 
-        def step(carry, k):
-            y, z = carry
-            samples = concrete_sample(k, jnp.broadcast_to(self.next_logits(y, z), (draws, self.states)), self.tau)
+        Arguments:
+            carry: the transitions' carry at the start (:meth:`carries`; default: their initial one).
+            inputs: ``u`` of the ``steps`` predicted steps (default: zeros).
+        """
+        carry = self.transitions.initial_carry() if carry is None else carry
+
+        def step(state, row):
+            y, z, carry = state
+            k, u = row
+            carry, logits = self.transitions.step(carry, self.project(y), z, u)
+            samples = concrete_sample(k, jnp.broadcast_to(logits, (draws, self.states)), self.tau)
             z = samples.mean(0)
-            y = self.mix(z, self.next_means(y))
-            return (y, z), y
+            y = self.mix(z, self.next_means(y, u))
+            return (y, z, carry), y
 
-        _, ys = jax.lax.scan(step, (y0, z0), jr.split(key, steps))
+        _, ys = jax.lax.scan(step, (y0, z0, carry), (jr.split(key, steps), self._inputs(inputs, steps)))
         return ys
 
 
-GDM_PARAMETERS = tuple(f.name for f in dataclasses.fields(GDM) if not f.metadata.get("static"))  # the array fields
+GDM_PARAMETERS = tuple(f.name for f in dataclasses.fields(GDM) if not f.metadata.get("static"))  # freezable fields

@@ -13,7 +13,8 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from jaxtyping import Array, Float, PRNGKeyArray
+from jax.typing import ArrayLike
+from jaxtyping import Array, Float, Int, PRNGKeyArray
 
 from gnode.errors import ConfigError
 from gnode.gdm.concrete import concrete_log_prob, concrete_sample
@@ -22,15 +23,27 @@ POSTERIORS = ("linear", "gru")
 
 
 class AbstractPosterior(eqx.Module):
-    """Per-time Concrete logits of the states given a whole sequence."""
+    """Per-time Concrete logits of the states given a whole sequence (its observations, and its inputs after them
+    where the model has inputs).
+
+    ``length``: the sequence's true length when it is padded at the end; the logits of its steps are then exactly
+    those of the unpadded sequence (``None``: every step is real).
+    """
 
     @abc.abstractmethod
-    def logits(self, y: Float[Array, "time obs"]) -> Float[Array, "time modes"]: ...
+    def logits(
+        self, y: Float[Array, "time obs"], length: Int[ArrayLike, ""] | None = None
+    ) -> Float[Array, "time modes"]: ...
 
     def sample(
-        self, key: PRNGKeyArray, y: Float[Array, "time obs"], tau: float, count: int
+        self,
+        key: PRNGKeyArray,
+        y: Float[Array, "time obs"],
+        tau: float,
+        count: int,
+        length: Int[ArrayLike, ""] | None = None,
     ) -> Float[Array, "count time modes"]:
-        logits = self.logits(y)
+        logits = self.logits(y, length)
         return concrete_sample(key, jnp.broadcast_to(logits, (count, *logits.shape)), tau)
 
     def log_prob(
@@ -49,7 +62,9 @@ class LinearPosterior(AbstractPosterior):
         self.weight = 0.8 * jr.normal(key, (states, observations))
         self.bias = jnp.zeros(states)
 
-    def logits(self, y: Float[Array, "time obs"]) -> Float[Array, "time modes"]:
+    def logits(
+        self, y: Float[Array, "time obs"], length: Int[ArrayLike, ""] | None = None
+    ) -> Float[Array, "time modes"]:
         return y @ self.weight.T + self.bias
 
 
@@ -66,7 +81,9 @@ class GRUPosterior(AbstractPosterior):
         self.backward_cell = eqx.nn.GRUCell(observations, hidden, key=kb)
         self.readout = eqx.nn.Linear(2 * hidden, states, key=kr)
 
-    def logits(self, y: Float[Array, "time obs"]) -> Float[Array, "time modes"]:
+    def logits(
+        self, y: Float[Array, "time obs"], length: Int[ArrayLike, ""] | None = None
+    ) -> Float[Array, "time modes"]:
         def run(cell, ys):
             def step(h, y_t):
                 h = cell(y_t, h)
@@ -74,12 +91,15 @@ class GRUPosterior(AbstractPosterior):
 
             return jax.lax.scan(step, jnp.zeros(cell.hidden_size), ys)[1]
 
-        both = jnp.concatenate([run(self.forward_cell, y), run(self.backward_cell, y[::-1])[::-1]], axis=-1)
+        steps = jnp.arange(y.shape[0])
+        # backwards from each sequence's own last step: reverse its first `length` steps (an involution)
+        order = steps[::-1] if length is None else jnp.where(steps < length, length - 1 - steps, steps)
+        both = jnp.concatenate([run(self.forward_cell, y), run(self.backward_cell, y[order])[order]], axis=-1)
         return jax.vmap(self.readout)(both)
 
 
 def make_posterior(kind: str, observations: int, states: int, *, key: PRNGKeyArray) -> AbstractPosterior:
-    """``linear`` or ``gru``."""
+    """``linear`` or ``gru`` (the CLI's names); ``observations``: the features it reads (observations and inputs)."""
     if kind not in POSTERIORS:
         raise ConfigError(f"unknown posterior {kind!r}; choose one of {list(POSTERIORS)}")
     cls = LinearPosterior if kind == "linear" else GRUPosterior

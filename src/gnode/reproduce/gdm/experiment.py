@@ -75,7 +75,7 @@ class _GDMRun:
         model = GDM(y.shape[1], states, train_projection=self.train_projection, key=k1)
         posterior = make_posterior(self.kind, y.shape[1], states, key=k2)
         self.model, self.posterior, history = fit_gdm(y, model, posterior, dataclasses.replace(self.config, seed=seed))
-        return {"iterations": history["iterations"], "stickiness": float(self.model.stickiness)}
+        return {"iterations": history["iterations"], "stickiness": float(self.model.transitions.stickiness)}
 
     @property
     def fitted(self) -> tuple[GDM, Any]:
