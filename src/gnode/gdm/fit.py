@@ -7,9 +7,10 @@ The objective, maximised:
 where ``H(z̄)`` is the entropy of the states' mean usage (it keeps every state in use). The authors' code sums the
 bracket over time; gnode by default averages it over time (a documented choice, docs/choices.md), which weighs the
 entropy T times more. Many trials: the bracket is summed over each trial's real steps (padding masked), then
-averaged over the trials (summed objective) or divided by all real steps (averaged objective). AdamW with gradient
-clipping; the learning rate is constant for ``warmup`` iterations, falls linearly to ``final_fraction`` of itself over the next
-2·``warmup``, then holds. Training stops when the ELBO's mean change per iteration over the last ``window``
+averaged over the trials (summed objective) or divided by all real steps (averaged objective).
+
+AdamW with gradient clipping; the learning rate is constant for ``warmup`` iterations, falls linearly to
+``final_fraction`` of itself over the next 2·``warmup``, then holds. Training stops when the ELBO's mean change per iteration over the last ``window``
 iterations falls below ``tolerance`` (checked every ``window`` iterations), or at ``max_iterations``.
 """
 
