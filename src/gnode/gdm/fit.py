@@ -10,8 +10,9 @@ entropy T times more. Many trials: the bracket is summed over each trial's real 
 averaged over the trials (summed objective) or divided by all real steps (averaged objective).
 
 AdamW with gradient clipping; the learning rate is constant for ``warmup`` iterations, falls linearly to
-``final_fraction`` of itself over the next 2·``warmup``, then holds. Training stops when the ELBO's mean change per iteration over the last ``window``
-iterations falls below ``tolerance`` (checked every ``window`` iterations), or at ``max_iterations``.
+``final_fraction`` of itself over the next 2·``warmup``, then holds. Training stops when the ELBO's mean change per
+iteration over the last ``window`` iterations falls below ``tolerance`` (checked every ``window`` iterations), or at
+``max_iterations``.
 """
 
 from __future__ import annotations
