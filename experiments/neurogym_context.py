@@ -23,8 +23,9 @@ import numpy as np
 
 from gnode import load, predict
 from gnode.analysis import AnalysisConfig, FixedPointFinder, analyze
-from gnode.analysis.plots import principal_axes, pyplot, save_figure
+from gnode.analysis.plots import principal_axes
 from gnode.experiment import RunConfig, train_run
+from gnode.files import pyplot, save_figure
 from gnode.tasks.neurogym import decision_accuracy, neurogym_trials
 
 TASK = "neurogym:ContextDecisionMaking-v0"

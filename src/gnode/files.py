@@ -98,3 +98,22 @@ def load_arrays(path: str | os.PathLike, keys: Sequence[str] | None = None) -> d
         raise
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as error:
         raise DataError(f"{path}: unreadable or incomplete ({type(error).__name__})") from None
+
+
+def pyplot():
+    """matplotlib's pyplot on the file-only Agg backend (imported on first use: matplotlib is optional)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def save_figure(fig, path: str | os.PathLike) -> None:
+    """Lay out ``fig``, write it to ``path`` atomically (the format from the suffix) and close it."""
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format=Path(path).suffix.lstrip(".") or "png", dpi=110)
+    pyplot().close(fig)
+    atomic_write(path, buffer.getvalue())

@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import io
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,32 +22,14 @@ from jaxtyping import Float
 from gnode.analysis.fixed_points import FixedPoints
 from gnode.analysis.jacobian import TrajectorySpectra
 from gnode.fields import AbstractField
-from gnode.files import atomic_write
+from gnode.files import pyplot, save_figure
 from gnode.tasks.storable import StorableSet
 
 STABILITY_COLOURS = {"stable": "tab:blue", "saddle": "tab:orange", "unstable": "tab:red"}
 
 
-def pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
 def _colour(stability: str) -> str:
     return STABILITY_COLOURS[stability.split("-")[0]]
-
-
-def save_figure(fig, path: str | Path) -> None:
-    """Lay out ``fig``, write it to ``path`` atomically (the format from the suffix) and close it."""
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format=Path(path).suffix.lstrip(".") or "png", dpi=110)
-    pyplot().close(fig)
-    atomic_write(path, buffer.getvalue())
 
 
 def _draw_fixed(ax, points: ArrayLike, stability: list[str], project=lambda p: p) -> None:

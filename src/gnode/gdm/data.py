@@ -225,3 +225,26 @@ def load_switching(path: str | os.PathLike) -> SwitchingData:
         arrays = {k: np.split(v, np.cumsum(lengths)[:-1]) for k, v in arrays.items()}
     return switching_data(arrays["observations"], arrays.get("inputs"), mask=arrays.get("mask"),
                           states=arrays.get("states"), name=name)  # fmt: skip
+
+
+def read_switching(
+    path: str | os.PathLike,
+    *,
+    bin_width: float = 0.01,
+    align: str = "start_time",
+    window: Sequence[float] = (),
+    smooth: float = 0.0,
+    units: str = "units",
+    series: str = "",
+    inputs: Sequence[str] = (),
+) -> SwitchingData:
+    """Trials from a file: an ``.nwb`` recording (spike counts per ``bin_width`` or a time series, one trial per
+    row of its trials table; :func:`gnode.datasets.nwb.read_nwb` documents the settings), else an ``.npz``
+    (:func:`load_switching`)."""
+    if not str(path).endswith(".nwb"):
+        return load_switching(path)
+    from gnode.datasets.nwb import read_nwb
+
+    read = read_nwb(path, units=units, series=series, align=align, window=window, bin_width=bin_width,
+                    smooth=smooth, inputs=inputs)  # fmt: skip
+    return from_sequences(read.data, str(path))

@@ -43,3 +43,18 @@ def switching_rate(states: Float[ArrayLike, "time modes"] | Int[ArrayLike, " tim
     """Changes of the most likely state per time step (``states``: probabilities, or state labels)."""
     labels = np.asarray(states).argmax(-1) if np.ndim(states) == 2 else np.asarray(states)
     return float(np.mean(labels[1:] != labels[:-1]))
+
+
+def matched_accuracy(inferred: Int[ArrayLike, " time"], truth: Int[ArrayLike, " time"]) -> float:
+    """The share of steps whose inferred state is the true one, after the best one-to-one renaming of the inferred
+    states (Hungarian matching on the confusion counts; a model's state numbers are its own)."""
+    from scipy.optimize import linear_sum_assignment
+
+    inferred, truth = np.asarray(inferred), np.asarray(truth)
+    if inferred.shape != truth.shape or inferred.ndim != 1 or len(truth) == 0:
+        raise DataError(f"need inferred and true labels of one length, got {inferred.shape} and {truth.shape}")
+    size = int(max(inferred.max(), truth.max())) + 1
+    counts = np.zeros((size, size))
+    np.add.at(counts, (inferred, truth), 1.0)
+    rows, cols = linear_sum_assignment(-counts)
+    return float(counts[rows, cols].sum() / len(truth))

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
-from gnode.analysis.plots import pyplot, save_figure
 from gnode.connector.lowrank import LowRankRNN
 from gnode.connector.metrics import fold_mean_se
+from gnode.files import pyplot, save_figure
 
 
 def _field(ax, network: LowRankRNN, extent: float = 2.4, size: int = 30) -> None:

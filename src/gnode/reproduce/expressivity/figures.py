@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
-from gnode.analysis.plots import save_figure
+from gnode.files import save_figure
 from gnode.reproduce.expressivity.capacity import ungated, variant, variant_label
 
 

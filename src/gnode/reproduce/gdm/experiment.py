@@ -28,13 +28,13 @@ import numpy as np
 from gnode.errors import ConfigError, DataError
 from gnode.files import load_arrays, save_arrays, write_json, write_text
 from gnode.gdm import arhmm, slds
+from gnode.gdm import plots as figures
 from gnode.gdm.data import check_states
 from gnode.gdm.fit import GDMFitConfig, fit_gdm
 from gnode.gdm.inference import forecast, reconstruct, soft_states
 from gnode.gdm.metrics import mean_r2, state_accuracy, switching_rate
 from gnode.gdm.model import GDM
 from gnode.gdm.posterior import make_posterior
-from gnode.reproduce.gdm import figures
 from gnode.reproduce.gdm.nascar import STICKINESS, Switching, nascar
 from gnode.saving import save
 from gnode.train.runs import UnitStore

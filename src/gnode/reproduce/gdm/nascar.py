@@ -86,6 +86,7 @@ def nascar(
     observations: int = 10,
     seed: int = 0,
     emission_seed: int = 0,
+    start: tuple[float, float] = (0.0, 1.0),
 ) -> Switching:
     """Simulate one NASCAR sequence.
 
@@ -95,6 +96,7 @@ def nascar(
         observations: observed dimensions.
         seed: the path (state noise, dynamics noise, observation noise).
         emission_seed: the emission matrix C, shared by train and test.
+        start: the initial latent ``x_0`` (the GDM settings: (0, 1); the first state is the third).
     Returns:
         A :class:`Switching` sequence.
     """
@@ -107,7 +109,7 @@ def nascar(
     maps, offsets = true_dynamics(variant)
     weights, biases = true_transitions(variant)
     temperature, stickiness = TEMPERATURE[variant], STICKINESS[variant]
-    x = np.array([0.0, 1.0])
+    x = np.asarray(start, dtype=float)
     z = np.eye(STATES)[2]
     latents, states = [x], [z]
     for _ in range(time - 1):
@@ -128,3 +130,14 @@ def nascar(
     noise = 0.1 if variant == "linderman" else 0.01
     ys = latents @ emission.T + noise * rng.normal(size=(time, observations))
     return Switching(ys, latents, states, states.argmax(-1), emission)
+
+
+def nascar_trials(
+    variant: str = "standard", *, trials: int = 40, time: int = 200, seed: int = 0, emission_seed: int = 0
+) -> list[Switching]:
+    """Many short NASCAR paths through the same system: each trial starts from its own ``x_0``, drawn uniformly
+    from [−3, 3] × [−1.5, 1.5] by ``seed`` (the track's region), with its own noise; C is shared."""
+    rng = np.random.default_rng([seed, 11])
+    starts = rng.uniform([-3.0, -1.5], [3.0, 1.5], size=(trials, 2))
+    return [nascar(variant, time=time, seed=int(rng.integers(2**31)), emission_seed=emission_seed,
+                   start=(float(a), float(b))) for a, b in starts]  # fmt: skip

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 
-from gnode.analysis.plots import pyplot, save_figure
+from gnode.files import pyplot, save_figure
 
 
 def plot_trajectories(times: np.ndarray, starts: np.ndarray, paths: dict[str, np.ndarray], path: str | Path) -> None:
