@@ -61,7 +61,7 @@ class LinearTransitions(AbstractRelaxedTransitions):
         self.weight = jr.normal(key, (states, projection))
         self.bias = jnp.zeros(states)
         self.input_weight = jnp.zeros((states, inputs))
-        self.stickiness = jnp.asarray(0.1)
+        self.stickiness = jnp.asarray(0.1, jnp.float32)  # not weakly typed: an update would change its type
 
     def initial_carry(self) -> PyTree:
         return None
