@@ -134,10 +134,11 @@ def batch_elbo(
     real = (jnp.arange(steps)[None, :] < lengths[:, None]).astype(y.dtype)
 
     def trial_terms(y_i, u_i, z_i, logits_i):
-        joint = jax.vmap(lambda s: model.log_prior(s, y_i, u_i) + model.log_likelihood(y_i, s, u_i))(z_i)
-        return joint - concrete_log_prob(z_i, logits_i, model.tau)
+        return jax.vmap(lambda s: model.log_prior(s, y_i, u_i))(z_i) - concrete_log_prob(z_i, logits_i, model.tau)
 
-    terms = jax.vmap(trial_terms)(y, u, z, logits)  # (trials, samples, time)
+    # the likelihood takes every trial and sample at once: one matrix product (GDM.reconstruct)
+    likelihood = model.log_likelihood(y[:, None], z, u[:, None])
+    terms = jax.vmap(trial_terms)(y, u, z, logits) + likelihood  # (trials, samples, time)
     total = jnp.sum(jnp.mean(terms, axis=1) * real)
     fit = total / (jnp.sum(real) if time_average else trials)
     usage = jnp.sum(z * real[:, None, :, None], axis=(0, 1, 2)) / (samples * jnp.sum(real))

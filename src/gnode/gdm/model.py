@@ -38,9 +38,12 @@ class AbstractEmission(eqx.Module):
 
     @abc.abstractmethod
     def log_likelihood(
-        self, y: Float[Array, "time obs"], mean: Float[Array, "time obs"], log_variance: Float[Array, " obs"]
-    ) -> Float[Array, " time"]:
-        """``log p(y_t | mean_t)`` of each step, summed over dimensions."""
+        self,
+        y: Float[Array, "*#batch time obs"],
+        mean: Float[Array, "*#batch time obs"],
+        log_variance: Float[Array, " obs"],
+    ) -> Float[Array, "*#batch time"]:
+        """``log p(y_t | mean_t)`` of each step, summed over dimensions (leading axes broadcast)."""
 
 
 class GaussianEmission(AbstractEmission):
@@ -50,8 +53,11 @@ class GaussianEmission(AbstractEmission):
         return mixed
 
     def log_likelihood(
-        self, y: Float[Array, "time obs"], mean: Float[Array, "time obs"], log_variance: Float[Array, " obs"]
-    ) -> Float[Array, " time"]:
+        self,
+        y: Float[Array, "*#batch time obs"],
+        mean: Float[Array, "*#batch time obs"],
+        log_variance: Float[Array, " obs"],
+    ) -> Float[Array, "*#batch time"]:
         variance = jnp.exp(log_variance)
         return -0.5 * jnp.sum((y - mean) ** 2 / variance + log_variance + jnp.log(2 * jnp.pi), axis=-1)
 
@@ -63,8 +69,11 @@ class PoissonEmission(AbstractEmission):
         return jax.nn.softplus(mixed)
 
     def log_likelihood(
-        self, y: Float[Array, "time obs"], mean: Float[Array, "time obs"], log_variance: Float[Array, " obs"]
-    ) -> Float[Array, " time"]:
+        self,
+        y: Float[Array, "*#batch time obs"],
+        mean: Float[Array, "*#batch time obs"],
+        log_variance: Float[Array, " obs"],
+    ) -> Float[Array, "*#batch time"]:
         return jnp.sum(y * jnp.log(mean + 1e-8) - mean - gammaln(y + 1), axis=-1)
 
 
@@ -189,16 +198,37 @@ class GDM(eqx.Module):
         return concrete_log_prob(z, self.state_logits(y, z, u), self.tau)
 
     def log_likelihood(
-        self, y: Float[Array, "time obs"], z: Float[Array, "time modes"], u: Float[Array, "time inp"] | None = None
-    ) -> Float[Array, " time"]:
-        """``log p(y_t | z_t, y_{t−1}, u_t)`` of each step (B2)."""
+        self,
+        y: Float[Array, "*#batch time obs"],
+        z: Float[Array, "*#batch time modes"],
+        u: Float[Array, "*#batch time inp"] | None = None,
+    ) -> Float[Array, "*#batch time"]:
+        """``log p(y_t | z_t, y_{t−1}, u_t)`` of each step (B2); leading axes broadcast (see :meth:`reconstruct`)."""
         return self.emission.log_likelihood(y, self.reconstruct(y, z, u), self.log_variance)
 
     def reconstruct(
-        self, y: Float[Array, "time obs"], z: Float[Array, "time modes"], u: Float[Array, "time inp"] | None = None
-    ) -> Float[Array, "time obs"]:
-        """One-step predictions ``Σ_k z_{t,k} μ_{k,t}(y_{t−1})`` (the authors' "smooth")."""
-        return self.mix(z, self.state_means(y, u))
+        self,
+        y: Float[Array, "*#batch time obs"],
+        z: Float[Array, "*#batch time modes"],
+        u: Float[Array, "*#batch time inp"] | None = None,
+    ) -> Float[Array, "*#batch time obs"]:
+        """One-step predictions ``Σ_k z_{t,k} μ_{k,t}(y_{t−1})`` (the authors' "smooth").
+
+        Leading axes (samples, trials) broadcast between ``y``, ``z`` and ``u``. Computed as
+        ``[z_t ⊗ (F y_{t−1}, u_t)] · [S; V] + z_t · b`` — one matrix product over every step of every leading
+        index — rather than a K × N product per step, which XLA runs as thousands of tiny ones."""
+        u = jnp.zeros((*y.shape[:-1], self.inputs)) if u is None else u
+        k, n = self.states, self.observations
+        features = jnp.concatenate([self.project(y[..., :-1, :]), u[..., 1:, :]], axis=-1)  # (..., T-1, D+U)
+        width = features.shape[-1]
+        maps = jnp.swapaxes(jnp.concatenate([self.dynamics, self.input_dynamics], axis=-1), 1, 2)  # (K, D+U, N)
+        outer = z[..., 1:, :, None] * features[..., :, None, :]  # (..., T-1, K, D+U)
+        lead = outer.shape[:-2]
+        after = (outer.reshape(-1, k * width) @ maps.reshape(k * width, n)).reshape(*lead, n)
+        after = after + z[..., 1:, :] @ self.offsets
+        first_means = self.initial_means + jnp.einsum("kni,...i->...kn", self.input_dynamics, u[..., 0, :])
+        first = jnp.einsum("...k,...kn->...n", z[..., 0, :], first_means)
+        return self.emission.mean(jnp.concatenate([first[..., None, :], after], axis=-2))
 
     def carries(
         self, y: Float[Array, "time obs"], z: Float[Array, "time modes"], u: Float[Array, "time inp"] | None = None
