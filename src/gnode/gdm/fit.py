@@ -125,6 +125,23 @@ def batch_elbo(
         y, u: observations and inputs ``(trials, time, ·)`` (the posterior reads both, inputs last).
         lengths: each trial's real steps (None: all).
     """
+    terms, z, real = elbo_terms(model, posterior, y, u, lengths, key, samples)
+    fit = jnp.sum(terms * real) / (jnp.sum(real) if time_average else y.shape[0])
+    usage = jnp.sum(z * real[:, None, :, None], axis=(0, 1, 2)) / (samples * jnp.sum(real))
+    return fit - jnp.sum(usage * jnp.log(usage))
+
+
+def elbo_terms(
+    model: GDM,
+    posterior: AbstractPosterior,
+    y: Float[Array, "trials time obs"],
+    u: Float[Array, "trials time inp"],
+    lengths: Int[Array, " trials"] | None,
+    key: PRNGKeyArray,
+    samples: int,
+) -> tuple[Float[Array, "trials time"], Float[Array, "trials samples time modes"], Float[Array, "trials time"]]:
+    """Each step's ``log p(z_t | ·) + log p(y_t | ·) − log q(z_t | y)``, averaged over ``samples`` posterior draws;
+    the draws; and 1 on the real steps (0 on padding)."""
     trials, steps = y.shape[:2]
     lengths = jnp.full(trials, steps) if lengths is None else lengths
     features = jnp.concatenate([y, u], axis=-1)
@@ -139,10 +156,7 @@ def batch_elbo(
     # the likelihood takes every trial and sample at once: one matrix product (GDM.reconstruct)
     likelihood = model.log_likelihood(y[:, None], z, u[:, None])
     terms = jax.vmap(trial_terms)(y, u, z, logits) + likelihood  # (trials, samples, time)
-    total = jnp.sum(jnp.mean(terms, axis=1) * real)
-    fit = total / (jnp.sum(real) if time_average else trials)
-    usage = jnp.sum(z * real[:, None, :, None], axis=(0, 1, 2)) / (samples * jnp.sum(real))
-    return fit - jnp.sum(usage * jnp.log(usage))
+    return jnp.mean(terms, axis=1), z, real
 
 
 def _trainable(model: GDM, posterior: AbstractPosterior, frozen: tuple[str, ...]):

@@ -29,9 +29,8 @@ import numpy as np
 from gnode.errors import CheckpointError, ConfigError, DataError
 from gnode.files import write_json
 from gnode.gdm import arhmm, slds
-from gnode.gdm.concrete import concrete_log_prob, concrete_sample
 from gnode.gdm.data import SwitchingData, check_states
-from gnode.gdm.fit import GDMFitConfig, fit_gdm
+from gnode.gdm.fit import GDMFitConfig, elbo_terms, fit_gdm
 from gnode.gdm.inference import forecast, reconstruct, soft_states
 from gnode.gdm.model import EMISSIONS, GDM
 from gnode.gdm.posterior import make_posterior
@@ -172,21 +171,11 @@ def _arrays(data: SwitchingData):
 
 def gdm_held_out(model: GDM, posterior, data: SwitchingData, key, samples: int = 20) -> float:
     """``E_q[log p(y, z) − log q(z | y)]`` per real step (no usage bonus), ``samples`` draws per trial."""
-    ys, us, lengths = _arrays(data)
-    features = jnp.concatenate([ys, us], axis=-1)
 
     @eqx.filter_jit
     def run(model, posterior, key):
-        logits = jax.vmap(posterior.logits)(features, lengths)
-        shape = (ys.shape[0], samples, *logits.shape[1:])
-        z = concrete_sample(key, jnp.broadcast_to(logits[:, None], shape), model.tau)
-        real = (jnp.arange(ys.shape[1])[None, :] < lengths[:, None]).astype(ys.dtype)
-
-        def trial(y, u, z_i, logits_i):
-            joint = jax.vmap(lambda s: model.log_prior(s, y, u) + model.log_likelihood(y, s, u))(z_i)
-            return jnp.mean(joint - concrete_log_prob(z_i, logits_i, model.tau), axis=0)
-
-        return jnp.sum(jax.vmap(trial)(ys, us, z, logits) * real) / jnp.sum(real)
+        terms, _, real = elbo_terms(model, posterior, *_arrays(data), key, samples)
+        return jnp.sum(terms * real) / jnp.sum(real)
 
     return float(run(model, posterior, key))
 
