@@ -1,3 +1,5 @@
+import gc
+
 import jax
 import jaxtyping
 import pytest
@@ -18,3 +20,13 @@ def _library_errors_for_bad_input(request):
         yield
     finally:
         jaxtyping.config.update("jaxtyping_disable", False)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+    """Free every compiled XLA program after each test module. Each one holds memory maps; a whole suite in one
+    process kept hundreds of them (about 200 maps per test) and passed the kernel's limit of 65,530, and XLA's
+    compiler then died with a segmentation fault."""
+    yield
+    jax.clear_caches()
+    gc.collect()
