@@ -84,7 +84,7 @@ def m_step(
 ) -> ARHMM:
     """Closed-form updates from the state marginals and transition counts of trials padded at the end."""
     trials, t, n = y.shape
-    real = jax.vmap(lambda length: real_steps(t, length))(lengths)[:, 1:, None]
+    real = real_steps(t, lengths)[:, 1:, None]
     u = jnp.concatenate([y[:, :-1], jnp.ones((trials, t - 1, 1))], axis=2).reshape(-1, n + 1)
     w = (probs[:, 1:] * real).reshape(-1, probs.shape[-1])
     after = y[:, 1:].reshape(-1, n)

@@ -42,9 +42,12 @@ def kmeans_states(
     return probs, counts
 
 
-def real_steps(steps: int, length: Int[ArrayLike, ""] | None) -> Float[Array, " time"]:
-    """1 on a sequence's first ``length`` steps, 0 on its padding (None: every step is real)."""
-    return jnp.ones(steps) if length is None else (jnp.arange(steps) < length).astype(jnp.float32)
+def real_steps(steps: int, length: Int[ArrayLike, "*trials"] | None) -> Float[Array, "*trials time"]:
+    """1 on a sequence's first ``length`` steps, 0 on its padding (None: every step is real); one row per length
+    when given several."""
+    return (
+        jnp.ones(steps) if length is None else (jnp.arange(steps) < jnp.asarray(length)[..., None]).astype(jnp.float32)
+    )
 
 
 def smooth_states(

@@ -32,6 +32,7 @@ from jaxtyping import Array, Float, Int, PRNGKeyArray
 from gnode.errors import ConfigError, DivergenceError
 from gnode.gdm.concrete import concrete_log_prob, concrete_sample
 from gnode.gdm.data import SwitchingData, check_observations, switching_data
+from gnode.gdm.em import real_steps
 from gnode.gdm.model import GDM, GDM_PARAMETERS
 from gnode.gdm.posterior import AbstractPosterior
 from gnode.train.optim import adamw
@@ -148,7 +149,7 @@ def elbo_terms(
     logits = jax.vmap(posterior.logits)(features, lengths)
     # one draw for all trials: the same numbers as a single trial's draw when there is one
     z = concrete_sample(key, jnp.broadcast_to(logits[:, None], (trials, samples, steps, model.states)), model.tau)
-    real = (jnp.arange(steps)[None, :] < lengths[:, None]).astype(y.dtype)
+    real = real_steps(steps, lengths)
 
     def trial_terms(y_i, u_i, z_i, logits_i):
         return jax.vmap(lambda s: model.log_prior(s, y_i, u_i))(z_i) - concrete_log_prob(z_i, logits_i, model.tau)

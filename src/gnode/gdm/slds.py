@@ -268,7 +268,7 @@ def m_step(
     """Closed-form updates from the posteriors of trials padded at the end (recurrent weights: 100 Adam steps on the
     expected log-likelihood)."""
     trials, t, d = q.mean.shape
-    real = jax.vmap(lambda length: real_steps(t, length))(lengths)  # (trials, T)
+    real = real_steps(t, lengths)  # (trials, T)
     u = jnp.concatenate([q.mean, jnp.ones((trials, t, 1))], axis=2)  # E[[x, 1]]
     xx = _second_moments(q.mean, q.cov)
     uu = jnp.zeros((trials, t, d + 1, d + 1)).at[..., :d, :d].set(xx).at[..., :d, d].set(q.mean)
