@@ -97,8 +97,8 @@ def test_low_rank_networks_and_lint_fits(tmp_path, rank):
     m, n = jr.normal(jr.key(4), (2, 12, rank))
     network = LowRankRNN(m, n, inputs=jnp.ones((12, 1)), bias=jnp.zeros(12), alpha=0.2)
     loaded = round_trip(tmp_path, RateModel(network, steps=5))
-    h0 = jr.normal(jr.key(5), (12,))
-    np.testing.assert_array_equal(loaded(h0), RateModel(network, steps=5)(h0))
+    start = jr.normal(jr.key(5), (12 + 5,))  # h0, then one input for each of the 5 steps
+    np.testing.assert_array_equal(loaded(start), RateModel(network, steps=5)(start))
 
 
 def test_connector(tmp_path):

@@ -19,27 +19,38 @@ from gnode.errors import DataError
 
 def ridge_loadings(
     latents: Float[ArrayLike, "batch time rank"],
-    m: Float[ArrayLike, "neurons rank"],
+    m: Float[ArrayLike, "neurons loading"],
     alpha: float = 0.1,
     ridge: float = 1e-4,
     activation: Callable[[np.ndarray], np.ndarray] = np.tanh,
+    drive: Float[ArrayLike, "batch time inp"] | None = None,
 ) -> Float[np.ndarray, "neurons rank"]:
     """``N̂ = argmin ‖Y − (α/S) X N‖² + λ ‖N‖²`` (A3), in closed form.
 
     Arguments:
-        latents: ``(trials, time, R)``; m: ``(S, R)`` input loadings (S neurons, the true ones or samples);
-        alpha: the step; ridge: λ; activation: φ.
+        latents: ``(trials, time, R)``; m: ``(S, R)`` input loadings (S neurons, the true ones or samples), or
+        ``(S, R + inp)`` the loadings and input weights ``[m_i, b_i]`` with ``drive``; alpha: the step; ridge: λ;
+        activation: φ; drive: ``(trials, time, inp)`` the filtered inputs ũ (``X = φ([κ, ũ] [m, b]ᵀ)``) or None.
     Returns:
         N̂ ``(S, R)``.
     """
     latents = np.asarray(latents, np.float64)
     m = np.asarray(m, np.float64)
-    if latents.ndim != 3 or latents.shape[1] < 2 or m.ndim != 2 or m.shape[1] != latents.shape[2]:
-        raise DataError(f"need latents (trials, time >= 2, R) and m (neurons, R), got {latents.shape}, {m.shape}")
+    if drive is not None:
+        drive = np.asarray(drive, np.float64)
+        if drive.shape[:2] != latents.shape[:2] or not np.isfinite(drive).all():
+            raise DataError(f"need a finite drive (trials, time, inp) like the latents {latents.shape}, "
+                            f"got {drive.shape}")  # fmt: skip
+        state = np.concatenate([latents, drive], axis=2)
+    else:
+        state = latents
+    if latents.ndim != 3 or latents.shape[1] < 2 or m.ndim != 2 or m.shape[1] != state.shape[2]:
+        raise DataError(f"need latents (trials, time >= 2, R), m (neurons, R [+ inputs]), got {latents.shape}, "
+                        f"{m.shape}")  # fmt: skip
     if not (np.isfinite(latents).all() and np.isfinite(m).all()):
         raise DataError("latents or loadings contain NaN or inf")
     rank = latents.shape[2]
-    x = activation(latents[:, :-1].reshape(-1, rank) @ m.T)
+    x = activation(state[:, :-1].reshape(-1, state.shape[2]) @ m.T)
     y = (latents[:, 1:] - (1 - alpha) * latents[:, :-1]).reshape(-1, rank)
     scale = alpha / m.shape[0]
     # normal equations of min ‖Y − scale X N‖² + λ‖N‖²: (scale² XᵀX + λ I) N = scale Xᵀ Y

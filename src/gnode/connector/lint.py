@@ -26,13 +26,28 @@ from gnode.train.objective import MapObjective
 
 
 class RateModel(eqx.Module):
-    """``h0 -> φ(h_1 .. h_T)``: the rates a :class:`LowRankRNN` produces from a given first potential (the data's)."""
+    """``start -> φ(h_1 .. h_T)``: the rates a :class:`LowRankRNN` produces from a given first potential (the data's).
+
+    ``start`` is ``h_0`` ``(neurons,)``, or for a network with inputs ``h_0`` followed by the ``steps`` inputs
+    ``u_0 .. u_{steps−1}`` flattened (``neurons + steps · inp``): one array per trial, as the trainer batches them.
+    """
 
     network: LowRankRNN
     steps: int = eqx.field(static=True)
 
-    def __call__(self, h0: Float[Array, " neurons"]) -> Float[Array, "steps neurons"]:
-        return self.network.phi(self.network.simulate(h0, self.steps)[1:])
+    def __call__(self, start: Float[Array, " packed"]) -> Float[Array, "steps neurons"]:
+        neurons = self.network.neurons
+        inputs = None if self.network.inputs is None else start[neurons:].reshape(self.steps, -1)
+        return self.network.phi(self.network.simulate(start[:neurons], self.steps, inputs)[1:])
+
+
+def pack_starts(
+    potentials: Float[np.ndarray, "batch time neurons"], inputs: Float[np.ndarray, "batch time inp"] | None
+) -> Float[np.ndarray, "batch packed"]:
+    """Each trial's :class:`RateModel` argument: its first potential, then its inputs of every step but the last."""
+    if inputs is None:
+        return potentials[:, 0]
+    return np.concatenate([potentials[:, 0], inputs[:, :-1].reshape(len(inputs), -1)], axis=1)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -63,11 +78,14 @@ def fit_lint(
     val: Int[ArrayLike, " val"] | Sequence[int],
     config: LintConfig = LintConfig(),
     alpha: float = 0.1,
+    inputs: Float[ArrayLike, "batch time inp"] | None = None,
 ) -> LowRankRNN:
     """Fit a rank-``config.rank`` RNN to the rates ``tanh(potentials)``, each trial started from its first potential.
 
     Arguments:
-        potentials: ``(trials, time, neurons)``; train, val: trial indices; config: the settings; alpha: the step.
+        potentials: ``(trials, time, neurons)``; train, val: trial indices; config: the settings; alpha: the step;
+        inputs: ``(trials, time, inp)`` external inputs (step t's drives the step from t to t + 1; their weights B
+            start N(0, 1)) or None.
     Returns:
         The fitted network (best validation loss).
     """
@@ -76,15 +94,21 @@ def fit_lint(
         raise DataError(f"potentials must have shape (trials, time >= 2, neurons), got {potentials.shape}")
     if not np.isfinite(potentials).all():
         raise DataError("potentials contain NaN or inf")
-    _, time, neurons = potentials.shape
-    km, kn = jr.split(jr.key(config.seed))
+    trials, time, neurons = potentials.shape
+    if inputs is not None:
+        inputs = np.asarray(inputs, np.float32)
+        if inputs.ndim != 3 or inputs.shape[:2] != (trials, time) or not np.isfinite(inputs).all():
+            raise DataError(f"inputs must be finite, of shape ({trials}, {time}, inp), got {inputs.shape}")
+    km, kn, kb = jr.split(jr.key(config.seed), 3)
     network = LowRankRNN(
         config.init_std * jr.normal(km, (neurons, config.rank)),
         config.init_std * jr.normal(kn, (neurons, config.rank)),
+        inputs=None if inputs is None else jr.normal(kb, (neurons, inputs.shape[2])),
         alpha=alpha,
     )
-    split = lambda index: ArrayData(potentials[index, 0], np.tanh(potentials[index, 1:]))  # noqa: E731
-    objective = MapObjective(MSE(), (neurons,), (time - 1, neurons))
+    starts = pack_starts(potentials, inputs)
+    split = lambda index: ArrayData(starts[index], np.tanh(potentials[index, 1:]))  # noqa: E731
+    objective = MapObjective(MSE(), starts.shape[1:], (time - 1, neurons))
     settings = TrainConfig(
         lr=config.lr, weight_decay=0.0, batch_size=config.batch, epochs=config.epochs, seed=config.seed,
         patience=config.patience,
@@ -93,9 +117,15 @@ def fit_lint(
     return result.model.network
 
 
-def latents_of(network: LowRankRNN, potentials: Float[ArrayLike, "... neurons"]) -> Float[Array, "... rank"]:
-    """The latents of potentials in the column space of m: ``κ = h · pinv(mᵀ)``."""
-    return jnp.asarray(potentials) @ jnp.linalg.pinv(network.m.T)
+def latents_of(
+    network: LowRankRNN, potentials: Float[ArrayLike, "... neurons"], drive: Float[ArrayLike, "... inp"] | None = None
+) -> Float[Array, "... rank"]:
+    """The latents of potentials in the column space of m: ``κ = (h − ũ Bᵀ) · pinv(mᵀ)``, ``drive`` ũ the filtered
+    inputs (:func:`gnode.connector.lowrank.input_drive`) of a network with inputs."""
+    potentials = jnp.asarray(potentials)
+    if drive is not None and network.inputs is not None:
+        potentials = potentials - jnp.asarray(drive) @ network.inputs.T
+    return potentials @ jnp.linalg.pinv(network.m.T)
 
 
 def align(

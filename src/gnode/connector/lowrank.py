@@ -88,27 +88,58 @@ class LowRankRNN(eqx.Module):
         _, hs = jax.lax.scan(body, h0, xs, length=steps)
         return jnp.concatenate([h0[None], hs])
 
-    def latent_velocity(self, kappa: Float[ArrayLike, "... rank"]) -> Float[Array, "... rank"]:
-        """``(κ_{t+1} − κ_t) / α = −κ + (1/N) Σ_i n_i φ(m_iᵀ κ + d_i)`` (no inputs); any leading axes."""
+    def latent_velocity(
+        self, kappa: Float[ArrayLike, "*#batch rank"], drive: Float[ArrayLike, "*#batch inp"] | None = None
+    ) -> Float[Array, "*#batch rank"]:
+        """``(κ_{t+1} − κ_t) / α = −κ + (1/N) Σ_i n_i φ(m_iᵀ κ + b_iᵀ ũ + d_i)``, any leading axes.
+
+        Arguments:
+            kappa: the latents; drive: ũ, the inputs as the network has filtered them (:func:`input_drive`;
+                None: no inputs).
+        """
         pre = kappa @ self.m.T
+        if drive is not None and self.inputs is not None:
+            pre = pre + drive @ self.inputs.T
         if self.bias is not None:
             pre = pre + self.bias
         return -kappa + self.phi(pre) @ self.n / self.neurons
 
-    def simulate_latent(self, kappa0: Float[ArrayLike, "... rank"], steps: int) -> Float[Array, "... time rank"]:
-        """Latents ``κ_0 .. κ_steps`` of (A1) from each start (no inputs; ``time = steps + 1``), time on the
-        second-to-last axis."""
+    def simulate_latent(
+        self,
+        kappa0: Float[ArrayLike, "*batch rank"],
+        steps: int,
+        drive: Float[ArrayLike, "*batch time inp"] | None = None,
+    ) -> Float[Array, "*batch time rank"]:
+        """Latents ``κ_0 .. κ_steps`` of (A1) from each start (``time = steps + 1``), time on the second-to-last axis;
+        ``drive``: ũ at each step (at least ``steps`` of them), or None without inputs."""
+        kappa0 = jnp.asarray(kappa0)
+        xs = None if drive is None else jnp.moveaxis(jnp.asarray(drive)[..., :steps, :], -2, 0)
 
-        def body(kappa, _):
-            kappa = kappa + self.alpha * self.latent_velocity(kappa)
+        def body(kappa, u):
+            kappa = kappa + self.alpha * self.latent_velocity(kappa, u)
             return kappa, kappa
 
-        _, ks = jax.lax.scan(body, kappa0, None, length=steps)
+        _, ks = jax.lax.scan(body, kappa0, xs, length=steps)
         return jnp.moveaxis(jnp.concatenate([kappa0[None], ks]), 0, -2)
 
     def effective_connectivity(self) -> Float[Array, "neurons neurons"]:
         """``J = M Nᵀ / N`` (neurons × neurons: form it only for small networks)."""
         return self.m @ self.n.T / self.neurons
+
+
+def input_drive(inputs: Float[ArrayLike, "*batch time inp"], alpha: float) -> Float[Array, "*batch time inp"]:
+    """ũ: the inputs as a network of step ``alpha`` has filtered them, ``ũ_0 = 0``, ``ũ_{t+1} = (1 − α) ũ_t + α u_t``.
+
+    A network started at ``h_0`` has ``h_t = M κ_t + B ũ_t + (1 − α)^t (h_0 − M κ_0)``, so with inputs the latents
+    κ follow (A1) with ``b_iᵀ ũ_t`` added inside φ.
+    """
+    inputs = jnp.moveaxis(jnp.asarray(inputs), -2, 0)
+
+    def body(u_filtered, u):
+        return (1 - alpha) * u_filtered + alpha * u, u_filtered
+
+    _, filtered = jax.lax.scan(body, jnp.zeros_like(inputs[0]), inputs)
+    return jnp.moveaxis(filtered, 0, -2)
 
 
 def latent_grid(size: int = 20, extent: float = 2.4) -> Float[Array, "count 2"]:

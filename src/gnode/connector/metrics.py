@@ -13,6 +13,7 @@ from jaxtyping import Float, Int
 from gnode.connector.lowrank import LowRankRNN, latent_grid
 from gnode.errors import ConfigError, DataError
 from gnode.optional import optional_import
+from gnode.selection import fold_mean_se
 
 
 def _points(points: np.ndarray, name: str = "points") -> np.ndarray:
@@ -52,12 +53,6 @@ def gmm_cross_validation(
 
 
 SELECTION_RULES = ("one_se", "max")
-
-
-def fold_mean_se(folds: Sequence[float]) -> tuple[float, float]:
-    """Mean and standard error (over folds) of one cross-validated score; the error is 0 for a single fold."""
-    folds = np.asarray(folds, dtype=float)
-    return float(folds.mean()), float(folds.std(ddof=1) / np.sqrt(folds.size)) if folds.size > 1 else 0.0
 
 
 def best_components(scores: dict[int, list[float]], rule: str = "one_se") -> int:

@@ -24,6 +24,7 @@ from jax.typing import ArrayLike
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from gnode.connector.flows import VelocityField, cfm_loss, transport
+from gnode.connector.lowrank import LowRankRNN
 from gnode.errors import ConfigError, DataError, DivergenceError
 from gnode.train.optim import adamw
 from gnode.train.step import gradient_step, scan_steps
@@ -65,11 +66,16 @@ class Connector(eqx.Module):
     def rank(self) -> int:
         return self.n_flow.dim
 
-    def sample_m(self, key: PRNGKeyArray, count: int) -> Float[Array, "neurons rank"]:
+    @property
+    def inputs(self) -> int:
+        """The number of external inputs (the m-flow draws ``[m_i, b_i]``, ``R + inputs`` numbers per neuron)."""
+        return self.m_flow.dim - self.n_flow.dim
+
+    def sample_m(self, key: PRNGKeyArray, count: int) -> Float[Array, "neurons loading"]:
         return transport(self.m_flow, jr.normal(key, (count, self.m_flow.dim)), steps=self.steps)
 
     def sample_n(
-        self, key: PRNGKeyArray, m: Float[Array, "neurons rank"], sigma: float = 0.0
+        self, key: PRNGKeyArray, m: Float[Array, "neurons loading"], sigma: float = 0.0
     ) -> Float[Array, "neurons rank"]:
         """n given m: the flow's conditional mean estimate, plus ``sigma`` times standard normal noise."""
         k0, k1 = jr.split(key)
@@ -81,6 +87,12 @@ class Connector(eqx.Module):
         km, kn = jr.split(key)
         m = self.sample_m(km, count)
         return m, self.sample_n(kn, m, sigma)
+
+    def network(self, key: PRNGKeyArray, count: int, sigma: float = 0.0, alpha: float = 0.1) -> LowRankRNN:
+        """A sampled network of ``count`` neurons (its input weights are the last ``inputs`` columns of the m draw)."""
+        m, n = self.sample(key, count, sigma)
+        weights = m[:, self.rank :] if self.inputs else None
+        return LowRankRNN(m[:, : self.rank], n, inputs=weights, alpha=alpha)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -129,52 +141,68 @@ class ConnectorConfig:
 
 
 def ridge_targets(
-    latents: Float[Array, "batch time rank"], m: Float[Array, "count rank"], alpha: float, ridge: float
+    latents: Float[Array, "batch time rank"],
+    m: Float[Array, "count loading"],
+    alpha: float,
+    ridge: float,
+    drive: Float[Array, "batch time inp"] | None = None,
 ) -> Float[Array, "count rank"]:
-    """(A3) in JAX for the latents and S (``count``) sampled loadings ``m``."""
+    """(A3) in JAX for the latents and S (``count``) sampled loadings ``m`` (with ``drive``, the filtered inputs ũ:
+    ``[m_i, b_i]``; :func:`gnode.connector.identify.ridge_loadings`)."""
     rank = latents.shape[-1]
-    x = jnp.tanh(latents[:, :-1].reshape(-1, rank) @ m.T)
+    state = latents if drive is None else jnp.concatenate([latents, drive], axis=-1)
+    x = jnp.tanh(state[:, :-1].reshape(-1, state.shape[-1]) @ m.T)
     y = (latents[:, 1:] - (1 - alpha) * latents[:, :-1]).reshape(-1, rank)
     scale = alpha / m.shape[0]
     gram = scale**2 * (x.T @ x) + ridge * jnp.eye(m.shape[0])
     return jnp.linalg.solve(gram, scale * (x.T @ y))
 
 
-def _check(m_rows: np.ndarray, latents: np.ndarray, config: ConnectorConfig) -> tuple[np.ndarray, np.ndarray]:
+def _check(
+    m_rows: np.ndarray, latents: np.ndarray, drive: np.ndarray | None, config: ConnectorConfig
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
     m_rows = np.asarray(m_rows, np.float32)
     latents = np.asarray(latents, np.float32)
-    if m_rows.ndim != 2 or latents.ndim != 3 or latents.shape[2] != m_rows.shape[1] or latents.shape[1] < 2:
-        raise DataError(f"need m rows (neurons, R) and latents (trials, time >= 2, R), got {m_rows.shape}, "
-                        f"{latents.shape}")  # fmt: skip
+    inputs = 0 if drive is None else np.shape(drive)[-1]
+    if m_rows.ndim != 2 or latents.ndim != 3 or latents.shape[2] + inputs != m_rows.shape[1] or latents.shape[1] < 2:
+        raise DataError(f"need m rows (neurons, R{' + inputs' if inputs else ''}) and latents (trials, time >= 2, R), "
+                        f"got {m_rows.shape}, {latents.shape}")  # fmt: skip
+    if drive is not None:
+        drive = np.asarray(drive, np.float32)
+        if drive.shape[:2] != latents.shape[:2] or not np.isfinite(drive).all():
+            raise DataError(f"need a finite drive (trials, time, inp) like the latents, got {drive.shape}")
     if not (np.isfinite(m_rows).all() and np.isfinite(latents).all()):
         raise DataError("m rows or latents contain NaN or inf")
     if m_rows.shape[0] < config.batch:
         raise ConfigError(f"batch {config.batch} exceeds the {m_rows.shape[0]} rows of M")
-    return m_rows, latents
+    return m_rows, latents, drive
 
 
 def fit_connector(
-    m_rows: Float[ArrayLike, "neurons rank"],
+    m_rows: Float[ArrayLike, "neurons loading"],
     latents: Float[ArrayLike, "batch time rank"],
     config: ConnectorConfig = ConnectorConfig(),
+    drive: Float[ArrayLike, "batch time inp"] | None = None,
 ) -> tuple[Connector, dict[str, Any]]:
     """Train both stages.
 
     Arguments:
-        m_rows: the input loadings ``(neurons, R)`` (aligned to the latents' frame).
+        m_rows: the input loadings ``(neurons, R)`` (aligned to the latents' frame); with inputs, each neuron's
+            loadings and input weights ``[m_i, b_i]`` ``(neurons, R + inp)``: the m-flow learns their joint law.
         latents: the training trials' latents ``(trials, time, R)``.
         config: the settings.
+        drive: the training trials' filtered inputs ũ ``(trials, time, inp)`` (with inputs) or None.
     Returns:
         The trained :class:`Connector` and its history: per epoch (m-flow) and iteration (n-flow), the loss and
         the wall time (the first of each includes compilation).
     """
-    m_rows, latents = _check(m_rows, latents, config)
-    rank = m_rows.shape[1]
+    m_rows, latents, drive = _check(m_rows, latents, drive, config)
+    rank, loading = latents.shape[2], m_rows.shape[1]
     key = jr.key(config.seed)
     km, kn, k1, k2 = jr.split(key, 4)
     model = Connector(
-        VelocityField(rank, 0, width=config.width, depth=config.depth, key=km),
-        VelocityField(rank, rank, width=config.width, depth=config.depth, key=kn),
+        VelocityField(loading, 0, width=config.width, depth=config.depth, key=km),
+        VelocityField(rank, loading, width=config.width, depth=config.depth, key=kn),
         scale=config.scale,
         steps=config.steps,
     )
@@ -208,6 +236,7 @@ def fit_connector(
     model = eqx.tree_at(lambda c: c.m_flow, model, eqx.combine(params, static))
 
     data = jnp.asarray(latents)
+    filtered = None if drive is None else jnp.asarray(drive)
     optimizer = config.optimizer(config.n_epochs)
 
     n_params, n_static = eqx.partition(model.n_flow, eqx.is_array)
@@ -216,7 +245,7 @@ def fit_connector(
     def n_step(model, n_params, opt_state, key):
         ks, kl = jr.split(key)
         m = jax.lax.stop_gradient(model.sample_m(ks, config.samples))
-        targets = ridge_targets(data, m, config.alpha, config.ridge) / config.scale
+        targets = ridge_targets(data, m, config.alpha, config.ridge, filtered) / config.scale
         loss = lambda p: cfm_loss(eqx.combine(p, n_static), targets, kl, m)  # noqa: E731
         return gradient_step(loss, optimizer, n_params, opt_state)
 

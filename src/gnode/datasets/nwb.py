@@ -131,7 +131,8 @@ def causal_smooth(values: np.ndarray, sd_bins: float) -> np.ndarray:
     kernel /= kernel.sum()
     out = np.zeros_like(values, dtype=np.float64)
     for lag, weight in zip(lags, kernel, strict=True):
-        out[lag:] += weight * values[: len(values) - lag]
+        if lag < len(values):  # a series shorter than the kernel
+            out[lag:] += weight * values[: len(values) - lag]
     return out.astype(np.float32)
 
 

@@ -36,6 +36,7 @@ from gnode.gdm.model import EMISSIONS, GDM
 from gnode.gdm.posterior import make_posterior
 from gnode.gdm.transitions import GRUTransitions
 from gnode.saving import load, load_meta, save
+from gnode.selection import deal_folds, fold_mean_se, one_standard_error
 
 SWITCHING_MODELS = ("gdm", "gdm-gru", "gdm-rnn", "slds", "rslds", "arhmm")
 MODEL_FILE, FIT_FILE = "model.npz", "fit.json"
@@ -254,17 +255,12 @@ def select_states(
         ``rows`` (one per candidate: ``states``, ``latent``, ``scores`` per fold, ``mean``, ``se``), ``best`` and
         ``chosen`` (rows), ``folds``, ``trials_per_fold``.
     """
-    if folds < 2:
-        raise ConfigError(f"cross-validation needs folds >= 2, got {folds}")
-    if data.num_trials < folds:
-        raise DataError(f"{data.num_trials} trials cannot make {folds} folds; cut long sequences into trials "
-                        "(at least one per fold)")  # fmt: skip
     if not states:
         raise ConfigError("give the numbers of states to compare")
     for k in states:
         check_states(k)
     latents = latents or (config.latent,)
-    parts = np.array_split(np.random.default_rng(split_seed).permutation(data.num_trials), folds)
+    parts = deal_folds(data.num_trials, folds, split_seed)
     rows = []
     for latent in latents:
         for k in states:
@@ -273,12 +269,9 @@ def select_states(
             for held in range(folds):
                 train = np.sort(np.concatenate([p for i, p in enumerate(parts) if i != held]))
                 fit = fit_switching(data.subset(train), candidate)
-                scores.append(held_out_score(fit, data.subset(np.sort(parts[held]))))
-            values = np.asarray(scores)
-            rows.append({"states": k, "latent": latent, "scores": scores, "mean": float(values.mean()),
-                         "se": float(values.std(ddof=1) / np.sqrt(folds))})  # fmt: skip
-    best = max(rows, key=lambda r: r["mean"])
-    close = [r for r in rows if r["mean"] >= best["mean"] - best["se"]]
-    chosen = min(close, key=lambda r: (r["states"], r["latent"]))
+                scores.append(held_out_score(fit, data.subset(parts[held])))
+            mean, se = fold_mean_se(scores)
+            rows.append({"states": k, "latent": latent, "scores": scores, "mean": mean, "se": se})
+    best, chosen = one_standard_error(rows, lambda r: (r["states"], r["latent"]))
     return {"rows": rows, "best": best, "chosen": chosen, "folds": folds,
             "trials_per_fold": [len(p) for p in parts]}  # fmt: skip

@@ -22,6 +22,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
+from gnode.connector import plots as figures
 from gnode.connector.identify import loading_correlation, ridge_loadings
 from gnode.connector.lint import LintConfig, align, fit_lint, latents_of
 from gnode.connector.lowrank import LowRankRNN, flow_field_error, latent_grid
@@ -35,7 +36,6 @@ from gnode.connector.metrics import (
 from gnode.connector.model import Connector, ConnectorConfig, fit_connector
 from gnode.errors import CheckpointError, ConfigError, DataError
 from gnode.files import load_arrays, save_arrays, write_json
-from gnode.reproduce.connector import figures
 from gnode.reproduce.connector.generators import (
     OVERLAPS,
     Connectivity,

@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 
 from gnode.connector.lowrank import LowRankRNN
-from gnode.connector.metrics import fold_mean_se
 from gnode.files import pyplot, save_figure
+from gnode.selection import fold_mean_se
 
 
 def _field(ax, network: LowRankRNN, extent: float = 2.4, size: int = 30) -> None:
@@ -37,12 +37,17 @@ def plot_flow(network: LowRankRNN, latents: np.ndarray, path: str | Path, *, tit
     save_figure(fig, path)
 
 
-def plot_fields(networks: dict[str, LowRankRNN], latents: np.ndarray, path: str | Path) -> None:
-    """One flow-field panel per network, the same grid and colour scale."""
+def plot_fields(
+    networks: dict[str, LowRankRNN], latents: np.ndarray, path: str | Path, *, extent: float = 2.4, every: int = 0
+) -> None:
+    """One flow-field panel per network (rank 2; with inputs, at ũ = 0), the same grid and colour scale; with
+    ``every`` > 0, every ``every``-th trial's latent trajectory over each."""
     plt = pyplot()
     fig, axes = plt.subplots(1, len(networks), figsize=(3.2 * len(networks), 3.4), squeeze=False)
     for ax, (name, network) in zip(axes[0], networks.items(), strict=True):
-        _field(ax, network)
+        _field(ax, network, extent)
+        for trial in latents[::every] if every else ():
+            ax.plot(trial[:, 0], trial[:, 1], color="tab:red", lw=0.6, alpha=0.7)
         ax.set_title(name, fontsize=9)
     save_figure(fig, path)
 
@@ -72,5 +77,19 @@ def plot_gmm(scores: dict[str, dict[int, list[float]]], path: str | Path) -> Non
         ax.errorbar(ks, mean, yerr=se, marker="o", capsize=2, label=name)
     ax.set_xlabel("mixture components")
     ax.set_ylabel("held-out log-likelihood per neuron")
+    ax.legend(fontsize=7)
+    save_figure(fig, path)
+
+
+def plot_ranks(selection: dict, path: str | Path) -> None:
+    """Held-out rate R² (mean ± standard error over folds) against the rank, the one-standard-error choice marked."""
+    plt = pyplot()
+    fig, ax = plt.subplots(figsize=(4.2, 3.0))
+    rows = selection["rows"]
+    ax.errorbar([r["rank"] for r in rows], [r["mean"] for r in rows], yerr=[r["se"] for r in rows], marker="o",
+                capsize=2)  # fmt: skip
+    ax.axvline(selection["chosen"]["rank"], color="k", ls="--", lw=0.8, label="chosen (one standard error)")
+    ax.set_xlabel("rank R")
+    ax.set_ylabel("held-out rate R²")
     ax.legend(fontsize=7)
     save_figure(fig, path)
