@@ -10,7 +10,10 @@ import pytest
 from gnode.cli.main import main
 
 TUTORIALS = Path(__file__).parents[1] / "docs" / "tutorials"
-FINAL_FILES = {"switching.md": "selection.png"}  # what a tutorial's last step writes (default: an analysis report)
+FINAL_FILES = {
+    "switching.md": "selection.png",
+    "connectivity.md": "selection.png",
+}  # what a tutorial's last step writes (default: an analysis report)
 
 
 def run_page(page: Path) -> dict:

@@ -35,7 +35,7 @@ def _print(summary: dict) -> None:
 @app.command()
 @one_line_errors
 def generate(
-    ensemble: Annotated[str, typer.Argument(help="quadstable, bistable, limit_cycle or ring")],
+    ensemble: Annotated[str, typer.Argument(help="quadstable, bistable, limit_cycle, ring or heavy_tailed")],
     out: Folder,
     neurons: Annotated[int, typer.Option(help="network size")] = 1000,
     seed: Annotated[int, typer.Option(help="the draw")] = 0,
@@ -57,6 +57,9 @@ def fit(
     m_epochs: Annotated[int, typer.Option(help="m-flow epochs")] = 1000,
     n_epochs: Annotated[int, typer.Option(help="n-flow iterations")] = 1000,
     samples: Annotated[int, typer.Option(help="loadings drawn per n-flow iteration")] = 1000,
+    ridge_rows: Annotated[
+        int, typer.Option(help="at most this many trial steps per ridge solve (0: every one)")
+    ] = 4000,
     seed: Annotated[int, typer.Option(help="initialisation")] = 0,
     loadings: Annotated[str, typer.Option(help="Connector learns from: lint (aligned LINT fit) or truth")] = "lint",
     latents: Annotated[str, typer.Option(help="with LINT loadings: data (projected) or lint (own)")] = "data",
@@ -78,6 +81,7 @@ def fit(
 
     lint = LintConfig(rank=rank, epochs=lint_epochs, lr=lint_lr, batch=lint_batch, seed=seed)
     connector = ConnectorConfig(m_epochs=m_epochs, n_epochs=n_epochs, samples=samples, batch=batch,
+                                ridge_rows=ridge_rows or None,
                                 schedule=by_name(SCHEDULES, schedule, "schedule")(), seed=seed)  # fmt: skip
     if data is not None:
         from gnode.connector.runs import RecordingConfig, fit_recording

@@ -37,9 +37,9 @@ from gnode.connector.model import Connector, ConnectorConfig, fit_connector
 from gnode.errors import CheckpointError, ConfigError, DataError
 from gnode.files import load_arrays, save_arrays, write_json
 from gnode.reproduce.connector.generators import (
-    OVERLAPS,
     Connectivity,
     make_connectivity,
+    overlap_of,
     phase_summary,
     quadstable_mean,
     simulate_grid,
@@ -181,7 +181,7 @@ def conditional_mean_of(name: str):
     """E[n | m] of a synthetic ensemble, as a function of m."""
     if name == "quadstable":
         return quadstable_mean
-    overlap = OVERLAPS[name]
+    overlap = overlap_of(name)
     return lambda m: np.asarray(m) @ overlap.T
 
 

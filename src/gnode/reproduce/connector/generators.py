@@ -27,6 +27,15 @@ OVERLAPS = {
 }
 N_VARIANCE = 4.0
 ENSEMBLES = ("quadstable", *OVERLAPS)
+# beyond the paper: heavy-tailed loadings. m has independent Student-t components (HEAVY_DOF degrees of freedom,
+# scaled to unit variance), n = Σ_nm m + Gaussian with the bistable overlap, so E[n | m] = Σ_nm m as before
+HEAVY_TAILED, HEAVY_DOF = "heavy_tailed", 3.0
+ALL_ENSEMBLES = (*ENSEMBLES, HEAVY_TAILED)
+
+
+def overlap_of(name: str) -> np.ndarray:
+    """Cov(n, m) of a Gaussian-overlap ensemble (E[n | m] = overlap · m)."""
+    return OVERLAPS["bistable" if name == HEAVY_TAILED else name]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -53,25 +62,29 @@ def quadstable_mean(m: np.ndarray) -> np.ndarray:
 
 
 def make_connectivity(name: str, neurons: int = 1000, seed: int = 0) -> Connectivity:
-    """Draw the ``name`` ensemble (``quadstable``, ``bistable``, ``limit_cycle``, ``ring``).
+    """Draw the ``name`` ensemble (``quadstable``, ``bistable``, ``limit_cycle``, ``ring``, or ``heavy_tailed``:
+    the bistable overlap with Student-t loadings m).
 
     quadstable: ``neurons / 4`` per population, m ~ N(mean_p, 0.25 I), n = E[n | m] + N(0, I). Gaussian ones:
     m ~ N(0, I), n = Σ_nm m + N(0, 4 I − Σ_nm Σ_nmᵀ), so that Var(n) = 4 I and Cov(n, m) = Σ_nm.
     """
-    if name not in ENSEMBLES:
-        raise ConfigError(f"unknown ensemble {name!r}; choose one of {list(ENSEMBLES)}")
+    if name not in ALL_ENSEMBLES:
+        raise ConfigError(f"unknown ensemble {name!r}; choose one of {list(ALL_ENSEMBLES)}")
     if neurons < 4 or (name == "quadstable" and neurons % 4):
         raise ConfigError(f"need at least 4 neurons (a multiple of 4 for quadstable), got {neurons}")
-    rng = np.random.default_rng(np.random.SeedSequence([0xC0EC7, ENSEMBLES.index(name), seed]))
+    rng = np.random.default_rng(np.random.SeedSequence([0xC0EC7, ALL_ENSEMBLES.index(name), seed]))
     if name == "quadstable":
         population = np.repeat(np.arange(4), neurons // 4)
         m = QUAD_M[population] + np.sqrt(QUAD_VARIANCE) * rng.standard_normal((neurons, 2))
         mean = quadstable_mean(m)
         n = mean + rng.standard_normal((neurons, 2))
     else:
-        overlap = OVERLAPS[name]
+        overlap = overlap_of(name)
         population = np.full(neurons, -1)
-        m = rng.standard_normal((neurons, 2))
+        if name == HEAVY_TAILED:
+            m = rng.standard_t(HEAVY_DOF, (neurons, 2)) / np.sqrt(HEAVY_DOF / (HEAVY_DOF - 2))
+        else:
+            m = rng.standard_normal((neurons, 2))
         mean = m @ overlap.T
         residual = N_VARIANCE * np.eye(2) - overlap @ overlap.T
         n = mean + rng.standard_normal((neurons, 2)) @ np.linalg.cholesky(residual).T
