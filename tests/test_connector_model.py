@@ -1,3 +1,5 @@
+import dataclasses
+
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
@@ -23,6 +25,31 @@ def test_ridge_targets_in_jax_equal_the_numpy_estimate(ring):
     expected = ridge_loadings(trials.latents, c.m, ridge=1e-2)
     got = ridge_targets(jnp.asarray(trials.latents), jnp.asarray(c.m, jnp.float32), 0.1, 1e-2)
     np.testing.assert_allclose(got, expected, rtol=2e-2, atol=2e-2 * np.abs(expected).max())
+
+
+def test_ridge_targets_on_a_subset_of_rows(ring):
+    c, trials = ring
+    latents, m = jnp.asarray(trials.latents), jnp.asarray(c.m, jnp.float32)
+    total = latents.shape[0] * (latents.shape[1] - 1)  # 36 trials x 29 steps
+    every = ridge_targets(latents, m, 0.1, 1e-4)
+    # all rows, in any order, are every row: the weight is 1 and the sums are the same
+    np.testing.assert_allclose(ridge_targets(latents, m, 0.1, 1e-4, rows=jr.permutation(jr.key(0), total)), every,
+                               rtol=1e-3, atol=1e-3 * float(jnp.abs(every).max()))  # fmt: skip
+    # a third of the rows, weighted to stand for all, gives nearly the same targets; unweighted, λ would weigh 3x
+    third = jr.choice(jr.key(1), total, (total // 3,), replace=False)
+    error = float(jnp.linalg.norm(ridge_targets(latents, m, 0.1, 1e-4, rows=third) - every) / jnp.linalg.norm(every))
+    assert error < 0.05, error
+    with pytest.raises(ConfigError, match="ridge_rows"):
+        ConnectorConfig(ridge_rows=0)
+
+
+def test_more_ridge_rows_than_there_are_is_every_row_exactly(ring):
+    c, trials = ring
+    model, _ = fit_connector(c.m, trials.latents, SMALL)  # 1,044 rows < the default 4,000
+    exact, _ = fit_connector(c.m, trials.latents, dataclasses.replace(SMALL, ridge_rows=None))
+    np.testing.assert_array_equal(model.sample(jr.key(0), 10)[1], exact.sample(jr.key(0), 10)[1])
+    fewer, _ = fit_connector(c.m, trials.latents, dataclasses.replace(SMALL, ridge_rows=500))
+    assert not np.array_equal(fewer.sample(jr.key(0), 10)[1], exact.sample(jr.key(0), 10)[1])
 
 
 def test_fit_and_sample_shapes_history_and_noise(ring):
