@@ -68,6 +68,7 @@ def fit(
     rank: Annotated[int, typer.Option(help="--data: the rank R of LINT and Connector")] = 2,
     batch: Annotated[int, typer.Option(help="m-flow minibatch (at most the number of neurons)")] = 64,
     limit: Annotated[float, typer.Option(help="--data: each neuron's rates mapped onto [-limit, limit]")] = 0.9,
+    quantile: Annotated[float, typer.Option(help="--data: the rate quantiles mapped to -limit and +limit")] = 0.01,
     test_fraction: Annotated[float, typer.Option(help="--data: trials held out for evaluate")] = 0.2,
     split_seed: Annotated[int, typer.Option(help="--data: seed of the train/validation/test split")] = 1,
     bin_seconds: BinSeconds = None,
@@ -86,7 +87,8 @@ def fit(
     if data is not None:
         from gnode.connector.runs import RecordingConfig, fit_recording
 
-        config = RecordingConfig(lint=lint, connector=connector, limit=limit, test_fraction=test_fraction,
+        config = RecordingConfig(lint=lint, connector=connector, limit=limit, quantile=quantile,
+                                 test_fraction=test_fraction,
                                  split_seed=split_seed)  # fmt: skip
         result = fit_recording(_recording(data, bin_seconds, sigma_seconds), config, out)
         _print({k: v for k, v in result.record.items() if k != "config"})
@@ -165,6 +167,7 @@ def select(
     lint_lr: Annotated[float, typer.Option(help="LINT learning rate")] = 3e-3,
     lint_batch: Annotated[int, typer.Option(help="LINT's trials per step")] = 10,
     limit: Annotated[float, typer.Option(help="each neuron's rates mapped onto [-limit, limit]")] = 0.9,
+    quantile: Annotated[float, typer.Option(help="the rate quantiles mapped to -limit and +limit")] = 0.01,
     seed: Annotated[int, typer.Option(help="LINT's initialisation")] = 0,
     bin_seconds: BinSeconds = None,
     sigma_seconds: SigmaSeconds = 0.1,
@@ -179,7 +182,8 @@ def select(
 
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"{out} is not empty; choose a new --out")
-    config = RecordingConfig(lint=LintConfig(epochs=lint_epochs, lr=lint_lr, batch=lint_batch, seed=seed), limit=limit)
+    lint = LintConfig(epochs=lint_epochs, lr=lint_lr, batch=lint_batch, seed=seed)
+    config = RecordingConfig(lint=lint, limit=limit, quantile=quantile)
     recorded = _recording(data, bin_seconds, sigma_seconds)
     result = rank_report(recorded, config, parse_widths(ranks) or (), folds, split_seed, out)
     console.print(result["table"])

@@ -30,15 +30,22 @@ class RateModel(eqx.Module):
 
     ``start`` is ``h_0`` ``(neurons,)``, or for a network with inputs ``h_0`` followed by the ``steps`` inputs
     ``u_0 .. u_{steps−1}`` flattened (``neurons + steps · inp``): one array per trial, as the trainer batches them.
+    With ``in_span``, the network starts from ``h_0``'s projection on the column space of m (its latents, a mean over
+    neurons, rather than every neuron's noisy first potential).
     """
 
     network: LowRankRNN
     steps: int = eqx.field(static=True)
+    in_span: bool = eqx.field(static=True, default=False)
 
     def __call__(self, start: Float[Array, " packed"]) -> Float[Array, "steps neurons"]:
         neurons = self.network.neurons
         inputs = None if self.network.inputs is None else start[neurons:].reshape(self.steps, -1)
-        return self.network.phi(self.network.simulate(start[:neurons], self.steps, inputs)[1:])
+        h0 = start[:neurons]
+        if self.in_span:  # the bias d is the potential's resting level: project what lies beyond it
+            rest = 0.0 if self.network.bias is None else self.network.bias
+            h0 = rest + self.network.m @ (jnp.linalg.pinv(self.network.m) @ (h0 - rest))
+        return self.network.phi(self.network.simulate(h0, self.steps, inputs)[1:])
 
 
 def pack_starts(
@@ -56,7 +63,9 @@ class LintConfig:
 
     Attributes:
         rank: R; init_std: standard deviation of the initial m and n; lr, batch, epochs, patience: training;
-        seed: initialisation and data order.
+        seed: initialisation and data order; start_in_span: start each trial from the projection of its first
+        potential on the column space of m (:class:`RateModel`; for noisy recorded rates) instead of the potential;
+        bias: learn a bias d per neuron (starts at 0), each neuron's resting potential.
     """
 
     rank: int = 2
@@ -66,6 +75,8 @@ class LintConfig:
     epochs: int = 1000
     patience: int | None = None
     seed: int = 0
+    start_in_span: bool = False
+    bias: bool = False
 
     def __post_init__(self):
         if min(self.rank, self.batch, self.epochs) <= 0 or not (self.init_std > 0 and self.lr > 0):
@@ -104,6 +115,7 @@ def fit_lint(
         config.init_std * jr.normal(km, (neurons, config.rank)),
         config.init_std * jr.normal(kn, (neurons, config.rank)),
         inputs=None if inputs is None else jr.normal(kb, (neurons, inputs.shape[2])),
+        bias=jnp.zeros(neurons) if config.bias else None,
         alpha=alpha,
     )
     starts = pack_starts(potentials, inputs)
@@ -113,18 +125,21 @@ def fit_lint(
         lr=config.lr, weight_decay=0.0, batch_size=config.batch, epochs=config.epochs, seed=config.seed,
         patience=config.patience,
     )  # fmt: skip
-    result = fit(RateModel(network, time - 1), split(train), split(val), settings, objective=objective, progress=False)
+    model = RateModel(network, time - 1, config.start_in_span)
+    result = fit(model, split(train), split(val), settings, objective=objective, progress=False)
     return result.model.network
 
 
 def latents_of(
     network: LowRankRNN, potentials: Float[ArrayLike, "... neurons"], drive: Float[ArrayLike, "... inp"] | None = None
 ) -> Float[Array, "... rank"]:
-    """The latents of potentials in the column space of m: ``κ = (h − ũ Bᵀ) · pinv(mᵀ)``, ``drive`` ũ the filtered
-    inputs (:func:`gnode.connector.lowrank.input_drive`) of a network with inputs."""
+    """The latents of potentials in the column space of m: ``κ = (h − ũ Bᵀ − d) · pinv(mᵀ)``, ``drive`` ũ the filtered
+    inputs (:func:`gnode.connector.lowrank.input_drive`) of a network with inputs, d its bias if it has one."""
     potentials = jnp.asarray(potentials)
     if drive is not None and network.inputs is not None:
         potentials = potentials - jnp.asarray(drive) @ network.inputs.T
+    if network.bias is not None:
+        potentials = potentials - network.bias
     return potentials @ jnp.linalg.pinv(network.m.T)
 
 

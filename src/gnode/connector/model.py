@@ -68,7 +68,8 @@ class Connector(eqx.Module):
 
     @property
     def inputs(self) -> int:
-        """The number of external inputs (the m-flow draws ``[m_i, b_i]``, ``R + inputs`` numbers per neuron)."""
+        """The numbers the m-flow draws per neuron past the R loadings: input weights b_i and a bias d_i if the
+        network has them (``[m_i, b_i, d_i]``; :meth:`network` splits them)."""
         return self.m_flow.dim - self.n_flow.dim
 
     def sample_m(self, key: PRNGKeyArray, count: int) -> Float[Array, "neurons loading"]:
@@ -88,11 +89,16 @@ class Connector(eqx.Module):
         m = self.sample_m(km, count)
         return m, self.sample_n(kn, m, sigma)
 
-    def network(self, key: PRNGKeyArray, count: int, sigma: float = 0.0, alpha: float = 0.1) -> LowRankRNN:
-        """A sampled network of ``count`` neurons (its input weights are the last ``inputs`` columns of the m draw)."""
+    def network(
+        self, key: PRNGKeyArray, count: int, sigma: float = 0.0, alpha: float = 0.1, bias: bool = False
+    ) -> LowRankRNN:
+        """A sampled network of ``count`` neurons: the m draw's columns past the rank are its input weights, and with
+        ``bias`` its last column the bias d (the per-neuron vector ``[m_i, b_i, d_i]``)."""
         m, n = self.sample(key, count, sigma)
-        weights = m[:, self.rank :] if self.inputs else None
-        return LowRankRNN(m[:, : self.rank], n, inputs=weights, alpha=alpha)
+        extra = m[:, self.rank :]
+        weights = extra[:, :-1] if bias else extra
+        return LowRankRNN(m[:, : self.rank], n, inputs=weights if weights.shape[1] else None,
+                          bias=extra[:, -1] if bias else None, alpha=alpha)  # fmt: skip
 
 
 @dataclasses.dataclass(frozen=True)

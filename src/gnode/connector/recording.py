@@ -24,7 +24,8 @@ from gnode.files import load_arrays
 
 @dataclasses.dataclass(frozen=True)
 class RateScale:
-    """``r̃ = offset + gain · r`` per neuron, onto ``[−limit, limit]`` (a neuron that never changes maps to 0).
+    """``r̃ = offset + gain · r`` per neuron: a low and a high quantile of its rates onto ``[−limit, limit]`` (a neuron
+    that never changes maps to 0).
 
     Attributes:
         offset, gain: ``(neurons,)``.
@@ -34,11 +35,17 @@ class RateScale:
     gain: Float[np.ndarray, " neurons"]
 
     @classmethod
-    def fit(cls, rates: Float[np.ndarray, "trials time neurons"], limit: float = 0.9) -> RateScale:
-        """The map that sends each neuron's smallest rate in ``rates`` to −limit and its largest to +limit."""
+    def fit(
+        cls, rates: Float[np.ndarray, "trials time neurons"], limit: float = 0.9, quantile: float = 0.01
+    ) -> RateScale:
+        """The map that sends each neuron's ``quantile`` of ``rates`` to −limit and its ``1 − quantile`` to +limit
+        (0: its smallest and largest rates; a few extreme bins of noisy rates should not set the scale)."""
         if not 0 < limit < 1:
             raise ConfigError(f"the rate limit must lie in (0, 1) (tanh's range), got {limit}")
-        low, high = rates.min(axis=(0, 1)), rates.max(axis=(0, 1))
+        if not 0 <= quantile < 0.5:
+            raise ConfigError(f"the rate quantile must lie in [0, 0.5), got {quantile}")
+        flat = rates.reshape(-1, rates.shape[-1])
+        low, high = np.quantile(flat, quantile, axis=0), np.quantile(flat, 1 - quantile, axis=0)
         spread = high - low
         flat = spread <= 0
         gain = np.where(flat, 0.0, 2 * limit / np.where(flat, 1.0, spread))
@@ -86,12 +93,13 @@ def smooth_spikes(
     spikes: Float[np.ndarray, "trials time neurons"], bin_seconds: float = 0.01, sigma_seconds: float = 0.1
 ) -> Float[np.ndarray, "trials time neurons"]:
     """Rates (per second) from binned spike counts: each trial smoothed along time by a causal Gaussian of
-    ``sigma_seconds`` (truncated at 4 sd and normalised to sum 1; bins before the trial count as empty, so the first
-    4 sd of a trial read low) and divided by ``bin_seconds``."""
+    ``sigma_seconds`` (truncated at 4 sd), divided by the mass of the kernel that falls inside the trial (so the
+    first bins are weighted means of fewer bins, not pulled towards zero) and by ``bin_seconds``."""
     if not (bin_seconds > 0 and sigma_seconds > 0):
         raise ConfigError(f"need bin_seconds > 0 and sigma_seconds > 0, got {bin_seconds}, {sigma_seconds}")
     sd_bins = sigma_seconds / bin_seconds
-    return np.stack([causal_smooth(trial, sd_bins) for trial in spikes]) / np.float32(bin_seconds)
+    mass = causal_smooth(np.ones((spikes.shape[1], 1)), sd_bins)  # the kernel's mass inside the trial, per bin
+    return np.stack([causal_smooth(trial, sd_bins) for trial in spikes]) / (mass * np.float32(bin_seconds))
 
 
 def _array(value: Any, name: str, ndim: int = 3) -> np.ndarray:

@@ -29,7 +29,8 @@ def evaluation_report(fit: RecordingFit, data: Recording, out: str | Path, **opt
         latents, _ = fit.latents(data.subset(np.asarray(summary["trials"])))
         extent = float(np.abs(latents).max()) * 1.1
         first = jr.fold_in(jr.key(options.get("seed", 0)), 0)  # evaluate_recording's first draw
-        sample = fit.connector.network(first, summary["count"], summary["sigma"], fit.lint.alpha)
+        sample = fit.connector.network(first, summary["count"], summary["sigma"], fit.lint.alpha,
+                                       fit.lint.bias is not None)  # fmt: skip
         networks = {"LINT": fit.lint, f"Connector σ={summary['sigma']:g}": sample}
         plots.plot_fields(networks, latents, out / "flow_fields.png", extent=extent, every=1)
     return {**summary, "table": table}

@@ -49,13 +49,20 @@ class RecordingConfig:
 
     Attributes:
         lint: LINT's settings (``lint.rank`` is R); connector: Connector's (its ``alpha`` is the network's step);
-        limit: the rates' range in tanh units (:class:`RateScale`); test_fraction, val_fraction: trials held out
+        limit, quantile: each neuron's ``quantile`` and ``1 − quantile`` of its training rates go to ∓limit in tanh
+            units (:class:`RateScale`); start_in_span: LINT starts each trial in its loadings' span (the mean over
+            neurons of the first potentials, not each neuron's noisy one; :class:`~gnode.connector.lint.RateModel`);
+            bias: LINT learns a bias d per neuron (its resting potential; Connector then learns ``[m_i, b_i, d_i]``);
+            test_fraction, val_fraction: trials held out
             for evaluation and for LINT's best epoch; split_seed: the split.
     """
 
     lint: LintConfig = LintConfig(epochs=300, lr=3e-3)
     connector: ConnectorConfig = ConnectorConfig()
     limit: float = 0.9
+    quantile: float = 0.01
+    start_in_span: bool = False
+    bias: bool = True
     test_fraction: float = 0.2
     val_fraction: float = 0.2
     split_seed: int = 1
@@ -67,9 +74,18 @@ class RecordingConfig:
                               f"{self.test_fraction}, {self.val_fraction}")  # fmt: skip
         if not 0 < self.limit < 1:
             raise ConfigError(f"the rate limit must lie in (0, 1), got {self.limit}")
+        if not 0 <= self.quantile < 0.5:
+            raise ConfigError(f"the rate quantile must lie in [0, 0.5), got {self.quantile}")
+
+    @property
+    def lint_settings(self) -> LintConfig:
+        """LINT's settings as fitted (``start_in_span`` applied)."""
+        return dataclasses.replace(self.lint, start_in_span=self.start_in_span, bias=self.bias)
 
     def to_dict(self) -> dict[str, Any]:
         return {"lint": dataclasses.asdict(self.lint), "connector": self.connector.to_dict(), "limit": self.limit,
+                "quantile": self.quantile, "start_in_span": self.start_in_span,
+                "bias": self.bias,
                 "test_fraction": self.test_fraction, "val_fraction": self.val_fraction,
                 "split_seed": self.split_seed}  # fmt: skip
 
@@ -116,7 +132,17 @@ def fingerprint(data: Recording) -> str:
 
 
 def _loadings(network: LowRankRNN) -> jax.Array:
-    return network.m if network.inputs is None else jnp.concatenate([network.m, network.inputs], axis=1)
+    """Each neuron's ``[m_i, b_i, d_i]`` (those it has)."""
+    parts = [network.m, network.inputs, None if network.bias is None else network.bias[:, None]]
+    return jnp.concatenate([p for p in parts if p is not None], axis=1)
+
+
+def _extended(network: LowRankRNN, latents: np.ndarray, drive: np.ndarray | None) -> np.ndarray | None:
+    """What multiplies ``[b_i, d_i]`` in the ridge regression: ũ, and a constant 1 for the bias."""
+    parts = [] if drive is None else [drive]
+    if network.bias is not None:
+        parts.append(np.ones((*latents.shape[:2], 1), np.float32))
+    return np.concatenate(parts, axis=2) if parts else None
 
 
 def potentials_of(scale: RateScale, rates: np.ndarray) -> np.ndarray:
@@ -157,7 +183,7 @@ def fit_recording(data: Recording, config: RecordingConfig, out: str | Path) -> 
     if data.rates.shape[2] < config.connector.batch:
         raise ConfigError(f"{data.rates.shape[2]} neurons are fewer than the m-flow's batch {config.connector.batch}; "
                           "lower the batch")  # fmt: skip
-    scale = RateScale.fit(data.rates[split["train"]], config.limit)
+    scale = RateScale.fit(data.rates[split["train"]], config.limit, config.quantile)
     potentials = potentials_of(scale, data.rates)
     out.mkdir(parents=True, exist_ok=True)
     alpha = config.connector.alpha
@@ -168,7 +194,7 @@ def fit_recording(data: Recording, config: RecordingConfig, out: str | Path) -> 
     }
 
     def lint_stage():
-        fitted = fit_lint(potentials, split["train"], split["val"], config.lint, alpha, data.inputs)
+        fitted = fit_lint(potentials, split["train"], split["val"], config.lint_settings, alpha, data.inputs)
         latents, _ = project(fitted, scale, data)
         rotated = _principal_frame(fitted, latents[split["train"]])
         save(out / LINT_FILE, rotated, {"frame": "principal axes of the training latents", **lint_settings})
@@ -179,13 +205,15 @@ def fit_recording(data: Recording, config: RecordingConfig, out: str | Path) -> 
     latents, drive = project(lint, scale, data)
     pick = lambda a, part: None if a is None else a[split[part]]  # noqa: E731
     loadings = np.asarray(_loadings(lint))
-    ridge = ridge_loadings(latents[split["train"]], loadings, alpha, config.connector.ridge, drive=pick(drive, "train"))
+    extended = _extended(lint, latents, drive)
+    ridge = ridge_loadings(latents[split["train"]], loadings, alpha, config.connector.ridge,
+                           drive=pick(extended, "train"))  # fmt: skip
     save_arrays(out / RIDGE_FILE, n=ridge.astype(np.float32), offset=scale.offset, gain=scale.gain,
                 **{part: index for part, index in split.items()})  # fmt: skip
     settings = {**lint_settings, "connector": config.connector.to_dict()}
 
     def connector_stage():
-        model, history = fit_connector(loadings, latents[split["train"]], config.connector, pick(drive, "train"))
+        model, history = fit_connector(loadings, latents[split["train"]], config.connector, pick(extended, "train"))
         save(out / CONNECTOR_FILE, model, {"config": config.connector.to_dict()})
         seconds = {k: float(np.sum(v)) for k, v in history.items() if k.endswith("seconds")}
         return {"final_m_loss": history["m_loss"][-1], "final_n_loss": history["n_loss"][-1], **seconds}, {}
@@ -248,19 +276,24 @@ def reconstruction_r2(
     data: Recording,
     latents: np.ndarray,
     drive: np.ndarray | None,
+    in_span: bool = False,
 ) -> dict[str, float]:
     """Each trial rebuilt from its first latent state by ``network``'s latent dynamics, read out as rates through
-    ``readout``'s loadings (the recorded neurons'), each recorded neuron's first potential off those loadings decaying
-    as ``(1 − α)^t`` (as it does in the network): R² of the latents and of the mapped rates (1 − SSE / the variance
-    about each neuron's or latent's mean)."""
+    ``readout``'s loadings (the recorded neurons'): R² of the latents and of the mapped rates (1 − SSE / the variance
+    about each neuron's or latent's mean). As LINT starts its trials: each recorded neuron's first potential off the
+    loadings' span decays as ``(1 − α)^t``, as it does in the network, unless ``in_span`` (LINT's
+    ``start_in_span``: trials start in the span)."""
     steps = latents.shape[1] - 1
     rebuilt = np.asarray(network.simulate_latent(jnp.asarray(latents[:, 0]), steps, drive))
     pre = rebuilt @ np.asarray(readout.m).T
     if drive is not None and readout.inputs is not None:
         pre = pre + drive @ np.asarray(readout.inputs).T
-    offset = potentials_of(scale, data.rates[:, 0]) - pre[:, 0]  # ũ_0 = 0, so pre[:, 0] is the span's part of h_0
-    pre = pre + (1 - readout.alpha) ** np.arange(steps + 1)[:, None] * offset[:, None]
-    rates = scale(data.rates)
+    if readout.bias is not None:
+        pre = pre + np.asarray(readout.bias)
+    if not in_span:
+        offset = potentials_of(scale, data.rates[:, 0]) - pre[:, 0]  # ũ_0 = 0: pre[:, 0] is h_0's part in the span
+        pre = pre + (1 - readout.alpha) ** np.arange(steps + 1)[:, None] * offset[:, None]
+    rates = np.tanh(potentials_of(scale, data.rates))  # what LINT fits: the mapped rates, clipped to ±0.999
 
     def r2(prediction, target):
         residual = np.sum((prediction - target) ** 2)
@@ -305,7 +338,9 @@ def evaluate_recording(
     ridge = eqx.tree_at(lambda net: net.n, lint, jnp.asarray(fit.ridge))
     networks = {"LINT": lint, "ridge (A3)": ridge}
     keys = [jr.fold_in(jr.key(seed), d) for d in range(draws)]
-    sampled = {s: [fit.connector.network(k, count, s, alpha) for k in keys] for s in dict.fromkeys((sigma, 0.0))}
+    bias = lint.bias is not None
+    in_span = bool(fit.record.get("config", {}).get("start_in_span", False))
+    sampled = {s: [fit.connector.network(k, count, s, alpha, bias) for k in keys] for s in dict.fromkeys((sigma, 0.0))}
     lint_field = _velocities(lint, latents, drive)
 
     def errors(network: LowRankRNN) -> tuple[float, float]:
@@ -315,14 +350,14 @@ def evaluate_recording(
     field_error, to_lint, draws_error, reconstruction = {}, {}, {}, {}
     for name, network in networks.items():
         field_error[name], to_lint[name] = errors(network)
-        reconstruction[name] = reconstruction_r2(network, lint, fit.scale, held, latents, drive)
+        reconstruction[name] = reconstruction_r2(network, lint, fit.scale, held, latents, drive, in_span)
     for s, nets in sampled.items():
         name = f"Connector σ={s:g}"
         pairs = [errors(net) for net in nets]
         draws_error[name] = [p[0] for p in pairs]
         field_error[name] = float(np.mean(draws_error[name]))
         to_lint[name] = float(np.mean([p[1] for p in pairs]))
-        rebuilt = [reconstruction_r2(net, lint, fit.scale, held, latents, drive) for net in nets]
+        rebuilt = [reconstruction_r2(net, lint, fit.scale, held, latents, drive, in_span) for net in nets]
         reconstruction[name] = {k: float(np.mean([r[k] for r in rebuilt])) for k in rebuilt[0]}
     first = sampled[sigma][0]
     clouds = {
@@ -361,18 +396,19 @@ def select_rank(
     parts = deal_folds(data.num_trials, folds, split_seed)
     rows = []
     for rank in ranks:
-        lint_config = dataclasses.replace(config.lint, rank=rank)
+        lint_config = dataclasses.replace(config.lint_settings, rank=rank)
         scores = []
         for held in range(folds):
             rest = np.concatenate([p for i, p in enumerate(parts) if i != held])
             inner = split_trials(len(rest), 0.0, config.val_fraction, config.split_seed)
             train, val = np.sort(rest[inner["train"]]), np.sort(rest[inner["val"]])
-            scale = RateScale.fit(data.rates[train], config.limit)
+            scale = RateScale.fit(data.rates[train], config.limit, config.quantile)
             potentials = potentials_of(scale, data.rates)
             network = fit_lint(potentials, train, val, lint_config, config.connector.alpha, data.inputs)
             test = data.subset(parts[held])
             latents, drive = project(network, scale, test)
-            scores.append(reconstruction_r2(network, network, scale, test, latents, drive)["rate_r2"])
+            score = reconstruction_r2(network, network, scale, test, latents, drive, config.start_in_span)
+            scores.append(score["rate_r2"])
         mean, se = fold_mean_se(scores)
         rows.append({"rank": rank, "scores": scores, "mean": mean, "se": se})
     best, chosen = one_standard_error(rows, lambda r: r["rank"])
