@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import itertools
+import os
+import shutil
+import subprocess
+import sys
 import time
 
 import numpy as np
@@ -101,3 +105,16 @@ def matmul_peak_gflops(size: int = 2048) -> dict[str, float]:
         pass
     result["peak"] = max(result.values())
     return result
+
+
+def seconds_in_process(script: str, arguments: list[str], threads: int) -> float:
+    """Run ``script --one *arguments`` in a fresh process and read the seconds it prints last. One thread: pinned
+    to core 0 by ``taskset`` with XLA's single-threaded Eigen (the script sets PyTorch's own thread count)."""
+    env = dict(os.environ)
+    command = [sys.executable, script, "--one", *arguments]
+    if threads == 1:
+        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        if shutil.which("taskset"):
+            command = ["taskset", "-c", "0", *command]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
+    return float(done.stdout.strip().splitlines()[-1])

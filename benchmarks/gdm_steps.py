@@ -25,12 +25,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
-import subprocess
 import sys
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.dirname(__file__))
+from common import seconds_in_process
 
 CASES = {"standard": (1, 1000), "batched": (100, 200)}  # trials, steps
 
@@ -141,15 +142,8 @@ def torch_seconds(y: np.ndarray) -> float:
 
 
 def measure(case: str, implementation: str, threads: int) -> float:
-    """Seconds per iteration, in a fresh process with the thread settings of the module docstring."""
-    env = dict(os.environ)
-    command = [sys.executable, __file__, "--one", case, implementation, str(threads)]
-    if threads == 1:
-        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
-        if shutil.which("taskset"):
-            command = ["taskset", "-c", "0", *command]
-    done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
-    return float(done.stdout.strip().splitlines()[-1])
+    """Seconds per unit, in a fresh process with the thread settings of the module docstring."""
+    return seconds_in_process(__file__, [case, implementation, str(threads)], threads)
 
 
 def main() -> None:

@@ -283,6 +283,17 @@ def load(path: str | os.PathLike) -> Any:
         raise CheckpointError(f"{path}: the description does not match its arrays ({type(error).__name__})") from None
 
 
+def load_as(path: str | os.PathLike, cls: type, hint: str) -> Any:
+    """:func:`load` a file that must hold a ``cls``; else a one-line CheckpointError (``hint``: the command that
+    writes it, for a missing file)."""
+    if not Path(path).is_file():
+        raise CheckpointError(f"{path}: no such file ({hint})")
+    tree = load(path)
+    if not isinstance(tree, cls):
+        raise CheckpointError(f"{path} holds a {type(tree).__name__}, not a {cls.__name__}")
+    return tree
+
+
 def load_meta(path: str | os.PathLike) -> dict:
     """What :func:`save` kept beside the model (``meta``), plus the gnode version that wrote it."""
     header, _ = _read(path)

@@ -36,7 +36,7 @@ from gnode.connector.model import Connector, ConnectorConfig, fit_connector
 from gnode.connector.recording import RateScale, Recording
 from gnode.errors import CheckpointError, ConfigError, DataError
 from gnode.files import load_arrays, save_arrays, write_json
-from gnode.saving import load, save
+from gnode.saving import load_as, save
 from gnode.selection import deal_folds, fold_mean_se, one_standard_error
 from gnode.train.runs import UnitStore
 
@@ -201,7 +201,7 @@ def fit_recording(data: Recording, config: RecordingConfig, out: str | Path) -> 
         return {}, {}
 
     units.run("lint", lint_settings, lint_stage)
-    lint = _load_network(out / LINT_FILE)
+    lint = load_as(out / LINT_FILE, LowRankRNN, HINT)
     latents, drive = project(lint, scale, data)
     pick = lambda a, part: None if a is None else a[split[part]]  # noqa: E731
     loadings = np.asarray(_loadings(lint))
@@ -231,13 +231,7 @@ def fit_recording(data: Recording, config: RecordingConfig, out: str | Path) -> 
     return load_recording_fit(out)
 
 
-def _load_network(path: Path) -> LowRankRNN:
-    if not path.is_file():
-        raise CheckpointError(f"{path}: no such file (run gnode connector fit --data first)")
-    network = load(path)
-    if not isinstance(network, LowRankRNN):
-        raise CheckpointError(f"{path} holds a {type(network).__name__}, not a LowRankRNN")
-    return network
+HINT = "run gnode connector fit --data first"
 
 
 def load_recording_fit(out: str | Path) -> RecordingFit:
@@ -250,14 +244,11 @@ def load_recording_fit(out: str | Path) -> RecordingFit:
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise CheckpointError(f"{out / FIT_FILE}: not a JSON fit record") from None
     arrays = load_arrays(out / RIDGE_FILE, ("n", "offset", "gain", "train", "val", "test"))
-    connector = load(out / CONNECTOR_FILE) if (out / CONNECTOR_FILE).is_file() else None
-    if not isinstance(connector, Connector):
-        raise CheckpointError(f"{out / CONNECTOR_FILE}: missing or not a Connector")
     return RecordingFit(
         scale=RateScale(arrays["offset"], arrays["gain"]),
-        lint=_load_network(out / LINT_FILE),
+        lint=load_as(out / LINT_FILE, LowRankRNN, HINT),
         ridge=arrays["n"],
-        connector=connector,
+        connector=load_as(out / CONNECTOR_FILE, Connector, HINT),
         split={part: arrays[part] for part in ("train", "val", "test")},
         record=record,
     )

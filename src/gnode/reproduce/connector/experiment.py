@@ -34,7 +34,7 @@ from gnode.connector.metrics import (
     kmeans_clusters,
 )
 from gnode.connector.model import Connector, ConnectorConfig, fit_connector
-from gnode.errors import CheckpointError, ConfigError, DataError
+from gnode.errors import ConfigError, DataError
 from gnode.files import load_arrays, save_arrays, write_json
 from gnode.reproduce.connector.generators import (
     Connectivity,
@@ -44,7 +44,7 @@ from gnode.reproduce.connector.generators import (
     quadstable_mean,
     simulate_grid,
 )
-from gnode.saving import load, save
+from gnode.saving import load_as, save
 from gnode.train.runs import UnitStore
 
 LOADINGS = ("lint", "truth")
@@ -168,13 +168,7 @@ def fit(
 
 def load_connector(out: str | Path) -> Connector:
     """The trained Connector of a folder (``connector.npz``, written by :func:`gnode.save`; no code is run)."""
-    path = Path(out) / "connector.npz"
-    if not path.exists():
-        raise CheckpointError(f"{path}: no such file (run gnode connector fit first)")
-    model = load(path)
-    if not isinstance(model, Connector):
-        raise CheckpointError(f"{path} holds a {type(model).__name__}, not a Connector")
-    return model
+    return load_as(Path(out) / "connector.npz", Connector, "run gnode connector fit first")
 
 
 def conditional_mean_of(name: str):
