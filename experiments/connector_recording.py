@@ -26,15 +26,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from gnode.connector.lowrank import LowRankRNN
-from gnode.connector.recording import load_recording
+from gnode.connector.recording import RateScale, load_recording
 from gnode.connector.reports import evaluation_report, rank_report
-from gnode.connector.runs import RecordingConfig, fit_recording
+from gnode.connector.runs import RecordingConfig, fit_recording, potentials_of, split_trials
 
 NEURONS, TRIALS, STEPS = 200, 100, 100
 RATE = 50.0  # Hz at tanh = 0: rates 0–100 Hz
 
 
-def write_recording(path: Path, seed: int = 0) -> None:
+def write_recording(path: Path, seed: int = 0) -> np.ndarray:
+    """Write the recording's file; return the true rates (Hz) behind its spikes."""
     rng = np.random.default_rng(seed)
     centres = np.array([[-0.87, 0.87], [-0.87, -0.87], [0.87, -0.87], [0.87, 0.87]])
     population = np.arange(NEURONS) % 4
@@ -47,17 +48,32 @@ def write_recording(path: Path, seed: int = 0) -> None:
     starts = rng.uniform(-2, 2, size=(TRIALS, 2)) @ m.T
     simulate = jax.vmap(lambda h0, u: network.simulate(h0, STEPS - 1, u[:-1]))
     potentials = np.asarray(simulate(as32(starts), as32(inputs)))
-    spikes = rng.poisson(RATE * (np.tanh(potentials) + 1) * 0.01)
-    np.savez(path, spikes=spikes, inputs=inputs, bin_seconds=0.01)
+    rates = RATE * (np.tanh(potentials) + 1)
+    np.savez(path, spikes=rng.poisson(rates * 0.01), inputs=inputs, bin_seconds=0.01)
+    return rates
+
+
+def ceiling(recording, true_rates: np.ndarray) -> float:
+    """R² of the smoothed spikes explained by the true rates, both through the pipeline's rate map (default split):
+    the most any model of these trials can reach."""
+    split = split_trials(TRIALS, 0.2, 0.2, seed=1)
+    scale = RateScale.fit(recording.rates[split["train"]])
+    target = np.tanh(potentials_of(scale, recording.rates[split["test"]]))
+    truth = scale(true_rates[split["test"]])
+    return float(1 - np.sum((truth - target) ** 2) / np.sum((target - target.mean(axis=(0, 1))) ** 2))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=Path("runs/connector_recording"))
+    parser.add_argument("--ceiling", action="store_true", help="print only the noise ceiling")
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
-    write_recording(args.out / "recording.npz")
+    true_rates = write_recording(args.out / "recording.npz")
     recording = load_recording(args.out / "recording.npz", sigma_seconds=0.05)
+    print(f"noise ceiling: the true rates explain R² = {ceiling(recording, true_rates):.3f} of the test trials' rates")
+    if args.ceiling:
+        return
     config = RecordingConfig()
     selection = rank_report(recording, config, (1, 2, 3, 4), folds=5, split_seed=0, out=args.out / "ranks")
     print(selection["table"])
