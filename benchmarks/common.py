@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import argparse
 import itertools
+import json
 import os
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -118,3 +121,34 @@ def seconds_in_process(script: str, arguments: list[str], threads: int) -> float
             command = ["taskset", "-c", "0", *command]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
     return float(done.stdout.strip().splitlines()[-1])
+
+
+def threads_benchmark(
+    doc: str, script: str, cases: Sequence[str], seconds: Callable[[str, str], float], digits: int = 1
+) -> None:
+    """The command line of a benchmark of gnode against PyTorch at one and two threads: each case and
+    implementation timed by ``seconds(case, implementation)`` in its own process (:func:`seconds_in_process`), then
+    a markdown table (milliseconds with ``digits`` decimals, ratios PyTorch / gnode) and, last, the JSON."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
+    parser.add_argument("--one", nargs=3, metavar=("CASE", "IMPLEMENTATION", "THREADS"), help=argparse.SUPPRESS)
+    parser.add_argument("--no-torch", action="store_true")
+    args = parser.parse_args()
+    if args.one:
+        case, implementation, threads = args.one
+        if implementation == "torch":
+            import torch
+
+            torch.set_num_threads(int(threads))
+        print(seconds(case, implementation))
+        return
+    implementations = ("gnode",) if args.no_torch else ("gnode", "torch")
+    results = {case: {f"{i}_{t}": seconds_in_process(script, [case, i, str(t)], t) for i in implementations
+                      for t in (1, 2)} for case in cases}  # fmt: skip
+    print("| unit of work | PyTorch 1 thread | PyTorch 2 threads | gnode 1 thread | gnode 2 threads | ratio 1 / 2 |")
+    print("|---|---|---|---|---|---|")
+    for case, row in results.items():
+        ms = {k: f"{v * 1e3:.{digits}f} ms" for k, v in row.items()}
+        torch_cells = " | ".join(ms.get(f"torch_{t}", "—") for t in (1, 2))
+        ratios = " / ".join(f"{row[f'torch_{t}'] / row[f'gnode_{t}']:.1f}×" for t in (1, 2) if f"torch_{t}" in row)
+        print(f"| {case} | {torch_cells} | {ms['gnode_1']} | {ms['gnode_2']} | {ratios or '—'} |")
+    print(json.dumps(results))

@@ -22,8 +22,6 @@ thread: each measurement in its own process pinned by ``taskset -c 0``, XLA's si
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import time
@@ -31,7 +29,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import seconds_in_process
+from common import threads_benchmark
 
 CASES = ("m-flow epoch", "n-flow step, every row", "n-flow step, 4,000 rows")
 ROWS = {CASES[1]: None, CASES[2]: 4000}
@@ -130,38 +128,9 @@ def torch_seconds(case: str) -> float:
     return float(np.median(times))
 
 
-def measure(case: str, implementation: str, threads: int) -> float:
-    """Seconds per unit, in a fresh process with the thread settings of the module docstring."""
-    return seconds_in_process(__file__, [str(CASES.index(case)), implementation, str(threads)], threads)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--one", nargs=3, metavar=("CASE", "IMPLEMENTATION", "THREADS"), help=argparse.SUPPRESS)
-    parser.add_argument("--no-torch", action="store_true")
-    args = parser.parse_args()
-    if args.one:
-        case, implementation, threads = CASES[int(args.one[0])], args.one[1], int(args.one[2])
-        if implementation == "torch":
-            import torch
-
-            torch.set_num_threads(threads)
-        print(gnode_seconds(case) if implementation == "gnode" else torch_seconds(case))
-        return
-    results = {}
-    for case in CASES:
-        implementations = ("gnode",) if args.no_torch else ("gnode", "torch")
-        results[case] = {f"{i}_{t}": measure(case, i, t) for i in implementations for t in (1, 2)}
-    print("| unit of work | PyTorch 1 thread | PyTorch 2 threads | gnode 1 thread | gnode 2 threads | ratio 1 / 2 |")
-    print("|---|---|---|---|---|---|")
-    for case, row in results.items():
-        ms = {k: v * 1e3 for k, v in row.items()}
-        torch_cells = [f"{ms[f'torch_{t}']:.1f} ms" if f"torch_{t}" in ms else "—" for t in (1, 2)]
-        ratios = " / ".join(f"{ms[f'torch_{t}'] / ms[f'gnode_{t}']:.1f}×" for t in (1, 2) if f"torch_{t}" in ms)
-        print(f"| {case} | {' | '.join(torch_cells)} | {ms['gnode_1']:.1f} ms | {ms['gnode_2']:.1f} ms | "
-              f"{ratios or '—'} |")  # fmt: skip
-    print(json.dumps(results))
+def seconds(case: str, implementation: str) -> float:
+    return gnode_seconds(case) if implementation == "gnode" else torch_seconds(case)
 
 
 if __name__ == "__main__":
-    main()
+    threads_benchmark(__doc__, __file__, CASES, seconds)

@@ -22,8 +22,6 @@ threads: both cores, ``torch.set_num_threads(2)``. The last line printed is JSON
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
 import sys
 import time
@@ -31,7 +29,7 @@ import time
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
-from common import seconds_in_process
+from common import threads_benchmark
 
 CASES = {"standard": (1, 1000), "batched": (100, 200)}  # trials, steps
 
@@ -141,37 +139,10 @@ def torch_seconds(y: np.ndarray) -> float:
     return best
 
 
-def measure(case: str, implementation: str, threads: int) -> float:
-    """Seconds per unit, in a fresh process with the thread settings of the module docstring."""
-    return seconds_in_process(__file__, [case, implementation, str(threads)], threads)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--one", nargs=3, metavar=("CASE", "IMPLEMENTATION", "THREADS"), help=argparse.SUPPRESS)
-    parser.add_argument("--no-torch", action="store_true")
-    args = parser.parse_args()
-    if args.one:
-        case, implementation, threads = args.one
-        if implementation == "torch":
-            import torch
-
-            torch.set_num_threads(int(threads))
-        y = observations(case)
-        print(gnode_seconds(y) if implementation == "gnode" else torch_seconds(y))
-        return
-    implementations = ("gnode",) if args.no_torch else ("gnode", "torch")
-    results = {case: {f"{i}_{t}": measure(case, i, t) for i in implementations for t in (1, 2)} for case in CASES}
-    print("| unit of work | PyTorch 1 thread | PyTorch 2 threads | gnode 1 thread | gnode 2 threads | ratio 1 / 2 |")
-    print("|---|---|---|---|---|---|")
-    for case, row in results.items():
-        ms = {k: v * 1e3 for k, v in row.items()}
-        torch_cells = [f"{ms[f'torch_{t}']:.2f} ms" if f"torch_{t}" in ms else "—" for t in (1, 2)]
-        ratios = " / ".join(f"{ms[f'torch_{t}'] / ms[f'gnode_{t}']:.1f}×" for t in (1, 2) if f"torch_{t}" in ms)
-        gnode_cells = f"{ms['gnode_1']:.2f} ms | {ms['gnode_2']:.2f} ms"
-        print(f"| {case} | {' | '.join(torch_cells)} | {gnode_cells} | {ratios or '—'} |")
-    print(json.dumps(results))
+def seconds(case: str, implementation: str) -> float:
+    y = observations(case)
+    return gnode_seconds(y) if implementation == "gnode" else torch_seconds(y)
 
 
 if __name__ == "__main__":
-    main()
+    threads_benchmark(__doc__, __file__, CASES, seconds, digits=2)
