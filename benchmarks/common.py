@@ -116,7 +116,7 @@ def seconds_in_process(script: str, arguments: list[str], threads: int) -> float
     env = dict(os.environ)
     command = [sys.executable, script, "--one", *arguments]
     if threads == 1:
-        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false"
         if shutil.which("taskset"):
             command = ["taskset", "-c", "0", *command]
     done = subprocess.run(command, env=env, capture_output=True, text=True, check=True)
@@ -127,11 +127,14 @@ def threads_benchmark(
     doc: str, script: str, cases: Sequence[str], seconds: Callable[[str, str], float], digits: int = 1
 ) -> None:
     """The command line of a benchmark of gnode against PyTorch at one and two threads: each case and
-    implementation timed by ``seconds(case, implementation)`` in its own process (:func:`seconds_in_process`), then
-    a markdown table (milliseconds with ``digits`` decimals, ratios PyTorch / gnode) and, last, the JSON."""
+    implementation timed by ``seconds(case, implementation)`` in its own process (:func:`seconds_in_process`),
+    ``--rounds`` times, the rounds interleaved so that a slow spell of the machine falls on both implementations.
+    Then a markdown table of the medians (milliseconds with ``digits`` decimals), the ratio PyTorch / gnode of the
+    medians and its range over the rounds (round i against round i), and, last, the JSON of every round."""
     parser = argparse.ArgumentParser(description=doc.split("\n\n")[0])
     parser.add_argument("--one", nargs=3, metavar=("CASE", "IMPLEMENTATION", "THREADS"), help=argparse.SUPPRESS)
     parser.add_argument("--no-torch", action="store_true")
+    parser.add_argument("--rounds", type=int, default=3, help="processes per measurement (the table: medians)")
     args = parser.parse_args()
     if args.one:
         case, implementation, threads = args.one
@@ -142,13 +145,21 @@ def threads_benchmark(
         print(seconds(case, implementation))
         return
     implementations = ("gnode",) if args.no_torch else ("gnode", "torch")
-    results = {case: {f"{i}_{t}": seconds_in_process(script, [case, i, str(t)], t) for i in implementations
-                      for t in (1, 2)} for case in cases}  # fmt: skip
+    keys = [(case, f"{i}_{t}", [case, i, str(t)], t) for case in cases for i in implementations for t in (1, 2)]
+    results: dict = {case: {} for case in cases}
+    for _ in range(args.rounds):
+        for case, key, arguments, threads in keys:
+            results[case].setdefault(key, []).append(seconds_in_process(script, arguments, threads))
     print("| unit of work | PyTorch 1 thread | PyTorch 2 threads | gnode 1 thread | gnode 2 threads | ratio 1 / 2 |")
     print("|---|---|---|---|---|---|")
     for case, row in results.items():
-        ms = {k: f"{v * 1e3:.{digits}f} ms" for k, v in row.items()}
+        median = {key: float(np.median(values)) for key, values in row.items()}
+        ms = {key: f"{value * 1e3:.{digits}f} ms" for key, value in median.items()}
         torch_cells = " | ".join(ms.get(f"torch_{t}", "—") for t in (1, 2))
-        ratios = " / ".join(f"{row[f'torch_{t}'] / row[f'gnode_{t}']:.1f}×" for t in (1, 2) if f"torch_{t}" in row)
-        print(f"| {case} | {torch_cells} | {ms['gnode_1']} | {ms['gnode_2']} | {ratios or '—'} |")
+        ratios = []
+        for t in (1, 2):
+            if f"torch_{t}" in row:
+                each = np.asarray(row[f"torch_{t}"]) / np.asarray(row[f"gnode_{t}"])
+                ratios.append(f"{median[f'torch_{t}'] / median[f'gnode_{t}']:.1f}× ({each.min():.1f}–{each.max():.1f})")
+        print(f"| {case} | {torch_cells} | {ms['gnode_1']} | {ms['gnode_2']} | {' / '.join(ratios) or '—'} |")
     print(json.dumps(results))

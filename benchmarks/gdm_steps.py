@@ -16,7 +16,7 @@ are — ``RelaxedOneHotCategorical`` log-densities summed over time, ``Normal`` 
 ``clip_grad_norm_``, ``torch.optim.AdamW`` — timed over 100 steps after 20 warm-up steps (best of 3).
 
 One thread: each measurement runs in its own process pinned by ``taskset -c 0``, with XLA's single-threaded Eigen
-(``--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1``) and ``torch.set_num_threads(1)``. Two
+(``--xla_cpu_multi_thread_eigen=false``) and ``torch.set_num_threads(1)``. Two
 threads: both cores, ``torch.set_num_threads(2)``. The last line printed is JSON.
 """
 

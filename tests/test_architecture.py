@@ -10,7 +10,7 @@ SOURCE = Path(gnode.__file__).parent
 
 # each layer may import only itself and the layers before it (the front, cli/, may import everything)
 LAYERS = [
-    {"errors", "optional", "settings", "devices", "files", "selection"},
+    {"errors", "optional", "settings", "devices", "compilation", "files", "selection"},
     {"nn"},
     {"fields"},
     {"solve"},

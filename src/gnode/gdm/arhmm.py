@@ -14,6 +14,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 from jaxtyping import Array, Float, Int
 
+from gnode.compilation import jit
 from gnode.errors import ConfigError, DivergenceError
 from gnode.gdm.data import SwitchingData, check_observations, check_states, switching_data
 from gnode.gdm.em import (
@@ -119,7 +120,7 @@ def fit_arhmm(
     return m_step(ys, lengths, probs, counts, config)
 
 
-@eqx.filter_jit
+@jit
 def _em_iteration(
     ys: Float[Array, "trials time obs"],
     lengths: Int[Array, " trials"],
@@ -136,15 +137,13 @@ def _em_iteration(
 def arhmm_log_likelihood(model: ARHMM, data: SwitchingData) -> float:
     """``Σ_trials log p(y_{2:T} | y_1)`` of trials under fixed parameters (the exact marginal likelihood)."""
     data.check_model(model.weights.shape[1], 0)
-    run = eqx.filter_jit(lambda m, y, n: jax.vmap(m.smooth)(y, n)[2].sum())
+    run = jit(lambda m, y, n: jax.vmap(m.smooth)(y, n)[2].sum())
     return float(run(model, jnp.asarray(data.observations), jnp.asarray(data.lengths)))
 
 
 def arhmm_states(model: ARHMM, y: Float[ArrayLike, "time obs"]) -> Float[Array, "time modes"]:
     """Smoothed state probabilities of a sequence under fixed parameters."""
-    return eqx.filter_jit(lambda m, y: m.smooth(y)[0])(
-        model, jnp.asarray(check_observations(y, model.weights.shape[1]))
-    )
+    return jit(lambda m, y: m.smooth(y)[0])(model, jnp.asarray(check_observations(y, model.weights.shape[1])))
 
 
 def arhmm_one_step(

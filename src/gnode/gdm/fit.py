@@ -29,6 +29,7 @@ import optax
 from jax.typing import ArrayLike
 from jaxtyping import Array, Float, Int, PRNGKeyArray
 
+from gnode.compilation import jit
 from gnode.errors import ConfigError, DivergenceError
 from gnode.gdm.concrete import concrete_log_prob, concrete_sample
 from gnode.gdm.data import SwitchingData, check_observations, switching_data
@@ -205,7 +206,7 @@ def fit_gdm(
             picked = (ys[index], us[index], lengths[index])
         return -batch_elbo(*eqx.combine(p, static), *picked, key, config.samples, config.time_average)
 
-    @eqx.filter_jit
+    @jit
     def chunk(params, opt_state, key):
         params, opt_state, losses = scan_steps(loss, optimizer, params, opt_state, jr.split(key, config.window))
         return (params, opt_state), -losses

@@ -20,12 +20,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 
+from gnode.compilation import jit
 from gnode.errors import CheckpointError, ConfigError, DataError
 from gnode.files import write_json
 from gnode.gdm import arhmm, slds
@@ -173,7 +173,7 @@ def _arrays(data: SwitchingData):
 def gdm_held_out(model: GDM, posterior, data: SwitchingData, key, samples: int = 20) -> float:
     """``E_q[log p(y, z) − log q(z | y)]`` per real step (no usage bonus), ``samples`` draws per trial."""
 
-    @eqx.filter_jit
+    @jit
     def run(model, posterior, key):
         terms, _, real = elbo_terms(model, posterior, *_arrays(data), key, samples)
         return jnp.sum(terms * real) / jnp.sum(real)
@@ -213,7 +213,7 @@ def infer_switching(fit: SwitchingFit, data: SwitchingData, steps: int = 10, see
         one = lambda f: jax.vmap(lambda y, u, n: f(y, u, n))(ys, us, lengths)  # noqa: E731
         states = one(lambda y, u, n: soft_states(posterior, y, model.tau, key, inputs=u, length=n))
         rebuilt = one(lambda y, u, n: reconstruct(model, posterior, y, key, inputs=u, length=n))
-        ahead = eqx.filter_jit(lambda: one(lambda y, u, n: forecast(model, posterior, y, steps, key, inputs=u,
+        ahead = jit(lambda: one(lambda y, u, n: forecast(model, posterior, y, steps, key, inputs=u,
                                                                     length=n)))()  # fmt: skip
     elif fit.config.model == "arhmm":
         model = fit.fitted

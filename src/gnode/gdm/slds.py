@@ -23,6 +23,7 @@ import numpy as np
 from jax.typing import ArrayLike
 from jaxtyping import Array, Float, Int
 
+from gnode.compilation import jit
 from gnode.errors import ConfigError, DivergenceError
 from gnode.gdm.chain import chain_posterior
 from gnode.gdm.data import SwitchingData, check_observations, check_states, switching_data
@@ -398,12 +399,12 @@ def fit_slds(
     return model, (q if isinstance(y, SwitchingData) else _squeeze(q))
 
 
-@eqx.filter_jit
+@jit
 def _e_steps(model: SLDS, ys, lengths, probs, rounds: int) -> Posterior:
     return jax.vmap(lambda y, p, n: e_step(model, y, p, rounds, n))(ys, probs, lengths)
 
 
-@eqx.filter_jit
+@jit
 def _em_iteration(model: SLDS, ys, lengths, probs, config: SLDSConfig):
     # module level, so that fits with different seeds and lengths reuse one compilation
     q = jax.vmap(lambda y, p, n: e_step(model, y, p, config.inner, n))(ys, probs, lengths)
@@ -424,7 +425,7 @@ def slds_log_evidence(model: SLDS, data: SwitchingData, rounds: int = 20) -> flo
     """``Σ_trials ELBO`` of trials under fixed parameters (:func:`slds_elbo` after :func:`infer`)."""
     q = infer(model, data, rounds)
     ys, lengths = jnp.asarray(data.observations), jnp.asarray(data.lengths)
-    bound = eqx.filter_jit(lambda m, y, q, n: jax.vmap(lambda *a: slds_elbo(m, *a))(y, q, n).sum())
+    bound = jit(lambda m, y, q, n: jax.vmap(lambda *a: slds_elbo(m, *a))(y, q, n).sum())
     return float(bound(model, ys, q, lengths))
 
 
