@@ -135,6 +135,7 @@ def threads_benchmark(
     parser.add_argument("--one", nargs=3, metavar=("CASE", "IMPLEMENTATION", "THREADS"), help=argparse.SUPPRESS)
     parser.add_argument("--no-torch", action="store_true")
     parser.add_argument("--rounds", type=int, default=3, help="processes per measurement (the table: medians)")
+    parser.add_argument("--cases", nargs="+", choices=list(cases), default=list(cases), help="the rows to run")
     args = parser.parse_args()
     if args.one:
         case, implementation, threads = args.one
@@ -145,8 +146,8 @@ def threads_benchmark(
         print(seconds(case, implementation))
         return
     implementations = ("gnode",) if args.no_torch else ("gnode", "torch")
-    keys = [(case, f"{i}_{t}", [case, i, str(t)], t) for case in cases for i in implementations for t in (1, 2)]
-    results: dict = {case: {} for case in cases}
+    keys = [(case, f"{i}_{t}", [case, i, str(t)], t) for case in args.cases for i in implementations for t in (1, 2)]
+    results: dict = {case: {} for case in args.cases}
     for _ in range(args.rounds):
         for case, key, arguments, threads in keys:
             results[case].setdefault(key, []).append(seconds_in_process(script, arguments, threads))

@@ -2,10 +2,10 @@
 
 XLA's CPU backend (jax 0.10) hands small elementwise, reduction and matmul fusions to the YNNPACK library. On the
 switching models' ELBO and EM steps — reductions over a trailing axis of 4 states or 10 observations, on arrays of
-10⁵–10⁶ such rows — those fusions run 2–3× slower than XLA's own loops (``benchmarks/gdm_steps.py``: a batched GDM
-iteration 98 → 45 ms, a standard NASCAR one 3.4 → 1.1 ms at one thread); on the gnODE train step and Connector's
-flows they change nothing measurable. :func:`jit` compiles with them off, on the CPU only, and only where this
-jax knows the option (a newer jax without it compiles as it would by default).
+10⁵–10⁶ such rows — those fusions run 2–3× slower than XLA's own loops (``benchmarks/gdm_steps.py``,
+docs/benchmarks.md); on the gnODE train step and Connector's flows they change nothing measurable. :func:`jit`
+compiles with them off, on the CPU only, and only where this jax knows the option (a newer jax without it compiles
+as it would by default).
 """
 
 from __future__ import annotations
