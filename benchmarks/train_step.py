@@ -1,4 +1,4 @@
-"""Train-step time (forward + backward + AdamW) of gnode against PyTorch eager, a hand-written JAX scan,
+"""Train-step time (forward + backward + AdamW) of gnode against PyTorch eager, two hand-written JAX references,
 and the machine's fp32 matmul peak.
 
     python benchmarks/train_step.py            # all configs; needs `pip install -e '.[bench]'` for torch
@@ -6,14 +6,19 @@ and the machine's fp32 matmul peak.
 
 Every implementation trains the same gnODE (F an MLP with ReLU hidden layers, one-layer sigmoid gate, learned
 h0 from the first input, linear readout, MSE at every step, AdamW) with alpha = dt / tau = 1.
-gnode and the hand-written JAX loop run K steps inside one jitted ``lax.scan`` (that is how ``gnode.train.driver``
+gnode and the hand-written JAX loops run K steps inside one jitted ``lax.scan`` (that is how ``gnode.train.driver``
 trains); PyTorch runs its usual eager Python loop, at 1 and 2 threads (the best is reported).
-The last line printed is JSON.
+
+The two hand-written references: ``jax_scan``, autodiff through a time-major ``lax.scan`` (plain autodiff), and
+``jax_vjp``, the same scan with a custom VJP whose backward scan carries only the state's cotangent and computes
+every weight gradient after it, as one matmul over all time × batch rows. Its gradients are checked against plain
+autodiff before it is timed (``vjp_gradient_error``). The last line printed is JSON.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import os
@@ -72,13 +77,140 @@ def gnode_step(cfg):
     return run
 
 
-def handwritten_jax_step(cfg):
-    """The minimal JAX reference: explicit arrays, time-major ``lax.scan``, optax AdamW."""
+def plain_rollout(ws, bs, gh, gb, h0, ux, gx):
+    """The gnODE's Euler states ``(time, batch, n)`` by a time-major ``lax.scan``, differentiated by plain autodiff."""
+    import jax
+
+    def step(h, inp):
+        u, g = inp
+        a = h @ ws[0] + u + bs[0]
+        for w, b in zip(ws[1:], bs[1:], strict=True):
+            a = jax.nn.relu(a) @ w + b
+        z = jax.nn.sigmoid(h @ gh + g + gb)
+        h = h + z * (a - h)
+        return h, h
+
+    return jax.lax.scan(step, h0, (ux, gx))[1]
+
+
+def _hoisted_forward(ws, bs, gh, gb, h0, ux, gx):
+    import jax
+
+    def step(h, inp):
+        u, g = inp
+        pres = [h @ ws[0] + u + bs[0]]
+        for w, b in zip(ws[1:], bs[1:], strict=True):
+            pres.append(jax.nn.relu(pres[-1]) @ w + b)
+        z = jax.nn.sigmoid(h @ gh + g + gb)
+        new = h + z * (pres[-1] - h)
+        return new, (new, h, pres, z)
+
+    hs, previous, pres, z = jax.lax.scan(step, h0, (ux, gx))[1]
+    return hs, (ws, gh, previous, pres, z)
+
+
+def _hoisted_backward(residuals, dhs):
+    """The backward scan carries only the state's cotangent and keeps each step's layer cotangents; every weight
+    gradient is then one matmul over all (time × batch) rows instead of one small matmul per step."""
+    import jax
+    import jax.numpy as jnp
+
+    ws, gh, previous, pres, z = residuals
+
+    def step(dh_next, inp):
+        dh_out, h, pre, zt = inp
+        g = dh_next + dh_out
+        ds = g * (pre[-1] - h) * zt * (1 - zt)
+        deltas = [g * zt]
+        for layer in range(len(ws) - 1, 0, -1):
+            deltas.insert(0, (deltas[0] @ ws[layer].T) * (pre[layer - 1] > 0))
+        dh = g * (1 - zt) + ds @ gh.T + deltas[0] @ ws[0].T
+        return dh, (deltas, ds)
+
+    dh0, (deltas, ds) = jax.lax.scan(step, jnp.zeros_like(previous[0]), (dhs, previous, pres, z), reverse=True)
+
+    def outer(x, d):  # Σ over time and batch of xᵀ d: one matmul
+        return x.reshape(-1, x.shape[-1]).T @ d.reshape(-1, d.shape[-1])
+
+    inputs = [previous] + [jax.nn.relu(pre) for pre in pres[:-1]]
+    dws = [outer(x, d) for x, d in zip(inputs, deltas, strict=True)]
+    dbs = [d.sum((0, 1)) for d in deltas]
+    return dws, dbs, outer(previous, ds), ds.sum((0, 1)), dh0, deltas[0], ds
+
+
+def hoisted_rollout():
+    """:func:`plain_rollout` with a custom VJP that computes the weight gradients after the backward scan."""
+    import jax
+
+    rollout = jax.custom_vjp(plain_rollout)
+    rollout.defvjp(_hoisted_forward, _hoisted_backward)
+    return rollout
+
+
+def handwritten_jax_step(cfg, rollout=None):
+    """The minimal JAX reference: explicit arrays, time-major ``lax.scan``, optax AdamW; ``rollout``: the states'
+    scan (default :func:`plain_rollout`, autodiff through the scan)."""
     import jax
     import jax.numpy as jnp
     import optax
 
-    n, d, widths, batch = cfg["n"], cfg["channels"], cfg["widths"], cfg["batch"]
+    params = handwritten_params(cfg)
+    loss = functools.partial(handwritten_loss, rollout=plain_rollout if rollout is None else rollout)
+    opt = optax.adamw(1e-3, weight_decay=1e-2)
+    opt_state = opt.init(params)
+
+    @jax.jit
+    def steps(p, opt_state, xs, ys):
+        def one(carry, xy):
+            p, s = carry
+            value, grads = jax.value_and_grad(loss)(p, *xy)
+            updates, s = opt.update(grads, s, p)
+            return (optax.apply_updates(p, updates), s), value
+
+        return jax.lax.scan(one, (p, opt_state), (xs, ys))
+
+    batch = cfg["batch"]
+    x, y = data(cfg, batch * STEPS_PER_CALL)
+    xs = jnp.asarray(x.reshape(STEPS_PER_CALL, batch, *x.shape[1:]))
+    ys = jnp.asarray(y.reshape(STEPS_PER_CALL, batch, *y.shape[1:]))
+    return lambda: jax.block_until_ready(steps(params, opt_state, xs, ys))
+
+
+def handwritten_loss(p, x, y, rollout):
+    """The MSE of the readout at every bin; ``x``, ``y``: ``(batch, time, d)``."""
+    import jax.numpy as jnp
+
+    xt = jnp.swapaxes(x, 0, 1)
+    h0 = x[:, 0] @ p["A"] + p["ab"]
+    hs = rollout(p["Ws"], p["bs"], p["Gh"], p["gb"], h0, xt @ p["Wx"], xt @ p["Gx"])
+    return jnp.mean((hs @ p["R"] + p["rb"] - jnp.swapaxes(y, 0, 1)) ** 2)
+
+
+def check_hoisted_gradients(cfg, tolerance: float = 1e-4) -> float:
+    """The largest relative difference between the gradients of the two rollouts (float32 round-off); raises above
+    ``tolerance``, so that a timed reference is a correct one."""
+    import jax
+
+    params = handwritten_params(cfg)
+    x, y = data(cfg, cfg["batch"])
+    plain, hoisted = (
+        jax.jit(jax.grad(functools.partial(handwritten_loss, rollout=r)))(params, x, y)
+        for r in (plain_rollout, hoisted_rollout())
+    )
+    error = max(
+        float(abs(a - b).max() / (abs(a).max() + 1e-30))
+        for a, b in zip(jax.tree_util.tree_leaves(plain), jax.tree_util.tree_leaves(hoisted), strict=True)
+    )
+    if error > tolerance:
+        raise AssertionError(f"the custom VJP's gradients differ from autodiff's by {error:.2e}")
+    return error
+
+
+def handwritten_params(cfg) -> dict:
+    import jax
+    import jax.numpy as jnp
+
+    n, d, widths = cfg["n"], cfg["channels"], cfg["widths"]
     rng = np.random.default_rng(0)
     sizes = (n, *widths, n)
     p = {
@@ -93,42 +225,7 @@ def handwritten_jax_step(cfg):
         "R": rng.normal(size=(n, d)) * 0.3,
         "rb": np.zeros(d),
     }
-    p = jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float32), p)
-
-    def loss(p, x, y):  # x, y: (batch, time, d)
-        xt = jnp.swapaxes(x, 0, 1)
-        ux, gx = xt @ p["Wx"], xt @ p["Gx"]
-        h0 = x[:, 0] @ p["A"] + p["ab"]
-
-        def step(h, inp):
-            u, g = inp
-            a = h @ p["Ws"][0] + u + p["bs"][0]
-            for w, b in zip(p["Ws"][1:], p["bs"][1:], strict=True):
-                a = jax.nn.relu(a) @ w + b
-            z = jax.nn.sigmoid(h @ p["Gh"] + g + p["gb"])
-            h = h + z * (a - h)
-            return h, h
-
-        _, hs = jax.lax.scan(step, h0, (ux, gx))
-        return jnp.mean((hs @ p["R"] + p["rb"] - jnp.swapaxes(y, 0, 1)) ** 2)
-
-    opt = optax.adamw(1e-3, weight_decay=1e-2)
-    opt_state = opt.init(p)
-
-    @jax.jit
-    def steps(p, opt_state, xs, ys):
-        def one(carry, xy):
-            p, s = carry
-            value, grads = jax.value_and_grad(loss)(p, *xy)
-            updates, s = opt.update(grads, s, p)
-            return (optax.apply_updates(p, updates), s), value
-
-        return jax.lax.scan(one, (p, opt_state), (xs, ys))
-
-    x, y = data(cfg, batch * STEPS_PER_CALL)
-    xs = jnp.asarray(x.reshape(STEPS_PER_CALL, batch, *x.shape[1:]))
-    ys = jnp.asarray(y.reshape(STEPS_PER_CALL, batch, *y.shape[1:]))
-    return lambda: jax.block_until_ready(steps(p, opt_state, xs, ys))
+    return jax.tree_util.tree_map(lambda a: jnp.asarray(a, jnp.float32), p)
 
 
 def time_torch(cfg, threads: int) -> float:
@@ -188,14 +285,23 @@ def main():
     rows = {}
     for name in args.configs:
         cfg = CONFIGS[name]
-        times = compare({"gnode": gnode_step(cfg), "jax_scan": handwritten_jax_step(cfg)})
+        gradient_error = check_hoisted_gradients(cfg)
+        times = compare(
+            {
+                "gnode": gnode_step(cfg),
+                "jax_scan": handwritten_jax_step(cfg),
+                "jax_vjp": handwritten_jax_step(cfg, hoisted_rollout()),
+            }
+        )
         row = {f"{k}_ms": 1e3 * v / STEPS_PER_CALL for k, v in times.items()}
+        row["vjp_gradient_error"] = gradient_error
         if not args.no_torch:
             for threads in (1, 2):
                 row[f"torch_{threads}t_ms"] = 1e3 * time_torch(cfg, threads)
             row["torch_best_ms"] = min(row["torch_1t_ms"], row["torch_2t_ms"])
             row["speedup_vs_torch"] = row["torch_best_ms"] / row["gnode_ms"]
         row["ratio_to_jax_scan"] = row["gnode_ms"] / row["jax_scan_ms"]
+        row["ratio_to_best_jax"] = row["gnode_ms"] / min(row["jax_scan_ms"], row["jax_vjp_ms"])
         flops = train_step_flops(**cfg)
         row["gflops"] = flops / (row["gnode_ms"] / 1e3) / 1e9
         row["fraction_of_peak"] = row["gflops"] / peak["peak"]
