@@ -151,11 +151,19 @@ def handwritten_jax_step(cfg, rollout=None):
     """The minimal JAX reference: explicit arrays, time-major ``lax.scan``, optax AdamW; ``rollout``: the states'
     scan (default :func:`plain_rollout`, autodiff through the scan)."""
     import jax
+
+    loss = functools.partial(handwritten_loss, rollout=plain_rollout if rollout is None else rollout)
+    return _handwritten_steps(cfg, jax.value_and_grad(loss))
+
+
+def _handwritten_steps(cfg, value_and_grad):
+    """``STEPS_PER_CALL`` AdamW steps of the hand-written model in one jitted ``lax.scan``, each on
+    ``value_and_grad(params, x, y)`` of its minibatch; returns the timed call."""
+    import jax
     import jax.numpy as jnp
     import optax
 
     params = handwritten_params(cfg)
-    loss = functools.partial(handwritten_loss, rollout=plain_rollout if rollout is None else rollout)
     opt = optax.adamw(1e-3, weight_decay=1e-2)
     opt_state = opt.init(params)
 
@@ -163,7 +171,7 @@ def handwritten_jax_step(cfg, rollout=None):
     def steps(p, opt_state, xs, ys):
         def one(carry, xy):
             p, s = carry
-            value, grads = jax.value_and_grad(loss)(p, *xy)
+            value, grads = value_and_grad(p, *xy)
             updates, s = opt.update(grads, s, p)
             return (optax.apply_updates(p, updates), s), value
 
@@ -211,15 +219,12 @@ def data_parallel_jax_step(cfg, rollout=None):
     equal share of the samples, the losses and gradients are averaged with ``pmean``, exact for this unmasked
     MSE). Needs the devices made before JAX starts (``--devices``)."""
     import jax
-    import jax.numpy as jnp
-    import optax
     from jax.sharding import Mesh, PartitionSpec
 
     devices = jax.devices()
     if len(devices) < 2 or cfg["batch"] % len(devices):
         return None
     mesh = Mesh(np.array(devices), ("batch",))
-    params = handwritten_params(cfg)
     loss = functools.partial(handwritten_loss, rollout=plain_rollout if rollout is None else rollout)
 
     def local(p, x, y):
@@ -230,24 +235,7 @@ def data_parallel_jax_step(cfg, rollout=None):
     split = PartitionSpec("batch")
     sharded = jax.shard_map(local, mesh=mesh, in_specs=(shared, split, split), out_specs=(shared, shared),
                             check_vma=False)  # fmt: skip
-    opt = optax.adamw(1e-3, weight_decay=1e-2)
-    opt_state = opt.init(params)
-
-    @jax.jit
-    def steps(p, opt_state, xs, ys):
-        def one(carry, xy):
-            p, s = carry
-            value, grads = sharded(p, *xy)
-            updates, s = opt.update(grads, s, p)
-            return (optax.apply_updates(p, updates), s), value
-
-        return jax.lax.scan(one, (p, opt_state), (xs, ys))
-
-    batch = cfg["batch"]
-    x, y = data(cfg, batch * STEPS_PER_CALL)
-    xs = jnp.asarray(x.reshape(STEPS_PER_CALL, batch, *x.shape[1:]))
-    ys = jnp.asarray(y.reshape(STEPS_PER_CALL, batch, *y.shape[1:]))
-    return lambda: jax.block_until_ready(steps(params, opt_state, xs, ys))
+    return _handwritten_steps(cfg, sharded)
 
 
 def handwritten_params(cfg) -> dict:
