@@ -23,9 +23,8 @@ def test_the_options_remove_the_library_fusions_and_change_no_number():
     if "__ynn_fusion" not in default:
         pytest.skip("this jax gives no fusion to YNNPACK: nothing to turn off")
     assert "__ynn_fusion" not in jax.jit(_softmax_sums, compiler_options=options).lower(z).compile().as_text()
-    np.testing.assert_allclose(
-        jit(_softmax_sums)(z), jax.jit(_softmax_sums)(z), rtol=1e-5
-    )  # the same arithmetic, summed in another order
+    # the same arithmetic, summed in another order
+    np.testing.assert_allclose(jit(_softmax_sums)(z), jax.jit(_softmax_sums)(z), rtol=1e-5)
 
 
 def test_an_option_this_jax_lacks_falls_back_to_the_default(monkeypatch):

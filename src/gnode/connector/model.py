@@ -111,14 +111,13 @@ class ConnectorConfig:
             ``batch``); n_epochs: full-batch steps of the n-flow; lr, weight_decay: AdamW; ridge: λ of (A3);
             samples: S, loadings drawn from the m-flow per n-flow step; ridge_rows: at most this many rows (trial
             steps) in each step's ridge regression (A3), drawn afresh each step (with replacement) and weighted to
-            stand for all
-            (None: every row, the authors'). The Gram matrix costs rows × S²; 4,000 of the synthetic sets' 23,760
-            rows move the targets by ≤ 1.1 % and the flow field by ≤ 0.17 %, 4× faster (docs/choices.md);
-            alpha: the RNN's step; scale: the n-flow's output scale; steps: midpoint steps of the sampler;
-            schedule: each stage's learning rate,
-            :class:`ConstantRate` (the authors') or :class:`CosineDecay` (decaying to zero over the stage; the
-            default — at a constant rate the final m-flow depends on the last minibatches: its flow field varied
-            6.6–10.4 % over seeds, against 4.4–7.1 % with the decay; docs/choices.md); seed.
+            stand for all (None: every row, the authors'). The Gram matrix costs rows × S²; 4,000 of the synthetic
+            sets' 23,760 rows move the targets by ≤ 1.1 % and the flow field by ≤ 0.17 %, 4× faster
+            (docs/choices.md); alpha: the RNN's step; scale: the n-flow's output scale; steps: midpoint steps of the
+            sampler; schedule: each stage's learning rate, :class:`ConstantRate` (the authors') or
+            :class:`CosineDecay` (decaying to zero over the stage; the default — at a constant rate the final m-flow
+            depends on the last minibatches: its flow field varied 6.6–10.4 % over seeds, against 4.4–7.1 % with the
+            decay; docs/choices.md); seed.
     """
 
     width: int = 128

@@ -214,7 +214,7 @@ def infer_switching(fit: SwitchingFit, data: SwitchingData, steps: int = 10, see
         states = one(lambda y, u, n: soft_states(posterior, y, model.tau, key, inputs=u, length=n))
         rebuilt = one(lambda y, u, n: reconstruct(model, posterior, y, key, inputs=u, length=n))
         ahead = jit(lambda: one(lambda y, u, n: forecast(model, posterior, y, steps, key, inputs=u,
-                                                                    length=n)))()  # fmt: skip
+                                                         length=n)))()  # fmt: skip
     elif fit.config.model == "arhmm":
         model = fit.fitted
         states = jax.vmap(model.smooth)(ys, lengths)[0]
