@@ -47,7 +47,9 @@ def data(cfg, count):
     return x, y
 
 
-def gnode_step(cfg):
+def gnode_step(cfg, split: bool = True):
+    """gnode's ``make_steps``; ``split``: data-parallel over the devices where :func:`gnode.train.step.batch_mesh`
+    finds a mesh for the minibatch (as ``gnode.fit`` does)."""
     import equinox as eqx
     import jax
     import jax.numpy as jnp
@@ -58,14 +60,15 @@ def gnode_step(cfg):
     from gnode.solve import Euler
     from gnode.train.objective import SequenceObjective
     from gnode.train.optim import adamw
-    from gnode.train.step import make_steps
+    from gnode.train.step import batch_mesh, make_steps
 
     model = make_model("gnode", cfg["n"], cfg["channels"], cfg["channels"], flow_widths=cfg["widths"], key=jr.key(0))
     params, rest = eqx.partition(model, trainable(model))
     frozen, static = eqx.partition(rest, eqx.is_array)
     optimizer = adamw(1e-3, injectable=True)  # what gnode.fit uses
     opt_state = optimizer.init(params)
-    steps = jax.jit(make_steps(static, optimizer, SequenceObjective(MSE(), Euler())))
+    mesh = batch_mesh(cfg["batch"]) if split else None
+    steps = jax.jit(make_steps(static, optimizer, SequenceObjective(MSE(), Euler()), mesh))
     x, y = data(cfg, cfg["batch"] * STEPS_PER_CALL)
     batch_data = {"inputs": jnp.asarray(x), "targets": jnp.asarray(y), "mask": None, "times": None}
     order = jnp.arange(cfg["batch"] * STEPS_PER_CALL).reshape(STEPS_PER_CALL, cfg["batch"])

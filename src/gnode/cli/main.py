@@ -92,6 +92,9 @@ def train(
 ):
     """Train one model on a flip-flop task or on your sequences (--data); writes config, metrics, checkpoints,
     model and summary.json."""
+    from gnode.devices import use_cpu_cores
+
+    use_cpu_cores()  # before JAX starts: a large enough minibatch is split over the cores
     from gnode.experiment import RunConfig, train_run
     from gnode.settings import read_settings_file
 

@@ -25,7 +25,15 @@ from gnode.train.checkpoint import load_tree
 from gnode.train.objective import AbstractObjective, SequenceObjective
 from gnode.train.optim import adamw
 from gnode.train.runs import RunDir
-from gnode.train.step import TrainState, epoch_key, init_state, make_epoch, shard_members, split_model
+from gnode.train.step import (
+    TrainState,
+    batch_mesh,
+    epoch_key,
+    init_state,
+    make_epoch,
+    shard_members,
+    split_model,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -142,6 +150,7 @@ def fit(
     members: int | None = None,
     hyperparams: dict[str, Any] | None = None,
     seeds: Any = None,
+    devices: Sequence[jax.Device] | None = None,
 ) -> FitResult:
     """Train ``model``; keep the best-validation parameters.
 
@@ -162,6 +171,10 @@ def fit(
         members: ensemble size, or None for a single model.
         hyperparams: per-member ``lr`` and ``weight_decay`` arrays (ensembles; default from config).
         seeds: per-member data-order seeds (ensembles; default ``config.seed + arange(members)``).
+        devices: a single model's minibatches are split over these (default: all of JAX's; ``()``: never), when
+            :func:`gnode.train.step.batch_mesh` finds the batch large enough. The losses and gradients are those of
+            one device to float32 round-off, so a run is exactly repeatable on the same number of devices.
+            An ensemble splits its members over the devices instead.
     Returns:
         A :class:`FitResult`.
     Raises:
@@ -190,7 +203,8 @@ def fit(
     if resume and run_dir is None:
         raise ConfigError("resume needs a run directory")
     state, static = new_train_state(model, config, members=members, hyperparams=hyperparams, optimizer=optimizer)
-    epoch_fn = make_epoch(static, optimizer or default_optimizer(config), config.batch_size, objective)
+    mesh = batch_mesh(config.batch_size, devices) if members is None and devices != () else None
+    epoch_fn = make_epoch(static, optimizer or default_optimizer(config), config.batch_size, objective, mesh)
     if members is None:
         seed_arr = jnp.asarray(config.seed)
         run_epoch = jax.jit(lambda s, seed, tr, va: epoch_fn(s, epoch_key(seed, s.epoch), tr, va))

@@ -35,8 +35,20 @@ class AbstractObjective(eqx.Module):
         each with the samples on axis 0."""
 
     @abc.abstractmethod
+    def predict(self, model: PyTree, batch: dict[str, Array | None]) -> Float[Array, "batch ..."]:
+        """The model's outputs on ``batch``, one row per sample, each a function of its own sample only (so a
+        minibatch may be split over devices, :func:`gnode.train.step.make_loss`)."""
+
+    @abc.abstractmethod
+    def score(
+        self, pred: Float[Array, "batch ..."], batch: dict[str, Array | None]
+    ) -> tuple[Float[Array, ""], Float[Array, ""]]:
+        """The loss and its metric (R² for :class:`MSE`, accuracy for :class:`CrossEntropy`) of the outputs
+        ``pred`` of :meth:`predict` on the whole ``batch``."""
+
     def __call__(self, model: PyTree, batch: dict[str, Array | None]) -> tuple[Float[Array, ""], Float[Array, ""]]:
-        """Returns: the loss and its metric (R² for :class:`MSE`, accuracy for :class:`CrossEntropy`)."""
+        """Returns: the loss and its metric of ``model`` on ``batch``."""
+        return self.score(self.predict(model, batch), batch)
 
     @property
     def metric_name(self) -> str:
@@ -75,9 +87,13 @@ class SequenceObjective(AbstractObjective):
             "times": None if data.times is None else jnp.asarray(data.times),
         }
 
-    def __call__(self, model: PyTree, batch: dict[str, Array | None]) -> tuple[Float[Array, ""], Float[Array, ""]]:
+    def predict(self, model: PyTree, batch: dict[str, Array | None]) -> Float[Array, "batch time out"]:
         observed = None if self.loss.classification else batch["targets"]
-        pred, _ = model.batch(batch["inputs"], batch["times"], self.integrator, observed)
+        return model.batch(batch["inputs"], batch["times"], self.integrator, observed)[0]
+
+    def score(
+        self, pred: Float[Array, "batch time out"], batch: dict[str, Array | None]
+    ) -> tuple[Float[Array, ""], Float[Array, ""]]:
         return self.loss.of_sequences(pred, batch["targets"], batch["mask"])
 
 
@@ -138,5 +154,10 @@ class MapObjective(AbstractObjective):
         check_targets(y, classification, self.out_shape[-1], self.loss, name)
         return {"inputs": jnp.asarray(x), "targets": jnp.asarray(y)}
 
-    def __call__(self, model: PyTree, batch: dict[str, Array | None]) -> tuple[Float[Array, ""], Float[Array, ""]]:
-        return self.loss.of_arrays(jax.vmap(model)(batch["inputs"]), batch["targets"])
+    def predict(self, model: PyTree, batch: dict[str, Array | None]) -> Float[Array, "batch ..."]:
+        return jax.vmap(model)(batch["inputs"])
+
+    def score(
+        self, pred: Float[Array, "batch ..."], batch: dict[str, Array | None]
+    ) -> tuple[Float[Array, ""], Float[Array, ""]]:
+        return self.loss.of_arrays(pred, batch["targets"])

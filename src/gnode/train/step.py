@@ -7,7 +7,7 @@ divergence — belong to the driver and its callbacks (:mod:`gnode.train.callbac
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import equinox as eqx
@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import optax
+from jax.sharding import Mesh, PartitionSpec
 from jax.typing import ArrayLike
 from jaxtyping import Array, Int, PRNGKeyArray, PyTree
 
@@ -94,19 +95,59 @@ def split_model(model: PyTree) -> tuple[PyTree, PyTree, PyTree]:
     return params, frozen, static
 
 
-def make_loss(static: PyTree, objective: AbstractObjective) -> Callable:
-    """``loss(params, frozen, batch) -> (scalar, metric)``."""
+MIN_SAMPLES_PER_DEVICE = 32  # below this the devices' synchronisation costs more than it saves (data_parallel.py)
+
+
+def batch_mesh(
+    batch_size: int, devices: Sequence[jax.Device] | None = None, min_samples: int = MIN_SAMPLES_PER_DEVICE
+) -> Mesh | None:
+    """The mesh a minibatch of ``batch_size`` samples is split over: ``devices`` (default all of JAX's) along one
+    axis ``"batch"``, when there are several, they divide ``batch_size`` evenly and each gets at least
+    ``min_samples`` samples; otherwise None (one device).
+
+    On CPU, several devices exist only after :func:`gnode.devices.use_cpu_cores` (``gnode train`` and ``gnode
+    fit`` call it). ``benchmarks/data_parallel.py`` measures the split against one device.
+    """
+    devices = list(jax.devices() if devices is None else devices)
+    if len(devices) < 2 or batch_size % len(devices) or batch_size // len(devices) < min_samples:
+        return None
+    return Mesh(np.array(devices), ("batch",))
+
+
+def make_loss(static: PyTree, objective: AbstractObjective, mesh: Mesh | None = None) -> Callable:
+    """``loss(params, frozen, batch) -> (scalar, metric)``.
+
+    With a one-axis ``mesh`` (:func:`batch_mesh`), a batch whose size its devices divide is data-parallel: each
+    device computes :meth:`~gnode.train.objective.AbstractObjective.predict` (the integration: nearly all the work)
+    on its share of the samples, and the loss is scored on all of them together. The loss is the same function of
+    the parameters as on one device, so it and its gradient agree to float32 round-off (the sums run in another
+    order); JAX's autodiff of ``shard_map`` adds the devices' parameter gradients.
+    """
 
     def loss_fn(params, frozen, batch):
-        return objective(eqx.combine(params, frozen, static), batch)
+        if mesh is None or batch["inputs"].shape[0] % mesh.size:
+            return objective(eqx.combine(params, frozen, static), batch)
+        split, shared = PartitionSpec(mesh.axis_names[0]), PartitionSpec()
+
+        def predict(params, frozen, batch):
+            return objective.predict(eqx.combine(params, frozen, static), batch)
+
+        # Unchecked, the body is plain per-device code (any model's scans, whatever their initial carries) and the
+        # transpose sums the replicated inputs' cotangents over the devices once, after the body.
+        sharded = jax.shard_map(
+            predict, mesh=mesh, in_specs=(shared, shared, split), out_specs=split, check_vma=False
+        )
+        return objective.score(sharded(params, frozen, batch), batch)
 
     return loss_fn
 
 
-def make_steps(static: PyTree, optimizer: optax.GradientTransformation, objective: AbstractObjective) -> Callable:
+def make_steps(
+    static: PyTree, optimizer: optax.GradientTransformation, objective: AbstractObjective, mesh: Mesh | None = None
+) -> Callable:
     """``steps(params, frozen, opt_state, data, order) -> (params, opt_state, losses)``: one step per row of
-    ``order`` (the sample indices of each minibatch), in one ``lax.scan``."""
-    loss_fn = make_loss(static, objective)
+    ``order`` (the sample indices of each minibatch), in one ``lax.scan``; ``mesh``: as in :func:`make_loss`."""
+    loss_fn = make_loss(static, objective, mesh)
 
     def steps(params, frozen, opt_state, data, order):
         def batch_loss(p, index):
@@ -118,16 +159,22 @@ def make_steps(static: PyTree, optimizer: optax.GradientTransformation, objectiv
 
 
 def make_epoch(
-    static: PyTree, optimizer: optax.GradientTransformation, batch_size: int, objective: AbstractObjective
+    static: PyTree,
+    optimizer: optax.GradientTransformation,
+    batch_size: int,
+    objective: AbstractObjective,
+    mesh: Mesh | None = None,
 ) -> Callable:
     """``epoch(state, key, train, val) -> (state, metrics)`` for one model: pure and jittable.
 
     The epoch shuffles the training samples with ``key``, drops the remainder of ``samples // batch_size``, takes
     one step per minibatch and scores the whole validation set. A step whose losses are not finite leaves the
-    state as it was and sets ``diverged``.
+    state as it was and sets ``diverged``. ``mesh``: split each minibatch (and the validation set, when its size
+    divides) over devices, as in :func:`make_loss`; not for ensembles, whose members are split instead
+    (:func:`shard_members`).
     """
-    loss_fn = make_loss(static, objective)
-    steps = make_steps(static, optimizer, objective)
+    loss_fn = make_loss(static, objective, mesh)
+    steps = make_steps(static, optimizer, objective, mesh)
 
     def epoch(state: TrainState, key, train, val):
         samples = train["inputs"].shape[0]
