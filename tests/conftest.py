@@ -1,10 +1,13 @@
 import gc
+import os
 
 import jax
 import jaxtyping
 import pytest
 
 jax.config.update("jax_enable_x64", False)
+# the CLI's persistent compilation cache stays out of the user's folder (and of results) unless a test asks for it
+os.environ["GNODE_COMPILATION_CACHE"] = "off"
 
 
 @pytest.fixture(autouse=True)

@@ -35,6 +35,19 @@ app.add_typer(connector_app, name="connector")
 app.add_typer(gdm_app, name="gdm")
 
 
+@app.callback()
+def options(
+    compilation_cache: Annotated[
+        bool, typer.Option(help="keep compiled programs in the user's cache folder (or $GNODE_COMPILATION_CACHE)")
+    ] = True,
+):
+    """Gated neural ODEs: train, and read the dynamics."""
+    if compilation_cache:
+        from gnode.compilation import use_persistent_cache
+
+        use_persistent_cache()
+
+
 @app.command()
 @one_line_errors
 def train(

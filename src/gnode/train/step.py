@@ -134,9 +134,7 @@ def make_loss(static: PyTree, objective: AbstractObjective, mesh: Mesh | None = 
 
         # Unchecked, the body is plain per-device code (any model's scans, whatever their initial carries) and the
         # transpose sums the replicated inputs' cotangents over the devices once, after the body.
-        sharded = jax.shard_map(
-            predict, mesh=mesh, in_specs=(shared, shared, split), out_specs=split, check_vma=False
-        )
+        sharded = jax.shard_map(predict, mesh=mesh, in_specs=(shared, shared, split), out_specs=split, check_vma=False)
         return objective.score(sharded(params, frozen, batch), batch)
 
     return loss_fn
