@@ -30,7 +30,6 @@ def main():
 
     use_cpu_cores(args.devices)  # before JAX starts
     import jax
-
     from train_step import STEPS_PER_CALL, gnode_step
 
     devices = jax.device_count()

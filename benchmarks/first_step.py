@@ -29,7 +29,8 @@ tick = time.perf_counter()
 code = main(sys.argv[1:])
 wall = time.perf_counter() - tick
 compile_s = sum(v for k, v in durations.items() if k.startswith("/jax/core/compile/"))
-print(json.dumps({"code": code, "wall_s": wall, "compile_s": compile_s, "events": {k: round(v, 2) for k, v in durations.items()}}))
+events = {k: round(v, 2) for k, v in durations.items()}
+print(json.dumps({"code": code, "wall_s": wall, "compile_s": compile_s, "events": events}))
 """
 
 COMMANDS = {
@@ -53,7 +54,7 @@ COMMANDS = {
         "--epochs",
         "1",
         "--no-progress",
-    ],  # fmt: skip
+    ],
 }
 
 
