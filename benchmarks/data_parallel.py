@@ -4,8 +4,9 @@ against the same step on one device, for each config at several batch sizes.
     python benchmarks/data_parallel.py                      # every config at batch 8, 16, 32, 64, 100
     python benchmarks/data_parallel.py --batches 16 64 --configs three_bit
 
-The ratio split / one device below 1 means the split pays. ``gnode.train.step.MIN_SAMPLES_PER_DEVICE`` (the
-smallest share of a minibatch ``gnode.fit`` gives a device) is read off this table. The last line printed is JSON.
+The ratio split / one device below 1 means the split pays. ``gnode.train.step.MIN_WORK_PER_DEVICE`` (the least
+work, samples x trained parameters, for which ``gnode.fit`` gives a device a share of the minibatch) is read off
+this table; the column ``work`` is that product. The last line printed is JSON.
 """
 
 from __future__ import annotations
@@ -17,6 +18,16 @@ import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
 from common import CONFIGS, compare
+
+
+def parameter_count(cfg) -> int:
+    """The trained parameters of the config's gnODE, as ``gnode.fit`` counts them."""
+    import jax.random as jr
+
+    from gnode.model import make_model, parameter_count
+
+    n, d = cfg["n"], cfg["channels"]
+    return parameter_count(make_model("gnode", n, d, d, flow_widths=cfg["widths"], key=jr.key(0)))
 
 
 def main():
@@ -39,18 +50,20 @@ def main():
             if batch % devices:
                 continue
             cfg = dict(CONFIGS[name], batch=batch)
+            work = batch // devices * parameter_count(cfg)
             times = compare({"one": gnode_step(cfg, False), "split": gnode_step(cfg, True)}, rounds=args.rounds)
             row = {
                 "config": name,
                 "batch": batch,
                 "per_device": batch // devices,
+                "work": work,
                 "one_device_ms": 1e3 * times["one"] / STEPS_PER_CALL,
                 "split_ms": 1e3 * times["split"] / STEPS_PER_CALL,
                 "ratio": times["split"] / times["one"],
             }
             rows.append(row)
             print(
-                f"{name:10s} batch {batch:4d} ({row['per_device']:3d} per device): one device "
+                f"{name:10s} batch {batch:4d} ({row['per_device']:3d} per device, work {work:9,d}): one device "
                 f"{row['one_device_ms']:7.2f} ms, split {row['split_ms']:7.2f} ms, ratio {row['ratio']:.2f}",
                 flush=True,
             )

@@ -60,14 +60,14 @@ def gnode_step(cfg, split: bool | None = None):
     from gnode.solve import Euler
     from gnode.train.objective import SequenceObjective
     from gnode.train.optim import adamw
-    from gnode.train.step import MIN_SAMPLES_PER_DEVICE, batch_mesh, make_steps
+    from gnode.train.step import MIN_WORK_PER_DEVICE, batch_mesh, make_steps
 
     model = make_model("gnode", cfg["n"], cfg["channels"], cfg["channels"], flow_widths=cfg["widths"], key=jr.key(0))
     params, rest = eqx.partition(model, trainable(model))
     frozen, static = eqx.partition(rest, eqx.is_array)
     optimizer = adamw(1e-3, injectable=True)  # what gnode.fit uses
     opt_state = optimizer.init(params)
-    mesh = None if split is False else batch_mesh(cfg["batch"], min_samples=1 if split else MIN_SAMPLES_PER_DEVICE)
+    mesh = None if split is False else batch_mesh(cfg["batch"], params, min_work=0 if split else MIN_WORK_PER_DEVICE)
     steps = jax.jit(make_steps(static, optimizer, SequenceObjective(MSE(), Euler()), mesh))
     x, y = data(cfg, cfg["batch"] * STEPS_PER_CALL)
     batch_data = {"inputs": jnp.asarray(x), "targets": jnp.asarray(y), "mask": None, "times": None}

@@ -41,7 +41,7 @@ def gradient_gap(model, objective, batch):
     grad = lambda mesh: jax.jit(jax.value_and_grad(make_loss(static, objective, mesh), has_aux=True))(
         params, frozen, batch)
     (one, metric_one), g_one = grad(None)
-    (split, metric_split), g_split = grad(batch_mesh(B, min_samples=1))
+    (split, metric_split), g_split = grad(batch_mesh(B, params, min_work=0))
     gap = max(float(jnp.abs(a - b).max() / (jnp.abs(a).max() + 1e-30))
               for a, b in zip(jax.tree.leaves(g_one), jax.tree.leaves(g_split), strict=True))
     return {"loss": [float(one), float(split)], "metric": [float(metric_one), float(metric_split)], "grad": gap}
@@ -67,13 +67,15 @@ x = rng.normal(size=(96, T, 3)).astype(np.float32)
 y = np.cumsum(x[..., :2], 1).astype(np.float32) * 0.1
 train, val = SequenceData(x[:64], y[:64]), SequenceData(x[64:], y[64:])
 config = TrainConfig(lr=3e-3, batch_size=64, epochs=4)
+wide = make_model("gnode", 8, 3, 2, flow_widths=(128, 128), key=jr.key(3))
+assert batch_mesh(64, split_model(wide)[0]) is not None  # the default rule splits this fit
 losses = lambda r: [row["train_loss"] for row in r.history] + [row["val_loss"] for row in r.history]
-one = fit(gnode, train, val, config, progress=False, devices=())
-split = fit(gnode, train, val, config, progress=False)
+one = fit(wide, train, val, config, progress=False, devices=())
+split = fit(wide, train, val, config, progress=False)
 folder = tempfile.mkdtemp()
 import dataclasses
-fit(gnode, train, val, dataclasses.replace(config, epochs=2), progress=False, run_dir=RunDir.create(folder + "/r", {}))
-resumed = fit(gnode, train, val, config, progress=False, resume=True,
+fit(wide, train, val, dataclasses.replace(config, epochs=2), progress=False, run_dir=RunDir.create(folder + "/r", {}))
+resumed = fit(wide, train, val, config, progress=False, resume=True,
               run_dir=RunDir.create(folder + "/r", {}, resume=True))
 report["fit"] = {"one": losses(one), "split": losses(split), "resumed": losses(resumed)}
 print(json.dumps(report))
@@ -102,11 +104,12 @@ def test_split_fit_follows_the_one_device_fit_and_resumes_exactly(report):
     assert fits["resumed"] == fits["split"]  # the same devices: bit for bit
 
 
-def test_batch_mesh_splits_only_large_batches_the_devices_divide():
+def test_batch_mesh_splits_only_work_enough_for_each_device():
     cpu = jax.devices()[0]
-    assert batch_mesh(64, [cpu]) is None  # one device
+    params = {"w": jax.numpy.zeros((50, 100)), "steps": jax.numpy.zeros((), int)}  # 5,000 trained parameters
+    assert batch_mesh(64, params, [cpu]) is None  # one device
     two = [cpu, cpu]
-    assert batch_mesh(64, two).shape == {"batch": 2}
-    assert batch_mesh(65, two) is None  # uneven shares
-    assert batch_mesh(62, two) is None  # 31 samples each: below the default 32
-    assert batch_mesh(8, two, min_samples=4) is not None
+    assert batch_mesh(64, params, two).shape == {"batch": 2}  # 32 x 5,000 per device
+    assert batch_mesh(65, params, two) is None  # uneven shares
+    assert batch_mesh(38, params, two) is None  # 19 x 5,000 < MIN_WORK_PER_DEVICE
+    assert batch_mesh(8, params, two, min_work=0) is not None

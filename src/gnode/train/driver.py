@@ -172,7 +172,7 @@ def fit(
         hyperparams: per-member ``lr`` and ``weight_decay`` arrays (ensembles; default from config).
         seeds: per-member data-order seeds (ensembles; default ``config.seed + arange(members)``).
         devices: a single model's minibatches are split over these (default: all of JAX's; ``()``: never), when
-            :func:`gnode.train.step.batch_mesh` finds the batch large enough. The losses and gradients are those of
+            :func:`gnode.train.step.batch_mesh` finds enough work for each. The losses and gradients are those of
             one device to float32 round-off, so a run is exactly repeatable on the same number of devices.
             An ensemble splits its members over the devices instead.
     Returns:
@@ -203,7 +203,7 @@ def fit(
     if resume and run_dir is None:
         raise ConfigError("resume needs a run directory")
     state, static = new_train_state(model, config, members=members, hyperparams=hyperparams, optimizer=optimizer)
-    mesh = batch_mesh(config.batch_size, devices) if members is None and devices != () else None
+    mesh = batch_mesh(config.batch_size, state.params, devices) if members is None and devices != () else None
     epoch_fn = make_epoch(static, optimizer or default_optimizer(config), config.batch_size, objective, mesh)
     if members is None:
         seed_arr = jnp.asarray(config.seed)

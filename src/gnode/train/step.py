@@ -1,7 +1,8 @@
 """The pure core of training: a gradient step, a scan of steps, and the epoch (state in, state out).
 
 Everything here is a pure function of arrays, written for one model; an ensemble is the same function under
-``vmap`` (:func:`gnode.train.driver.fit` with ``members``). The side effects — files, progress, early stopping,
+``vmap`` (:func:`gnode.train.driver.fit` with ``members``), and a large minibatch may be split over devices
+(:func:`batch_mesh`). The side effects — files, progress, early stopping,
 divergence — belong to the driver and its callbacks (:mod:`gnode.train.callbacks`).
 """
 
@@ -95,21 +96,28 @@ def split_model(model: PyTree) -> tuple[PyTree, PyTree, PyTree]:
     return params, frozen, static
 
 
-MIN_SAMPLES_PER_DEVICE = 32  # below this the devices' synchronisation costs more than it saves (data_parallel.py)
+MIN_WORK_PER_DEVICE = 100_000  # samples x trained parameters: below, synchronising costs more (data_parallel.py)
 
 
 def batch_mesh(
-    batch_size: int, devices: Sequence[jax.Device] | None = None, min_samples: int = MIN_SAMPLES_PER_DEVICE
+    batch_size: int,
+    params: PyTree,
+    devices: Sequence[jax.Device] | None = None,
+    min_work: int = MIN_WORK_PER_DEVICE,
 ) -> Mesh | None:
-    """The mesh a minibatch of ``batch_size`` samples is split over: ``devices`` (default all of JAX's) along one
-    axis ``"batch"``, when there are several, they divide ``batch_size`` evenly and each gets at least
-    ``min_samples`` samples; otherwise None (one device).
+    """The mesh a minibatch of ``batch_size`` samples of a model with trained arrays ``params`` is split over:
+    ``devices`` (default all of JAX's) along one axis ``"batch"``, when there are several, they divide
+    ``batch_size`` evenly and each device's share of the work, its samples times the trained parameters (about
+    the multiply-adds of one time step), is at least ``min_work``; otherwise None (one device).
 
-    On CPU, several devices exist only after :func:`gnode.devices.use_cpu_cores` (``gnode train`` and ``gnode
-    fit`` call it). ``benchmarks/data_parallel.py`` measures the split against one device.
+    On CPU, several devices exist only after :func:`gnode.devices.use_cpu_cores` (``gnode train`` calls it).
+    ``benchmarks/data_parallel.py`` measures the split against one device.
     """
     devices = list(jax.devices() if devices is None else devices)
-    if len(devices) < 2 or batch_size % len(devices) or batch_size // len(devices) < min_samples:
+    if len(devices) < 2 or batch_size % len(devices):
+        return None
+    parameters = sum(a.size for a in jax.tree_util.tree_leaves(eqx.filter(params, eqx.is_inexact_array)))
+    if batch_size // len(devices) * parameters < min_work:
         return None
     return Mesh(np.array(devices), ("batch",))
 
