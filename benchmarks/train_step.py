@@ -47,7 +47,7 @@ def data(cfg, count):
     return x, y
 
 
-def gnode_step(cfg, split: bool | None = None):
+def gnode_step(cfg, split: bool | None = None, hoisted: bool | None = None):
     """gnode's ``make_steps``, data-parallel over the devices as ``gnode.fit`` splits a minibatch
     (:func:`gnode.train.step.batch_mesh`); ``split``: True splits any batch the devices divide, False none."""
     import equinox as eqx
@@ -68,7 +68,7 @@ def gnode_step(cfg, split: bool | None = None):
     optimizer = adamw(1e-3, injectable=True)  # what gnode.fit uses
     opt_state = optimizer.init(params)
     mesh = None if split is False else batch_mesh(cfg["batch"], params, min_work=0 if split else MIN_WORK_PER_DEVICE)
-    steps = jax.jit(make_steps(static, optimizer, SequenceObjective(MSE(), Euler()), mesh))
+    steps = jax.jit(make_steps(static, optimizer, SequenceObjective(MSE(), Euler(hoisted_gradients=hoisted)), mesh))
     x, y = data(cfg, cfg["batch"] * STEPS_PER_CALL)
     batch_data = {"inputs": jnp.asarray(x), "targets": jnp.asarray(y), "mask": None, "times": None}
     order = jnp.arange(cfg["batch"] * STEPS_PER_CALL).reshape(STEPS_PER_CALL, cfg["batch"])

@@ -189,9 +189,9 @@ class Model(eqx.Module):
     ) -> tuple[Float[Array, "batch time out"], Float[Array, "batch time state"]]:
         """A batch of samples (``ts`` per sample, or ``None`` for the regular grid; ``observed`` as in
         :meth:`__call__`)."""
-        axes = (0, None if ts is None else 0, None if observed is None else 0)
-        one = lambda x, t, y: self(x, t, integrator, observed=y)  # noqa: E731
-        return jax.vmap(one, in_axes=axes)(xs, ts, observed)
+        h0s = jax.vmap(self.initial_state, in_axes=(0, None if observed is None else 0))(xs, observed)
+        hs = integrator.integrate_batch(self.field, h0s, xs, ts, 0.0, self.tau, dt=self.dt if ts is None else None)
+        return jax.vmap(jax.vmap(self.readout))(hs), hs
 
 
 def trainable(model: PyTree) -> PyTree[bool]:

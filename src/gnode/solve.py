@@ -119,6 +119,28 @@ class AbstractIntegrator(eqx.Module):
         """``dt``: the bin width when ``ts`` is the regular grid ``t0 + dt * (1..T)`` (lets a fixed-step
         integrator use a constant step), else None."""
 
+    def integrate_batch(
+        self,
+        field: AbstractField,
+        h0s: Float[Array, "batch state"],
+        xs: Float[Array, "batch time inp"],
+        ts: Float[Array, "batch time"] | None,
+        t0: float | Float[Array, ""],
+        tau: float,
+        *,
+        dt: float | None = None,
+    ) -> Float[Array, "batch time state"]:
+        """:meth:`integrate` for every sample of a batch; ``ts`` None: the regular grid ``t0 + dt * (1..T)``."""
+        if ts is None:
+            grid = t0 + dt * jnp.arange(1, xs.shape[1] + 1, dtype=xs.dtype)
+            return jax.vmap(lambda h0, x: self.integrate(field, h0, x, grid, t0, tau, dt=dt))(h0s, xs)
+        return jax.vmap(lambda h0, x, t: self.integrate(field, h0, x, t, t0, tau))(h0s, xs, ts)
+
+
+# Batches above this many samples x field parameters are differentiated through the scan: their in-loop gradient
+# products are large enough to run well, and the hoisted form's extra forward pass costs more than it saves.
+HOISTED_MAX_WORK = 2_000_000
+
 
 class Euler(AbstractIntegrator):
     """Explicit Euler over input bins, ``substeps`` equal steps per bin, in one ``lax.scan``.
@@ -126,10 +148,16 @@ class Euler(AbstractIntegrator):
     Arguments:
         substeps: Euler steps per bin (1 is the paper's setting).
         unroll: ``lax.scan`` unroll factor (a speed knob; the same results up to float rounding).
+        hoisted_gradients: differentiate a batch (:meth:`integrate_batch`) with :func:`hoisted_rollout`: the
+            backward loop carries only the states' cotangents, and the field's parameter gradients of all steps
+            are computed after it, as products over every (time, sample) row (a speed knob; the same gradients
+            up to float rounding). None (default): when the batch's work, samples x the field's parameters, is
+            below :data:`HOISTED_MAX_WORK`, where it was measured to pay (``benchmarks/train_step.py``).
     """
 
     substeps: int = eqx.field(static=True, default=1)
     unroll: int = eqx.field(static=True, default=1)
+    hoisted_gradients: bool | None = eqx.field(static=True, default=None)
 
     def __check_init__(self):
         if self.substeps < 1 or self.unroll < 1:
@@ -161,6 +189,102 @@ class Euler(AbstractIntegrator):
 
         _, hs = jax.lax.scan(step, h0, drives if alphas is None else (drives, alphas), unroll=self.unroll)
         return hs
+
+    def integrate_batch(
+        self,
+        field: AbstractField,
+        h0s: Float[Array, "batch state"],
+        xs: Float[Array, "batch time inp"],
+        ts: Float[Array, "batch time"] | None,
+        t0: float | Float[Array, ""],
+        tau: float,
+        *,
+        dt: float | None = None,
+    ) -> Float[Array, "batch time state"]:
+        params, rest = eqx.partition(field, eqx.is_inexact_array)
+        hoisted = self.hoisted_gradients
+        if hoisted is None:
+            parameters = sum(a.size for a in jax.tree_util.tree_leaves(params))
+            hoisted = xs.shape[0] * parameters < HOISTED_MAX_WORK
+        if not hoisted:
+            return super().integrate_batch(field, h0s, xs, ts, t0, tau, dt=dt)
+        time_major = lambda a: jnp.swapaxes(a, 0, 1)  # noqa: E731
+        drives = jax.tree_util.tree_map(time_major, jax.vmap(jax.vmap(field.project_input))(xs))
+        alphas = None
+        if ts is None:
+            alphas = dt / (tau * self.substeps)  # a regular grid: one constant step, folded into the compiled loop
+        else:
+            alphas = time_major(jnp.diff(ts, prepend=jnp.full_like(ts[:, :1], t0), axis=1) / (tau * self.substeps))
+
+        def step(params, h, drive, alpha):
+            one = eqx.combine(params, rest)
+            for _ in range(self.substeps):
+                h = h + alpha * one.velocity_from_projection(h, drive)
+            return h
+
+        return time_major(hoisted_rollout(step, params, h0s, drives, alphas, self.unroll))
+
+
+def hoisted_rollout(
+    step: Callable[[PyTree, Array, PyTree, Array], Array],
+    params: PyTree,
+    h0s: Float[Array, "batch state"],
+    drives: PyTree,
+    alphas: Float[Array, "time batch"] | float,
+    unroll: int = 1,
+) -> Float[Array, "time batch state"]:
+    """The states ``h_t = step(params, h_{t-1}, drive_t, alpha_t)`` of a batch (time-major), with a custom VJP.
+
+    Autodiff through a scan computes every parameter gradient inside the backward loop, one small
+    ``(width x batch) @ (batch x width)`` product per step. Here the backward loop (JAX's own, on the stored
+    residuals) carries only the states' cotangents ``g_t``; then one VJP of ``step`` vmapped over all
+    ``time x batch`` rows gives the parameter and drive gradients, ``sum_t (d step / d params)^T g_t``, as a few
+    large products. That replay costs one more forward pass, in large products too.
+
+    Arguments:
+        step: one sample's step ``(params, h, drive, alpha) -> h``.
+        drives, alphas: per (time, sample); ``alphas`` may be one float for every step.
+    """
+    regular = not isinstance(alphas, jax.Array)
+    per_sample = jax.vmap(step, in_axes=(None, 0, 0, None if regular else 0))
+
+    def states(params, h0s, drives, probes):
+        def body(h, inputs):
+            drive, alpha, probe = inputs
+            h = per_sample(params, h, drive, alphas if regular else alpha) + probe
+            return h, h
+
+        xs = (drives, None if regular else alphas, probes)
+        return jax.lax.scan(body, h0s, xs, unroll=unroll)[1]
+
+    zeros = lambda: jnp.zeros((jax.tree_util.tree_leaves(drives)[0].shape[0], *h0s.shape), h0s.dtype)  # noqa: E731
+
+    @jax.custom_vjp
+    def rollout(params, h0s, drives):
+        return states(params, h0s, drives, zeros())
+
+    def forward(params, h0s, drives):
+        # the parameters are constants here, so the pullback's loop computes no parameter gradient; an additive
+        # zero probe on every h_t receives h_t's whole cotangent g_t
+        hs, pullback = jax.vjp(lambda h0s, probes: states(params, h0s, drives, probes), h0s, zeros())
+        return hs, (pullback, params, h0s, drives, hs)
+
+    def backward(residuals, cotangent):
+        pullback, params, h0s, drives, hs = residuals
+        dh0s, g = pullback(cotangent)
+        previous = jnp.concatenate([h0s[None], hs[:-1]])
+        rows = lambda a: a.reshape(-1, *a.shape[2:])  # noqa: E731 — (time, batch, ...) -> (time * batch, ...)
+        flat_alphas = alphas if regular else rows(alphas)
+        replay = lambda p, d: jax.vmap(step, in_axes=(None, 0, 0, None if regular else 0))(  # noqa: E731
+            p, rows(previous), d, flat_alphas
+        )
+        _, vjp = jax.vjp(replay, params, jax.tree_util.tree_map(rows, drives))
+        dparams, ddrives = vjp(rows(g))
+        unrows = lambda a, like: a.reshape(like.shape)  # noqa: E731
+        return dparams, dh0s, jax.tree_util.tree_map(unrows, ddrives, drives)
+
+    rollout.defvjp(forward, backward)
+    return rollout(params, h0s, drives)
 
 
 class AbstractInterpolation(eqx.Module):

@@ -8,6 +8,7 @@ divergence — belong to the driver and its callbacks (:mod:`gnode.train.callbac
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,6 +23,7 @@ from jax.typing import ArrayLike
 from jaxtyping import Array, Int, PRNGKeyArray, PyTree
 
 from gnode.model import trainable
+from gnode.solve import Euler
 from gnode.train.objective import AbstractObjective
 from gnode.train.optim import set_hyperparams
 
@@ -132,18 +134,25 @@ def make_loss(static: PyTree, objective: AbstractObjective, mesh: Mesh | None = 
     order); JAX's autodiff of ``shard_map`` adds the devices' parameter gradients.
     """
 
+    split_objective = objective
+    if isinstance(getattr(objective, "integrator", None), Euler) and objective.integrator.hoisted_gradients is None:
+        # measured: on a device's share of a split minibatch the hoisted gradients cost more than they save
+        # (benchmarks/train_step.py), so a split batch is differentiated through the scan
+        plain = dataclasses.replace(objective.integrator, hoisted_gradients=False)
+        split_objective = eqx.tree_at(lambda o: o.integrator, objective, plain)
+
     def loss_fn(params, frozen, batch):
         if mesh is None or batch["inputs"].shape[0] % mesh.size:
             return objective(eqx.combine(params, frozen, static), batch)
         split, shared = PartitionSpec(mesh.axis_names[0]), PartitionSpec()
 
         def predict(params, frozen, batch):
-            return objective.predict(eqx.combine(params, frozen, static), batch)
+            return split_objective.predict(eqx.combine(params, frozen, static), batch)
 
         # Unchecked, the body is plain per-device code (any model's scans, whatever their initial carries) and the
         # transpose sums the replicated inputs' cotangents over the devices once, after the body.
         sharded = jax.shard_map(predict, mesh=mesh, in_specs=(shared, shared, split), out_specs=split, check_vma=False)
-        return objective.score(sharded(params, frozen, batch), batch)
+        return split_objective.score(sharded(params, frozen, batch), batch)
 
     return loss_fn
 
