@@ -62,7 +62,7 @@ def test_hoisted_gradients_of_an_ensemble_equal_each_members_own():
     grads = jax.jit(jax.vmap(jax.grad(lambda p, f: loss(p, f, batch)[0])))(params, frozen)
     for member, model in enumerate(models):
         _, own = _loss_and_grad(model, batch, Euler(hoisted_gradients=False))
-        assert _gap(own, jax.tree_util.tree_map(lambda a: a[member], grads)) < 2e-6
+        assert _gap(own, jax.tree_util.tree_map(lambda a, m=member: a[m], grads)) < 2e-6
 
 
 def _dot_products(model, integrator) -> int:
