@@ -66,6 +66,28 @@ def matmul_gflops(m: int, k: int, repeats: int = 100) -> float:
     return 2 * m * k * k * repeats / best_time(lambda: chain(a, w).block_until_ready()) / 1e9
 
 
+def torch_device() -> str:
+    """Where the PyTorch references run: the GPU when torch sees one (a CUDA build of torch), else the CPU."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def torch_synchronized(fn):
+    """``fn`` followed by waiting for the GPU (torch queues GPU work), so that timing it times the work."""
+    import torch
+
+    if not torch.cuda.is_available():
+        return fn
+
+    def call():
+        out = fn()
+        torch.cuda.synchronize()
+        return out
+
+    return call
+
+
 def torch_matmul_gflops(m: int, k: int, repeats: int = 100) -> float | None:
     """The same chain in PyTorch eager (MKL), best of 1 and 2 threads; ``None`` without torch. It shows whether
     the ceiling of a layer shape is XLA's or the machine's."""
@@ -73,8 +95,9 @@ def torch_matmul_gflops(m: int, k: int, repeats: int = 100) -> float | None:
         import torch
     except ImportError:
         return None
-    a, w = torch.ones(m, k), torch.full((k, k), 1.0 / k)
+    a, w = torch.ones(m, k, device=torch_device()), torch.full((k, k), 1.0 / k, device=torch_device())
 
+    @torch_synchronized
     def chain():
         x = a
         for _ in range(repeats):
@@ -101,8 +124,8 @@ def matmul_peak_gflops(size: int = 2048) -> dict[str, float]:
         import torch
 
         torch.set_num_threads(max(1, torch.get_num_threads()))
-        b = torch.randn(size, size)
-        t_torch = best_time(lambda: b @ b)
+        b = torch.randn(size, size, device=torch_device())
+        t_torch = best_time(torch_synchronized(lambda: b @ b))
         result["torch"] = 2 * size**3 / t_torch / 1e9
     except ImportError:
         pass

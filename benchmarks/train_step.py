@@ -33,7 +33,9 @@ from common import (
     compare,
     matmul_gflops,
     matmul_peak_gflops,
+    torch_device,
     torch_matmul_gflops,
+    torch_synchronized,
     train_step_flops,
 )
 
@@ -296,10 +298,11 @@ def time_torch(cfg, threads: int) -> float:
                 outs.append(h)
             return self.readout(torch.stack(outs, 1))
 
-    model = TorchGNODE()
+    model = TorchGNODE().to(torch_device())
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=1e-2)
-    x, y = (torch.from_numpy(a) for a in data(cfg, batch))
+    x, y = (torch.from_numpy(a).to(torch_device()) for a in data(cfg, batch))
 
+    @torch_synchronized
     def step():
         opt.zero_grad()
         loss = torch.mean((model(x) - y) ** 2)
@@ -316,16 +319,23 @@ def main():
     parser.add_argument(
         "--devices", type=int, default=os.cpu_count(), help="CPU devices of the data-parallel reference"
     )
+    parser.add_argument("--batch", type=int, help="every config at this batch size (default: each config's own)")
     args = parser.parse_args()
     from gnode.devices import use_cpu_cores
 
     use_cpu_cores(args.devices)  # before JAX starts; gnode and the single-device references run on device 0
 
+    import jax
+
+    where = f"JAX on {jax.devices()[0].device_kind} ({jax.device_count()} devices)"
+    if not args.no_torch:
+        where += f", PyTorch on {torch_device()}"
+    print(where)
     peak = matmul_peak_gflops()
     print(f"fp32 matmul peak: {peak['peak']:.1f} GFLOP/s ({', '.join(f'{k} {v:.1f}' for k, v in peak.items())})")
     rows = {}
     for name in args.configs:
-        cfg = CONFIGS[name]
+        cfg = dict(CONFIGS[name], **({"batch": args.batch} if args.batch else {}))
         gradient_error = check_hoisted_gradients(cfg)
         implementations = {
             "gnode": gnode_step(cfg),
