@@ -1,12 +1,13 @@
-"""When to split a minibatch over the CPU devices: gnode's train step with each minibatch split over the devices
-against the same step on one device, for each config at several batch sizes.
+"""How gnode differentiates a minibatch, measured: its train step through the scan and with hoisted gradients on one
+device, and split over the CPU devices, for each config at several batch sizes.
 
     python benchmarks/data_parallel.py                      # every config at batch 8, 16, 32, 64, 100
     python benchmarks/data_parallel.py --batches 16 64 --configs three_bit
 
-The ratio split / one device below 1 means the split pays. ``gnode.train.step.MIN_WORK_PER_DEVICE`` (the least
-work, samples x trained parameters, for which ``gnode.fit`` gives a device a share of the minibatch) is read off
-this table; the column ``work`` is that product. The last line printed is JSON.
+``gnode.solve.HOISTED_MAX_WORK`` (the most work, batch x parameters, that ``Euler`` hoists by default) and
+``gnode.train.step.MIN_WORK_PER_DEVICE`` (the least work per device, samples x parameters, for which ``gnode.fit``
+splits a minibatch) are read off this table. Ratios below 1 mean the option pays: ``hoisted / scan`` on one device,
+``split / best one-device``. The last line printed is JSON.
 """
 
 from __future__ import annotations
@@ -50,21 +51,24 @@ def main():
             if batch % devices:
                 continue
             cfg = dict(CONFIGS[name], batch=batch)
-            work = batch // devices * parameter_count(cfg)
-            times = compare({"one": gnode_step(cfg, False), "split": gnode_step(cfg, True)}, rounds=args.rounds)
+            parameters = parameter_count(cfg)
+            fns = {"scan": gnode_step(cfg, False, False), "hoisted": gnode_step(cfg, False, True)}
+            times = compare({**fns, "split": gnode_step(cfg, True)}, rounds=args.rounds)
+            ms = {k: 1e3 * v / STEPS_PER_CALL for k, v in times.items()}
             row = {
                 "config": name,
                 "batch": batch,
-                "per_device": batch // devices,
-                "work": work,
-                "one_device_ms": 1e3 * times["one"] / STEPS_PER_CALL,
-                "split_ms": 1e3 * times["split"] / STEPS_PER_CALL,
-                "ratio": times["split"] / times["one"],
+                "work": batch * parameters,
+                "work_per_device": batch // devices * parameters,
+                **{f"{k}_ms": v for k, v in ms.items()},
+                "hoisted_over_scan": times["hoisted"] / times["scan"],
+                "split_over_one_device": times["split"] / min(times["scan"], times["hoisted"]),
             }
             rows.append(row)
             print(
-                f"{name:10s} batch {batch:4d} ({row['per_device']:3d} per device, work {work:9,d}): one device "
-                f"{row['one_device_ms']:7.2f} ms, split {row['split_ms']:7.2f} ms, ratio {row['ratio']:.2f}",
+                f"{name:10s} batch {batch:4d} (work {row['work']:10,d}, per device {row['work_per_device']:10,d}): "
+                f"scan {ms['scan']:7.2f} ms, hoisted {ms['hoisted']:7.2f} ms, split {ms['split']:7.2f} ms; "
+                f"hoisted/scan {row['hoisted_over_scan']:.2f}, split/one device {row['split_over_one_device']:.2f}",
                 flush=True,
             )
     print(json.dumps({"devices": devices, "rows": rows}))

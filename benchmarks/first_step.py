@@ -75,9 +75,17 @@ def main():
             cache = str(Path(tmp) / f"cache-{len(rows)}")
             for label, folder in (("no cache", "off"), ("empty cache", cache), ("filled cache", cache)):
                 result = run(args, Path(tmp) / f"out-{len(rows)}", folder)
+                if label == "empty cache":  # what the first run left in the cache
+                    files = [p for p in Path(cache).rglob("*") if p.is_file()]
+                    result["cache_files"], result["cache_bytes"] = len(files), sum(p.stat().st_size for p in files)
                 rows.append({"command": name, "cache": label, **result})
-                print(f"{name:28s} {label:13s} wall {result['wall_s']:6.1f} s, compiling {result['compile_s']:6.1f} s",
-                      flush=True)  # fmt: skip
+                kept = (
+                    f", cache {result['cache_files']} files, {result['cache_bytes'] / 1e6:.1f} MB"
+                    if "cache_files" in result
+                    else ""
+                )
+                timing = f"wall {result['wall_s']:6.1f} s, compiling {result['compile_s']:6.1f} s"
+                print(f"{name:28s} {label:13s} {timing}{kept}", flush=True)
     print(json.dumps(rows))
 
 

@@ -67,7 +67,7 @@ x = rng.normal(size=(96, T, 3)).astype(np.float32)
 y = np.cumsum(x[..., :2], 1).astype(np.float32) * 0.1
 train, val = SequenceData(x[:64], y[:64]), SequenceData(x[64:], y[64:])
 config = TrainConfig(lr=3e-3, batch_size=64, epochs=4)
-wide = make_model("gnode", 8, 3, 2, flow_widths=(128, 128), key=jr.key(3))
+wide = make_model("gnode", 8, 3, 2, flow_widths=(256, 256), key=jr.key(3))
 assert batch_mesh(64, split_model(wide)[0]) is not None  # the default rule splits this fit
 losses = lambda r: [row["train_loss"] for row in r.history] + [row["val_loss"] for row in r.history]
 one = fit(wide, train, val, config, progress=False, devices=())
@@ -106,10 +106,10 @@ def test_split_fit_follows_the_one_device_fit_and_resumes_exactly(report):
 
 def test_batch_mesh_splits_only_work_enough_for_each_device():
     cpu = jax.devices()[0]
-    params = {"w": jax.numpy.zeros((50, 100)), "steps": jax.numpy.zeros((), int)}  # 5,000 trained parameters
+    params = {"w": jax.numpy.zeros((50, 1000)), "steps": jax.numpy.zeros((), int)}  # 50,000 trained parameters
     assert batch_mesh(64, params, [cpu]) is None  # one device
     two = [cpu, cpu]
-    assert batch_mesh(64, params, two).shape == {"batch": 2}  # 32 x 5,000 per device
+    assert batch_mesh(64, params, two).shape == {"batch": 2}  # 32 x 50,000 per device
     assert batch_mesh(65, params, two) is None  # uneven shares
-    assert batch_mesh(38, params, two) is None  # 19 x 5,000 < MIN_WORK_PER_DEVICE
+    assert batch_mesh(38, params, two) is None  # 19 x 50,000 < MIN_WORK_PER_DEVICE
     assert batch_mesh(8, params, two, min_work=0) is not None

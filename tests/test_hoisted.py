@@ -83,6 +83,6 @@ def test_the_default_hoists_small_batches_only():
     hoisted, plain = (_dot_products(small, Euler(hoisted_gradients=h)) for h in (True, False))
     assert hoisted != plain
     assert _dot_products(small, Euler()) == hoisted
-    large = make_model("gnode", 5, 3, 2, flow_widths=(600, 600), key=jr.key(0))
+    large = make_model("gnode", 5, 3, 2, flow_widths=(800, 800), key=jr.key(0))
     assert _work(large) >= HOISTED_MAX_WORK
     assert _dot_products(large, Euler()) == _dot_products(large, Euler(hoisted_gradients=False))

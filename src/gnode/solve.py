@@ -139,7 +139,7 @@ class AbstractIntegrator(eqx.Module):
 
 # Batches above this many samples x field parameters are differentiated through the scan: their in-loop gradient
 # products are large enough to run well, and the hoisted form's extra forward pass costs more than it saves.
-HOISTED_MAX_WORK = 2_000_000
+HOISTED_MAX_WORK = 3_000_000
 
 
 class Euler(AbstractIntegrator):
@@ -152,7 +152,7 @@ class Euler(AbstractIntegrator):
             backward loop carries only the states' cotangents, and the field's parameter gradients of all steps
             are computed after it, as products over every (time, sample) row (a speed knob; the same gradients
             up to float rounding). None (default): when the batch's work, samples x the field's parameters, is
-            below :data:`HOISTED_MAX_WORK`, where it was measured to pay (``benchmarks/train_step.py``).
+            below :data:`HOISTED_MAX_WORK`, where it was measured to pay (``benchmarks/data_parallel.py``).
     """
 
     substeps: int = eqx.field(static=True, default=1)

@@ -14,6 +14,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.sharding import Mesh
 from jaxtyping import PyTree
 
 from gnode.data import AbstractData
@@ -150,7 +151,7 @@ def fit(
     members: int | None = None,
     hyperparams: dict[str, Any] | None = None,
     seeds: Any = None,
-    devices: Sequence[jax.Device] | None = None,
+    devices: Sequence[jax.Device] | Mesh | None = None,
 ) -> FitResult:
     """Train ``model``; keep the best-validation parameters.
 
@@ -172,7 +173,8 @@ def fit(
         hyperparams: per-member ``lr`` and ``weight_decay`` arrays (ensembles; default from config).
         seeds: per-member data-order seeds (ensembles; default ``config.seed + arange(members)``).
         devices: a single model's minibatches are split over these (default: all of JAX's; ``()``: never), when
-            :func:`gnode.train.step.batch_mesh` finds enough work for each. The losses and gradients are those of
+            :func:`gnode.train.step.batch_mesh` finds enough work for each; a one-axis ``Mesh``: every minibatch
+            its devices divide is split over it. The losses and gradients are those of
             one device to float32 round-off, so a run is exactly repeatable on the same number of devices.
             An ensemble splits its members over the devices instead.
     Returns:
@@ -203,7 +205,10 @@ def fit(
     if resume and run_dir is None:
         raise ConfigError("resume needs a run directory")
     state, static = new_train_state(model, config, members=members, hyperparams=hyperparams, optimizer=optimizer)
-    mesh = batch_mesh(config.batch_size, state.params, devices) if members is None and devices != () else None
+    if isinstance(devices, Mesh) or members is not None or devices == ():
+        mesh = devices if isinstance(devices, Mesh) and members is None else None
+    else:
+        mesh = batch_mesh(config.batch_size, state.params, devices)
     epoch_fn = make_epoch(static, optimizer or default_optimizer(config), config.batch_size, objective, mesh)
     if members is None:
         seed_arr = jnp.asarray(config.seed)

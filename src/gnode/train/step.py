@@ -98,7 +98,7 @@ def split_model(model: PyTree) -> tuple[PyTree, PyTree, PyTree]:
     return params, frozen, static
 
 
-MIN_WORK_PER_DEVICE = 100_000  # samples x trained parameters: below, synchronising costs more (data_parallel.py)
+MIN_WORK_PER_DEVICE = 1_000_000  # samples x trained parameters: below, one device is faster (data_parallel.py)
 
 
 def batch_mesh(
