@@ -163,6 +163,14 @@ class Euler(AbstractIntegrator):
         if self.substeps < 1 or self.unroll < 1:
             raise ConfigError(f"substeps and unroll must be >= 1, got {self.substeps}, {self.unroll}")
 
+    def bin_step(
+        self, field: AbstractField, h: Float[Array, " state"], drive: PyTree, alpha: float | Float[Array, ""]
+    ) -> Float[Array, " state"]:
+        """One bin: ``substeps`` Euler steps ``h <- h + alpha v(h)`` with the bin's input drive."""
+        for _ in range(self.substeps):
+            h = h + alpha * field.velocity_from_projection(h, drive)
+        return h
+
     def integrate(
         self,
         field: AbstractField,
@@ -183,8 +191,7 @@ class Euler(AbstractIntegrator):
 
         def step(h, inputs):
             drive, a = inputs if alphas is not None else (inputs, alpha)
-            for _ in range(self.substeps):
-                h = h + a * field.velocity_from_projection(h, drive)
+            h = self.bin_step(field, h, drive, a)
             return h, h
 
         _, hs = jax.lax.scan(step, h0, drives if alphas is None else (drives, alphas), unroll=self.unroll)
@@ -217,10 +224,7 @@ class Euler(AbstractIntegrator):
             alphas = time_major(jnp.diff(ts, prepend=jnp.full_like(ts[:, :1], t0), axis=1) / (tau * self.substeps))
 
         def step(params, h, drive, alpha):
-            one = eqx.combine(params, rest)
-            for _ in range(self.substeps):
-                h = h + alpha * one.velocity_from_projection(h, drive)
-            return h
+            return self.bin_step(eqx.combine(params, rest), h, drive, alpha)
 
         return time_major(hoisted_rollout(step, params, h0s, drives, alphas, self.unroll))
 
