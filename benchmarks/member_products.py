@@ -4,7 +4,9 @@
 
 Each product runs 100 times in one jitted ``lax.scan`` (as in the time loop). Rows: the forward product
 ``h W``, the state gradient ``g W^T`` and the weight gradient ``h^T g``, each as a batched ``einsum`` (what ``vmap``
-of ``h @ W.T`` gives) and as an explicit multiply-and-sum. The last line printed is JSON (microseconds per step).
+of ``h @ W.T`` gives) and as an explicit multiply-and-sum; the forward and state-gradient products also as
+multiply-and-sum with the members on the last axis (the layout kept throughout). The last line printed is JSON
+(microseconds per step).
 """
 
 from __future__ import annotations
@@ -42,14 +44,21 @@ def main():
         "weight gradient h^T g, batched dot": lambda h, g, m: jnp.einsum("sbi,sbo->sio", h, g),
         "weight gradient h^T g, multiply-and-sum": lambda h, g, m: jnp.sum(h[:, :, :, None] * g[:, :, None], axis=1),
     }
+    # members as the last (vector-lane) axis, the layout kept throughout: h, g (batch, width, members), W (in, out, m)
+    last = {
+        "forward h W, members last, multiply-and-sum": lambda h, g, m: jnp.sum(h[:, :, None] * m[None], axis=1),
+        "state gradient g W^T, members last, multiply-and-sum": lambda h, g, m: jnp.sum(g[:, None] * m[None], axis=2),
+    }
+    to_last = lambda a: jnp.moveaxis(a, -3, -1)  # noqa: E731 — (..., s, b, w) -> (..., b, w, s)
+    arrays = dict.fromkeys(products, (h, g, weight)) | dict.fromkeys(last, (to_last(h), to_last(g), to_last(weight)))
     result = {}
-    for name, product in products.items():
+    for name, product in (products | last).items():
 
         def run(h, g, m, product=product):
             return jax.lax.scan(lambda c, hg: (c + product(hg[0], hg[1], m).sum(), None), 0.0, (h, g))[0]
 
         jitted = jax.jit(run)
-        result[name] = 1e6 * best_time(lambda f=jitted: f(h, g, weight).block_until_ready()) / steps
+        result[name] = 1e6 * best_time(lambda f=jitted, a=arrays[name]: f(*a).block_until_ready()) / steps
         print(f"{name:42s} {result[name]:7.1f} us per step ({result[name] / s:.2f} us per member)", flush=True)
     print(json.dumps({"members": s, "batch": b, "width": w, "us_per_step": result}))
 
