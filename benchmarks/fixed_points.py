@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(__file__))
+from common import torch_device
 
 
 def build(run: Path, starts: int):
@@ -59,7 +60,7 @@ def torch_velocity(field):
     import torch
 
     def tensor(a):
-        return torch.from_numpy(np.asarray(a, np.float32))
+        return torch.from_numpy(np.asarray(a, np.float32)).to(torch_device())
 
     flow, gate = field.flow, field.gate_net
     w0, b0 = tensor(flow.state_weight), tensor(flow.first_bias)
@@ -81,7 +82,7 @@ def torch_adam(velocity, starts, tol, fraction, lr, max_iters):
     """Adam on q from all starts at once until ``fraction`` of them have q < tol. Returns (seconds, reached)."""
     import torch
 
-    h = torch.from_numpy(starts.copy()).requires_grad_(True)
+    h = torch.from_numpy(starts.copy()).to(torch_device()).requires_grad_(True)  # reading `reached` syncs a GPU
     opt = torch.optim.Adam([h], lr=lr)
     tick = time.perf_counter()
     reached = 0.0
