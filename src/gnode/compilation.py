@@ -53,7 +53,7 @@ def jit(fun: Callable[..., Any]) -> Callable[..., Any]:
 
 
 CACHE_ENV = "GNODE_COMPILATION_CACHE"  # a folder for the persistent cache, or "off"
-CACHE_MAX_BYTES = 2**30  # least recently used programs go beyond this (a demo's 174 programs take 1.2 MB)
+CACHE_MAX_BYTES = 2**30  # least recently used programs go beyond this (a demo's take ~1 MB: first_step.py)
 
 
 def default_cache_dir() -> Path | None:

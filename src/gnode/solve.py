@@ -20,6 +20,7 @@ one wrapper, :func:`solve_ode`, which also counts the vector-field evaluations.
 from __future__ import annotations
 
 import abc
+import dataclasses
 from collections.abc import Callable
 
 import diffrax
@@ -136,6 +137,11 @@ class AbstractIntegrator(eqx.Module):
             return jax.vmap(lambda h0, x: self.integrate(field, h0, x, grid, t0, tau, dt=dt))(h0s, xs)
         return jax.vmap(lambda h0, x, t: self.integrate(field, h0, x, t, t0, tau))(h0s, xs, ts)
 
+    def for_split_batch(self) -> AbstractIntegrator:
+        """The integrator for one device's share of a minibatch split over devices
+        (:func:`gnode.train.step.make_loss`); itself unless an integrator measured otherwise."""
+        return self
+
 
 # Batches above this many samples x field parameters are differentiated through the scan: their in-loop gradient
 # products are large enough to run well, and the hoisted form's extra forward pass costs more than it saves.
@@ -163,6 +169,11 @@ class Euler(AbstractIntegrator):
         if self.substeps < 1 or self.unroll < 1:
             raise ConfigError(f"substeps and unroll must be >= 1, got {self.substeps}, {self.unroll}")
 
+    def for_split_batch(self) -> Euler:
+        # measured (benchmarks/train_step.py): on a device's share of a split minibatch the hoisted gradients cost
+        # more than they save, so by default a share is differentiated through the scan
+        return self if self.hoisted_gradients is not None else dataclasses.replace(self, hoisted_gradients=False)
+
     def bin_step(
         self, field: AbstractField, h: Float[Array, " state"], drive: PyTree, alpha: float | Float[Array, ""]
     ) -> Float[Array, " state"]:
@@ -170,6 +181,15 @@ class Euler(AbstractIntegrator):
         for _ in range(self.substeps):
             h = h + alpha * field.velocity_from_projection(h, drive)
         return h
+
+    def step_sizes(
+        self, ts: Float[Array, "*batch time"] | None, t0: float | Float[Array, ""], tau: float, dt: float | None
+    ) -> Float[Array, "*batch time"] | float:
+        """Each bin's Euler step ``dt_k / (tau * substeps)`` along the last axis of ``ts``; with ``dt`` (a regular
+        grid) one float for every bin, which the compiled loop folds in as a constant."""
+        if dt is not None:
+            return dt / (tau * self.substeps)
+        return jnp.diff(ts, axis=-1, prepend=jnp.full_like(ts[..., :1], t0)) / (tau * self.substeps)
 
     def integrate(
         self,
@@ -183,18 +203,15 @@ class Euler(AbstractIntegrator):
         dt: float | None = None,
     ) -> Float[Array, "time state"]:
         drives = jax.vmap(field.project_input)(xs)  # hoisted out of the time loop
-        if dt is None:
-            alphas = jnp.diff(ts, prepend=jnp.asarray(t0, ts.dtype)[None]) / (tau * self.substeps)
-        else:
-            alphas = None  # a regular grid: one constant step, folded into the compiled loop
-            alpha = dt / (tau * self.substeps)
+        alphas = self.step_sizes(ts, t0, tau, dt)
+        regular = dt is not None
 
         def step(h, inputs):
-            drive, a = inputs if alphas is not None else (inputs, alpha)
-            h = self.bin_step(field, h, drive, a)
+            drive, alpha = (inputs, alphas) if regular else inputs
+            h = self.bin_step(field, h, drive, alpha)
             return h, h
 
-        _, hs = jax.lax.scan(step, h0, drives if alphas is None else (drives, alphas), unroll=self.unroll)
+        _, hs = jax.lax.scan(step, h0, drives if regular else (drives, alphas), unroll=self.unroll)
         return hs
 
     def integrate_batch(
@@ -217,11 +234,9 @@ class Euler(AbstractIntegrator):
             return super().integrate_batch(field, h0s, xs, ts, t0, tau, dt=dt)
         time_major = lambda a: jnp.swapaxes(a, 0, 1)  # noqa: E731
         drives = jax.tree_util.tree_map(time_major, jax.vmap(jax.vmap(field.project_input))(xs))
-        alphas = None
-        if ts is None:
-            alphas = dt / (tau * self.substeps)  # a regular grid: one constant step, folded into the compiled loop
-        else:
-            alphas = time_major(jnp.diff(ts, prepend=jnp.full_like(ts[:, :1], t0), axis=1) / (tau * self.substeps))
+        alphas = self.step_sizes(ts, t0, tau, dt if ts is None else None)
+        if ts is not None:
+            alphas = time_major(alphas)
 
         def step(params, h, drive, alpha):
             return self.bin_step(eqx.combine(params, rest), h, drive, alpha)
@@ -279,9 +294,7 @@ def hoisted_rollout(
         previous = jnp.concatenate([h0s[None], hs[:-1]])
         rows = lambda a: a.reshape(-1, *a.shape[2:])  # noqa: E731 — (time, batch, ...) -> (time * batch, ...)
         flat_alphas = alphas if regular else rows(alphas)
-        replay = lambda p, d: jax.vmap(step, in_axes=(None, 0, 0, None if regular else 0))(  # noqa: E731
-            p, rows(previous), d, flat_alphas
-        )
+        replay = lambda p, d: per_sample(p, rows(previous), d, flat_alphas)  # noqa: E731 — time x batch rows
         _, vjp = jax.vjp(replay, params, jax.tree_util.tree_map(rows, drives))
         dparams, ddrives = vjp(rows(g))
         unrows = lambda a, like: a.reshape(like.shape)  # noqa: E731

@@ -174,9 +174,9 @@ def fit(
         seeds: per-member data-order seeds (ensembles; default ``config.seed + arange(members)``).
         devices: a single model's minibatches are split over these (default: all of JAX's; ``()``: never), when
             :func:`gnode.train.step.batch_mesh` finds enough work for each; a one-axis ``Mesh``: every minibatch
-            its devices divide is split over it. The losses and gradients are those of
-            one device to float32 round-off, so a run is exactly repeatable on the same number of devices.
-            An ensemble splits its members over the devices instead.
+            its devices divide is split over it. The losses and gradients are those of one device to float32
+            round-off, so a run is exactly repeatable on the same number of devices. An ensemble splits its
+            members over the devices instead.
     Returns:
         A :class:`FitResult`.
     Raises:
@@ -205,9 +205,10 @@ def fit(
     if resume and run_dir is None:
         raise ConfigError("resume needs a run directory")
     state, static = new_train_state(model, config, members=members, hyperparams=hyperparams, optimizer=optimizer)
-    if isinstance(devices, Mesh) or members is not None or devices == ():
-        mesh = devices if isinstance(devices, Mesh) and members is None else None
-    else:
+    mesh = None  # an ensemble splits its members instead
+    if members is None and isinstance(devices, Mesh):
+        mesh = devices
+    elif members is None and devices != ():
         mesh = batch_mesh(config.batch_size, state.params, devices)
     epoch_fn = make_epoch(static, optimizer or default_optimizer(config), config.batch_size, objective, mesh)
     if members is None:

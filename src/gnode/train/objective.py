@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import abc
+import dataclasses
 
 import equinox as eqx
 import jax
@@ -50,6 +51,10 @@ class AbstractObjective(eqx.Module):
         """Returns: the loss and its metric of ``model`` on ``batch``."""
         return self.score(self.predict(model, batch), batch)
 
+    def for_split_batch(self) -> AbstractObjective:
+        """The objective for one device's share of a minibatch split over devices; itself by default."""
+        return self
+
     @property
     def metric_name(self) -> str:
         return self.loss.metric_name
@@ -86,6 +91,9 @@ class SequenceObjective(AbstractObjective):
             "mask": None if data.mask is None else jnp.asarray(data.mask),
             "times": None if data.times is None else jnp.asarray(data.times),
         }
+
+    def for_split_batch(self) -> SequenceObjective:
+        return dataclasses.replace(self, integrator=self.integrator.for_split_batch())
 
     def predict(self, model: PyTree, batch: dict[str, Array | None]) -> Float[Array, "batch time out"]:
         observed = None if self.loss.classification else batch["targets"]

@@ -2,13 +2,12 @@
 
 Everything here is a pure function of arrays, written for one model; an ensemble is the same function under
 ``vmap`` (:func:`gnode.train.driver.fit` with ``members``), and a large minibatch may be split over devices
-(:func:`batch_mesh`). The side effects — files, progress, early stopping,
-divergence — belong to the driver and its callbacks (:mod:`gnode.train.callbacks`).
+(:func:`batch_mesh`). The side effects — files, progress, early stopping, divergence — belong to the driver and
+its callbacks (:mod:`gnode.train.callbacks`).
 """
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,8 +21,7 @@ from jax.sharding import Mesh, PartitionSpec
 from jax.typing import ArrayLike
 from jaxtyping import Array, Int, PRNGKeyArray, PyTree
 
-from gnode.model import trainable
-from gnode.solve import Euler
+from gnode.model import parameter_count, trainable
 from gnode.train.objective import AbstractObjective
 from gnode.train.optim import set_hyperparams
 
@@ -118,8 +116,7 @@ def batch_mesh(
     devices = list(jax.devices() if devices is None else devices)
     if len(devices) < 2 or batch_size % len(devices):
         return None
-    parameters = sum(a.size for a in jax.tree_util.tree_leaves(eqx.filter(params, eqx.is_inexact_array)))
-    if batch_size // len(devices) * parameters < min_work:
+    if batch_size // len(devices) * parameter_count(params) < min_work:
         return None
     return Mesh(np.array(devices), ("batch",))
 
@@ -134,25 +131,21 @@ def make_loss(static: PyTree, objective: AbstractObjective, mesh: Mesh | None = 
     order); JAX's autodiff of ``shard_map`` adds the devices' parameter gradients.
     """
 
-    split_objective = objective
-    if isinstance(getattr(objective, "integrator", None), Euler) and objective.integrator.hoisted_gradients is None:
-        # measured: on a device's share of a split minibatch the hoisted gradients cost more than they save
-        # (benchmarks/train_step.py), so a split batch is differentiated through the scan
-        plain = dataclasses.replace(objective.integrator, hoisted_gradients=False)
-        split_objective = eqx.tree_at(lambda o: o.integrator, objective, plain)
-
-    def loss_fn(params, frozen, batch):
-        if mesh is None or batch["inputs"].shape[0] % mesh.size:
-            return objective(eqx.combine(params, frozen, static), batch)
+    if mesh is not None:
         split, shared = PartitionSpec(mesh.axis_names[0]), PartitionSpec()
+        share = objective.for_split_batch()
 
         def predict(params, frozen, batch):
-            return split_objective.predict(eqx.combine(params, frozen, static), batch)
+            return share.predict(eqx.combine(params, frozen, static), batch)
 
         # Unchecked, the body is plain per-device code (any model's scans, whatever their initial carries) and the
         # transpose sums the replicated inputs' cotangents over the devices once, after the body.
         sharded = jax.shard_map(predict, mesh=mesh, in_specs=(shared, shared, split), out_specs=split, check_vma=False)
-        return split_objective.score(sharded(params, frozen, batch), batch)
+
+    def loss_fn(params, frozen, batch):
+        if mesh is None or batch["inputs"].shape[0] % mesh.size:
+            return objective(eqx.combine(params, frozen, static), batch)
+        return share.score(sharded(params, frozen, batch), batch)
 
     return loss_fn
 
