@@ -8,6 +8,11 @@ import pytest
 jax.config.update("jax_enable_x64", False)
 # the CLI's persistent compilation cache stays out of the user's folder (and of results) unless a test asks for it
 os.environ["GNODE_COMPILATION_CACHE"] = "off"
+# One CPU device in every test process: `gnode train` run in-process (CliRunner) asks for one device per core, and
+# if JAX had not started yet the rest of that worker's tests would then run ensembles split over devices, whose
+# float32 sums differ from one device's. The tests of several devices start their own processes without this.
+if "--xla_force_host_platform_device_count" not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} --xla_force_host_platform_device_count=1".strip()
 
 
 @pytest.fixture(autouse=True)
