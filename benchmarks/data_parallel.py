@@ -21,16 +21,6 @@ sys.path.insert(0, os.path.dirname(__file__))
 from common import CONFIGS, compare
 
 
-def parameter_count(cfg) -> int:
-    """The trained parameters of the config's gnODE, as ``gnode.fit`` counts them."""
-    import jax.random as jr
-
-    from gnode.model import make_model, parameter_count
-
-    n, d = cfg["n"], cfg["channels"]
-    return parameter_count(make_model("gnode", n, d, d, flow_widths=cfg["widths"], key=jr.key(0)))
-
-
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
@@ -42,7 +32,9 @@ def main():
 
     use_cpu_cores(args.devices)  # before JAX starts
     import jax
-    from train_step import STEPS_PER_CALL, gnode_step
+    from train_step import STEPS_PER_CALL, gnode_model, gnode_step
+
+    from gnode.model import parameter_count
 
     devices = jax.device_count()
     rows = []
@@ -51,7 +43,7 @@ def main():
             if batch % devices:
                 continue
             cfg = dict(CONFIGS[name], batch=batch)
-            parameters = parameter_count(cfg)
+            parameters = parameter_count(gnode_model(cfg))
             fns = {"scan": gnode_step(cfg, False, False), "hoisted": gnode_step(cfg, False, True)}
             times = compare({**fns, "split": gnode_step(cfg, True)}, rounds=args.rounds)
             ms = {k: 1e3 * v / STEPS_PER_CALL for k, v in times.items()}

@@ -49,24 +49,28 @@ def data(cfg, count):
     return x, y
 
 
+def gnode_model(cfg):
+    """The config's gnODE, as gnode builds it (``make_model``, key 0)."""
+    import jax.random as jr
+
+    from gnode.model import make_model
+
+    return make_model("gnode", cfg["n"], cfg["channels"], cfg["channels"], flow_widths=cfg["widths"], key=jr.key(0))
+
+
 def gnode_step(cfg, split: bool | None = None, hoisted: bool | None = None):
     """gnode's ``make_steps``, data-parallel over the devices as ``gnode.fit`` splits a minibatch
     (:func:`gnode.train.step.batch_mesh`); ``split``: True splits any batch the devices divide, False none."""
-    import equinox as eqx
     import jax
     import jax.numpy as jnp
-    import jax.random as jr
 
     from gnode.losses import MSE
-    from gnode.model import make_model, trainable
     from gnode.solve import Euler
     from gnode.train.objective import SequenceObjective
     from gnode.train.optim import adamw
-    from gnode.train.step import MIN_WORK_PER_DEVICE, batch_mesh, make_steps
+    from gnode.train.step import MIN_WORK_PER_DEVICE, batch_mesh, make_steps, split_model
 
-    model = make_model("gnode", cfg["n"], cfg["channels"], cfg["channels"], flow_widths=cfg["widths"], key=jr.key(0))
-    params, rest = eqx.partition(model, trainable(model))
-    frozen, static = eqx.partition(rest, eqx.is_array)
+    params, frozen, static = split_model(gnode_model(cfg))
     optimizer = adamw(1e-3, injectable=True)  # what gnode.fit uses
     opt_state = optimizer.init(params)
     mesh = None if split is False else batch_mesh(cfg["batch"], params, min_work=0 if split else MIN_WORK_PER_DEVICE)
