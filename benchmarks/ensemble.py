@@ -23,18 +23,10 @@ from common import CONFIGS, compare
 STEPS_PER_CALL = 10
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--members", type=int, default=32)
-    parser.add_argument("--config", default="overhead", choices=list(CONFIGS))
-    parser.add_argument("--unroll", type=int, default=1, help="lax.scan unroll of the time loop")
-    parser.add_argument("--devices", type=int, default=os.cpu_count(), help="CPU devices the members are split over")
-    args = parser.parse_args()
-
-    from gnode.devices import use_cpu_cores
-
-    use_cpu_cores(args.devices)  # before JAX starts
-
+def gnode_steps(cfg, members: int, train_field: bool = True, unroll: int = 1):
+    """gnode's training steps as timed calls: (one model's, all ``members``' in one vmapped program with the
+    members split over the devices). ``train_field=False`` freezes the field (only the initial state and the
+    readout train); ``unroll``: ``lax.scan`` unroll of the time loop."""
     import equinox as eqx
     import jax
     import jax.numpy as jnp
@@ -47,34 +39,49 @@ def main():
     from gnode.train.optim import adamw
     from gnode.train.step import make_steps, shard_members
 
-    cfg, members = CONFIGS[args.config], args.members
     build = lambda key: make_model(  # noqa: E731
         "gnode", cfg["n"], cfg["channels"], cfg["channels"], flow_widths=cfg["widths"], key=key
     )
     models = eqx.filter_vmap(build)(jr.split(jr.key(0), members))
-    params, rest = eqx.partition(models, trainable(models))
+    mask = trainable(models)
+    if not train_field:
+        mask = eqx.tree_at(lambda m: m.field, mask, jax.tree_util.tree_map(lambda _: False, mask.field))
+    params, rest = eqx.partition(models, mask)
     frozen, static = eqx.partition(rest, eqx.is_array)
-    optimizer = adamw(1e-3, injectable=True)  # what gnode.fit uses
+    optimizer = adamw(1e-3, injectable=True)
     opt_state = jax.vmap(optimizer.init)(params)
-    steps = make_steps(static, optimizer, SequenceObjective(MSE(), Euler(unroll=args.unroll)))
+    steps = make_steps(static, optimizer, SequenceObjective(MSE(), Euler(unroll=unroll)))
     rng = np.random.default_rng(0)
     count = cfg["batch"] * STEPS_PER_CALL
     x = jnp.asarray(rng.normal(size=(members, count, cfg["steps"], cfg["channels"])), jnp.float32)
     y = jnp.asarray(rng.normal(size=(members, count, cfg["steps"], cfg["channels"])), jnp.float32)
     data = {"inputs": x, "targets": y, "mask": None, "times": None}
     order = jnp.arange(count).reshape(STEPS_PER_CALL, cfg["batch"])
-
     one = jax.tree_util.tree_map(lambda a: a[0], (params, frozen, opt_state, data))
-    single = jax.jit(steps)
-    ens_steps = make_steps(static, optimizer, SequenceObjective(MSE(), Euler(unroll=args.unroll)))
-    ensemble = jax.jit(jax.vmap(ens_steps, in_axes=(0, 0, 0, 0, None)))
+    single, ensemble = jax.jit(steps), jax.jit(jax.vmap(steps, in_axes=(0, 0, 0, 0, None)))
     sharded = shard_members((params, frozen, opt_state, data), members)
-    times = compare(
-        {
-            "single": lambda: jax.block_until_ready(single(*one, order)),
-            "ensemble": lambda: jax.block_until_ready(ensemble(*sharded, order)),
-        }
+    return (
+        lambda: jax.block_until_ready(single(*one, order)),
+        lambda: jax.block_until_ready(ensemble(*sharded, order)),
     )
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--members", type=int, default=32)
+    parser.add_argument("--config", default="overhead", choices=list(CONFIGS))
+    parser.add_argument("--unroll", type=int, default=1, help="lax.scan unroll of the time loop")
+    parser.add_argument("--devices", type=int, default=os.cpu_count(), help="CPU devices the members are split over")
+    args = parser.parse_args()
+
+    from gnode.devices import use_cpu_cores
+
+    use_cpu_cores(args.devices)  # before JAX starts
+    import jax
+
+    cfg, members = CONFIGS[args.config], args.members
+    single, ensemble = gnode_steps(cfg, members, unroll=args.unroll)
+    times = compare({"single": single, "ensemble": ensemble})
     t_single, t_ensemble = times["single"], times["ensemble"]
 
     sequential_rate = STEPS_PER_CALL / t_single  # model-steps per second, one model after another

@@ -34,65 +34,15 @@ from common import CONFIGS, compare
 STEPS_PER_CALL = 10
 
 
-def gnode_steps(cfg, members: int, train_field: bool):
-    """gnode's (one model, ensemble) step functions, ready to time; ``train_field=False`` freezes the field."""
-    import equinox as eqx
-    import jax
-    import jax.numpy as jnp
-    import jax.random as jr
-
-    from gnode.losses import MSE
-    from gnode.model import make_model, trainable
-    from gnode.solve import Euler
-    from gnode.train.objective import SequenceObjective
-    from gnode.train.optim import adamw
-    from gnode.train.step import make_steps, shard_members
-
-    build = lambda key: make_model(  # noqa: E731
-        "gnode", cfg["n"], cfg["channels"], cfg["channels"], flow_widths=cfg["widths"], key=key
-    )
-    models = eqx.filter_vmap(build)(jr.split(jr.key(0), members))
-    mask = trainable(models)
-    if not train_field:
-        mask = eqx.tree_at(lambda m: m.field, mask, jax.tree_util.tree_map(lambda _: False, mask.field))
-    params, rest = eqx.partition(models, mask)
-    frozen, static = eqx.partition(rest, eqx.is_array)
-    optimizer = adamw(1e-3, injectable=True)
-    opt_state = jax.vmap(optimizer.init)(params)
-    steps = make_steps(static, optimizer, SequenceObjective(MSE(), Euler()))
-    rng = np.random.default_rng(0)
-    count = cfg["batch"] * STEPS_PER_CALL
-    x = jnp.asarray(rng.normal(size=(members, count, cfg["steps"], cfg["channels"])), jnp.float32)
-    y = jnp.asarray(rng.normal(size=(members, count, cfg["steps"], cfg["channels"])), jnp.float32)
-    data = {"inputs": x, "targets": y, "mask": None, "times": None}
-    order = jnp.arange(count).reshape(STEPS_PER_CALL, cfg["batch"])
-    one = jax.tree_util.tree_map(lambda a: a[0], (params, frozen, opt_state, data))
-    single, ensemble = jax.jit(steps), jax.jit(jax.vmap(steps, in_axes=(0, 0, 0, 0, None)))
-    sharded = shard_members((params, frozen, opt_state, data), members)
-    return (
-        lambda: jax.block_until_ready(single(*one, order)),
-        lambda: jax.block_until_ready(ensemble(*sharded, order)),
-    )
-
-
 def handwritten_steps(cfg, members: int, rollout):
     """The hand-written gnODE's (one model, ensemble) step functions (``train_step.handwritten_loss``)."""
     import jax
     import jax.numpy as jnp
     import optax
-    from train_step import handwritten_loss, handwritten_params
+    from train_step import adamw_steps, handwritten_loss, handwritten_params
 
     optimizer = optax.adamw(1e-3, weight_decay=1e-2)
-    value_and_grad = jax.value_and_grad(functools.partial(handwritten_loss, rollout=rollout))
-
-    def steps(p, opt_state, xs, ys):
-        def one(carry, xy):
-            p, s = carry
-            value, grads = value_and_grad(p, *xy)
-            updates, s = optimizer.update(grads, s, p)
-            return (optax.apply_updates(p, updates), s), value
-
-        return jax.lax.scan(one, (p, opt_state), (xs, ys))
+    steps = adamw_steps(jax.value_and_grad(functools.partial(handwritten_loss, rollout=rollout)), optimizer)
 
     params = handwritten_params(cfg)
     # members differ (as separately initialised models do): each weight scaled by its own factor
@@ -122,6 +72,7 @@ def main():
     use_cpu_cores()  # before JAX starts
 
     import jax
+    from ensemble import gnode_steps
     from train_step import hoisted_rollout, plain_rollout
 
     cfg, members = CONFIGS[args.config], args.members

@@ -165,6 +165,25 @@ def handwritten_jax_step(cfg, rollout=None):
     return _handwritten_steps(cfg, jax.value_and_grad(loss))
 
 
+def adamw_steps(value_and_grad, optimizer):
+    """``steps(params, opt_state, xs, ys)``: one optimizer step per minibatch ``(xs[k], ys[k])``, in a
+    ``lax.scan``, each on ``value_and_grad(params, x, y)``; returns the final ``(params, opt_state)`` and the
+    losses."""
+    import jax
+    import optax
+
+    def steps(p, opt_state, xs, ys):
+        def one(carry, xy):
+            p, s = carry
+            value, grads = value_and_grad(p, *xy)
+            updates, s = optimizer.update(grads, s, p)
+            return (optax.apply_updates(p, updates), s), value
+
+        return jax.lax.scan(one, (p, opt_state), (xs, ys))
+
+    return steps
+
+
 def _handwritten_steps(cfg, value_and_grad):
     """``STEPS_PER_CALL`` AdamW steps of the hand-written model in one jitted ``lax.scan``, each on
     ``value_and_grad(params, x, y)`` of its minibatch; returns the timed call."""
@@ -175,17 +194,7 @@ def _handwritten_steps(cfg, value_and_grad):
     params = handwritten_params(cfg)
     opt = optax.adamw(1e-3, weight_decay=1e-2)
     opt_state = opt.init(params)
-
-    @jax.jit
-    def steps(p, opt_state, xs, ys):
-        def one(carry, xy):
-            p, s = carry
-            value, grads = value_and_grad(p, *xy)
-            updates, s = opt.update(grads, s, p)
-            return (optax.apply_updates(p, updates), s), value
-
-        return jax.lax.scan(one, (p, opt_state), (xs, ys))
-
+    steps = jax.jit(adamw_steps(value_and_grad, opt))
     batch = cfg["batch"]
     x, y = data(cfg, batch * STEPS_PER_CALL)
     xs = jnp.asarray(x.reshape(STEPS_PER_CALL, batch, *x.shape[1:]))
