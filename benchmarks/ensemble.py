@@ -31,18 +31,16 @@ def gnode_steps(cfg, members: int, train_field: bool = True, unroll: int = 1):
     import jax
     import jax.numpy as jnp
     import jax.random as jr
+    from train_step import gnode_model
 
     from gnode.losses import MSE
-    from gnode.model import make_model, trainable
+    from gnode.model import trainable
     from gnode.solve import Euler
     from gnode.train.objective import SequenceObjective
     from gnode.train.optim import adamw
     from gnode.train.step import make_steps, shard_members
 
-    build = lambda key: make_model(  # noqa: E731
-        "gnode", cfg["n"], cfg["channels"], cfg["channels"], flow_widths=cfg["widths"], key=key
-    )
-    models = eqx.filter_vmap(build)(jr.split(jr.key(0), members))
+    models = eqx.filter_vmap(lambda key: gnode_model(cfg, key))(jr.split(jr.key(0), members))
     mask = trainable(models)
     if not train_field:
         mask = eqx.tree_at(lambda m: m.field, mask, jax.tree_util.tree_map(lambda _: False, mask.field))

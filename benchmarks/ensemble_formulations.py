@@ -41,6 +41,8 @@ def handwritten_steps(cfg, members: int, rollout):
     import optax
     from train_step import adamw_steps, handwritten_loss, handwritten_params
 
+    from gnode.train.step import shard_members
+
     optimizer = optax.adamw(1e-3, weight_decay=1e-2)
     steps = adamw_steps(jax.value_and_grad(functools.partial(handwritten_loss, rollout=rollout)), optimizer)
 
@@ -52,8 +54,6 @@ def handwritten_steps(cfg, members: int, rollout):
     shape = (members, STEPS_PER_CALL, cfg["batch"], cfg["steps"], cfg["channels"])
     xs = jnp.asarray(rng.normal(size=shape), jnp.float32)
     ys = jnp.asarray(rng.normal(size=shape), jnp.float32)
-    from gnode.train.step import shard_members
-
     one = (params, optimizer.init(params), xs[0], ys[0])
     many = shard_members((stacked, jax.vmap(optimizer.init)(stacked), xs, ys), members)
     single, ensemble = jax.jit(steps), jax.jit(jax.vmap(steps))

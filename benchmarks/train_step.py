@@ -49,13 +49,14 @@ def data(cfg, count):
     return x, y
 
 
-def gnode_model(cfg):
-    """The config's gnODE, as gnode builds it (``make_model``, key 0)."""
+def gnode_model(cfg, key=None):
+    """The config's gnODE, as gnode builds it (``make_model``; ``key`` default ``jr.key(0)``)."""
     import jax.random as jr
 
     from gnode.model import make_model
 
-    return make_model("gnode", cfg["n"], cfg["channels"], cfg["channels"], flow_widths=cfg["widths"], key=jr.key(0))
+    key = jr.key(0) if key is None else key
+    return make_model("gnode", cfg["n"], cfg["channels"], cfg["channels"], flow_widths=cfg["widths"], key=key)
 
 
 def gnode_step(cfg, split: bool | None = None, hoisted: bool | None = None):

@@ -87,7 +87,7 @@ def test_ensemble_matches_separate_fits(square):
     train, val = square
     lrs, decays, seeds = [1e-2, 3e-3], [1e-3, 1e-1], [5, 6]
     models = [small(seed=s) for s in (0, 1)]
-    stacked = jax.tree_util.tree_map(lambda *a: jnp.stack(a) if eqx.is_array(a[0]) else a[0], *models)
+    stacked = stack(models)
     config = TrainConfig(batch_size=20, epochs=3)
     # through the scan: the hoisted gradients round differently batched over members and alone, and Adam lifts
     # those differences on the dead units' zero gradients to lr-sized steps (their gradients agree to 2e-6 in

@@ -11,6 +11,7 @@ import pytest
 from gnode.losses import MSE
 from gnode.model import make_model
 from gnode.solve import HOISTED_MAX_WORK, Euler
+from gnode.train.ensemble import stack
 from gnode.train.objective import SequenceObjective
 from gnode.train.step import make_loss, split_model
 
@@ -55,7 +56,7 @@ def test_hoisted_gradients_equal_autodiff_through_the_scan(kind, times, substeps
 
 def test_hoisted_gradients_of_an_ensemble_equal_each_members_own():
     models = [make_model("gnode", 4, 3, 2, flow_widths=(8,), key=jr.key(s)) for s in range(3)]
-    stacked = jax.tree_util.tree_map(lambda *a: jnp.stack(a) if eqx.is_array(a[0]) else a[0], *models)
+    stacked = stack(models)
     params, frozen, static = split_model(stacked)
     batch = _batch(False)
     loss = make_loss(static, SequenceObjective(MSE(), Euler(hoisted_gradients=True)))
