@@ -228,12 +228,18 @@ def test_bench_real_writes_the_table_and_resumes(tmp_path):
     out = tmp_path / "jv"
     args = ["bench-real", "japanese-vowels", "--out", str(out), "--drop", "0.5", "--models", "gnode,node"]
     args += ["--seeds", "2", "--budget", "300", "--epochs", "2", "--batch", "64", "--lrs", "1e-3,1e-2"]
+    args += ["--extend-lrs", "1"]
     first = CliRunner().invoke(app, args)
     assert first.exit_code == 0, first.output
     table = (out / "table.md").read_text()
     assert "JapaneseVowels, 50 % of points dropped" in table and "| gnODE |" in table and "gnODE − nODE" in table
+    assert "2 (cap)" in table  # two epochs, no early stop: the budget is marked as the cap
     rows = json.loads((out / "results.json").read_text())["rows"]
-    assert len(rows) == 8 and {r["epochs_run"] for r in rows} == {2}
+    assert len(rows) == 12 and {r["epochs_run"] for r in rows} == {2}  # 2 models x (2 + 1 added) rates x 2 seeds
+    for model in ("gnode", "node"):  # the added rate is the neighbour past the edge the first choice landed on
+        rates = sorted({r["lr"] for r in rows if r["model"] == model})
+        assert rates in ([3e-4, 1e-3, 1e-2], [1e-3, 1e-2, 3e-2]), rates
+        assert len({r["lr"] for r in rows if r["model"] == model and r["selected"]}) == 1
     again = CliRunner().invoke(app, args)
     assert again.exit_code == 0 and json.loads((out / "results.json").read_text())["rows"] == rows
 

@@ -114,7 +114,7 @@ def test_gdm_fit_killed_after_a_fit_resumes_to_the_same_results(tmp_path):
 def test_ncode_killed_after_a_model_resumes_to_the_same_results(tmp_path):
     args = ["ncode", "reflection", "--models", "node,ncode-open", "--epochs", "3", "--steps", "5", "--solver", "heun"]
     files = ["summary.json", "models/node.npz", "models/ncode-open.npz"]
-    _resumed_equals_uninterrupted(tmp_path, args, "node", files, ignore=("seconds",))
+    _resumed_equals_uninterrupted(tmp_path, args, "node_lr0.003", files, ignore=("seconds",))
 
 
 def test_connector_fit_killed_after_lint_resumes_to_the_same_results(tmp_path):

@@ -1,8 +1,11 @@
-"""Choosing a model's size by cross-validation: folds of trials, and the one-standard-error rule."""
+"""Choosing settings on validation data: a model's size by cross-validation (folds of trials, the
+one-standard-error rule), and a learning rate that is interior to the grid it was chosen from."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+import math
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,3 +42,75 @@ def one_standard_error(
     best = max(rows, key=lambda r: r["mean"])
     close = [r for r in rows if r["mean"] >= best["mean"] - best["se"]]
     return best, min(close, key=simplicity)
+
+
+def next_rate(rate: float, up: bool) -> float:
+    """The neighbour of ``rate`` in the series 1, 3, 10, 30, ... times a power of ten, above (``up``) or below it.
+
+    Raises:
+        ConfigError: a rate that is not positive and finite.
+    """
+    if not (math.isfinite(rate) and rate > 0):
+        raise ConfigError(f"a learning rate must be positive and finite, got {rate}")
+    exponent = math.floor(math.log10(rate))
+    series = [float(f"{m}e{e}") for e in range(exponent - 1, exponent + 3) for m in (1, 3)]
+    return min(s for s in series if s > rate * (1 + 1e-9)) if up else max(s for s in series if s < rate * (1 - 1e-9))
+
+
+@dataclasses.dataclass(frozen=True)
+class RateChoice:
+    """The outcome of :func:`interior_rate`.
+
+    Attributes:
+        chosen: the rate with the lowest validation loss.
+        losses: the validation loss of every rate tried, in increasing order of rate.
+        interior: whether a rate was tried on each side of ``chosen`` (False: the extensions ran out).
+    """
+
+    chosen: float
+    losses: dict[float, float]
+    interior: bool
+
+
+def interior_rate(
+    fit: Callable[[list[float]], Mapping[float, float]], rates: Sequence[float], extensions: int = 0
+) -> RateChoice:
+    """Choose the learning rate with the lowest validation loss, extending the grid past an edge it lands on.
+
+    ``fit(new_rates)`` trains at those rates and returns the validation loss of each (non-finite counts as the
+    worst). While the best rate is the lowest or highest tried, the next rate beyond it (:func:`next_rate`) is
+    fitted, at most ``extensions`` times in all, so that the rate chosen at the end lies between two rates that did
+    worse (a rate whose fits diverged at once scores as the worst).
+
+    Arguments:
+        fit: trains at the rates given and returns their validation losses.
+        rates: the initial grid.
+        extensions: how many rates may be added beyond the grid's edges (0: the grid as given).
+    Returns:
+        The :class:`RateChoice`.
+    Raises:
+        ConfigError: an empty grid, a rate that is not positive, or negative ``extensions``.
+    """
+    if not rates or min(rates) <= 0 or extensions < 0:
+        raise ConfigError(f"need a non-empty grid of positive rates and extensions >= 0, got {list(rates)}, "
+                          f"{extensions}")  # fmt: skip
+    losses: dict[float, float] = {}
+
+    def add(new: list[float]) -> None:
+        found = fit(new)
+        for rate in new:
+            value = float(found[rate])
+            losses[rate] = value if math.isfinite(value) else math.inf
+
+    def best() -> float:
+        return min(sorted(losses), key=lambda r: losses[r])
+
+    add(sorted(set(rates)))
+    for _ in range(extensions):
+        chosen = best()
+        below, above = chosen > min(losses), chosen < max(losses)
+        if below and above:
+            break
+        add([next_rate(chosen, up=below)])  # past the edge the best rate sits on
+    chosen = best()
+    return RateChoice(chosen, dict(sorted(losses.items())), min(losses) < chosen < max(losses))

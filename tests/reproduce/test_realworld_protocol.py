@@ -31,7 +31,9 @@ def toy_task(drop=0.3):
     return RealTask("toy", "toy", splits, "cross_entropy", 2, {})
 
 
-CONFIG = protocol.BenchConfig(models=("gnode", "node"), seeds=2, budget=300, epochs=40, patience=10, lrs=(1e-2,))
+CONFIG = protocol.BenchConfig(
+    models=("gnode", "node"), seeds=2, budget=300, epochs=40, patience=10, lrs=(1e-2,), extend_lrs=0
+)
 
 
 @pytest.mark.parametrize("name", protocol.MODELS)
@@ -59,7 +61,7 @@ def test_substeps_keep_every_euler_step_within_max_alpha():
 def test_grid_and_substeps_agree_when_alpha_is_small():
     """Both paths integrate the same ODE; with small steps their test scores nearly agree."""
     task = toy_task(drop=0.5)
-    config = protocol.BenchConfig(models=("gnode",), seeds=1, budget=300, epochs=4, lrs=(1e-2,), tau=4.0)
+    config = protocol.BenchConfig(models=("gnode",), seeds=1, budget=300, epochs=4, lrs=(1e-2,), tau=4.0, extend_lrs=0)
     on_grid = protocol.run_benchmark(task, config)
     substeps = protocol.run_benchmark(task, dataclasses.replace(config, grid=False, max_alpha=0.25))
     assert on_grid[0]["substeps"] == 1 and substeps[0]["substeps"] > 1
@@ -85,8 +87,9 @@ def test_models_learn_an_irregular_classification_and_results_resume(tmp_path, m
     assert protocol.run_benchmark(task, CONFIG, tmp_path) == saved["rows"]
     only_node = dataclasses.replace(CONFIG, models=("node",))  # a subset of the models: nothing to train
     assert protocol.run_benchmark(task, only_node, tmp_path) == saved["rows"][2:]
-    unit = tmp_path / "units" / "node.npz"
-    unit.write_bytes(unit.read_bytes()[:200])  # a damaged record is not trusted: that model trains again
+    for unit in ("node", "node_lr0.01"):  # the model's record and its rate batch's
+        file = tmp_path / "units" / f"{unit}.npz"
+        file.write_bytes(file.read_bytes()[:200])  # a damaged record is not trusted: that model trains again
     with pytest.raises(AssertionError, match="trained again"):
         protocol.run_benchmark(task, CONFIG, tmp_path)
     with pytest.raises(AssertionError, match="trained again"):  # other settings: not reused
@@ -95,7 +98,7 @@ def test_models_learn_an_irregular_classification_and_results_resume(tmp_path, m
 
 def test_same_seed_same_scores():
     task = toy_task()
-    config = protocol.BenchConfig(models=("gru",), seeds=1, budget=200, epochs=3, lrs=(1e-3, 1e-2))
+    config = protocol.BenchConfig(models=("gru",), seeds=1, budget=200, epochs=3, lrs=(1e-3, 1e-2), extend_lrs=0)
     first = protocol.run_benchmark(task, config)
     again = protocol.run_benchmark(task, config)
     assert [r["test"] for r in first] == [r["test"] for r in again]
@@ -104,7 +107,9 @@ def test_same_seed_same_scores():
 
 def test_the_learning_rate_is_chosen_on_validation_per_model():
     task = toy_task()
-    config = protocol.BenchConfig(models=("node",), seeds=2, budget=300, epochs=6, patience=None, lrs=(1e-6, 1e-2))
+    config = protocol.BenchConfig(
+        models=("node",), seeds=2, budget=300, epochs=6, patience=None, lrs=(1e-6, 1e-2), extend_lrs=0
+    )
     rows = protocol.run_benchmark(task, config)
     assert [(r["lr"], r["seed"]) for r in rows] == [(1e-6, 0), (1e-6, 1), (1e-2, 0), (1e-2, 1)]
     mean_val = {lr: np.mean([r["val_loss"] for r in rows if r["lr"] == lr]) for lr in config.lrs}
@@ -116,7 +121,7 @@ def test_the_learning_rate_is_chosen_on_validation_per_model():
 def test_table_states_the_gating_difference_with_its_spread():
     rows = [
         {"model": m, "seed": s, "test": t, "parameters": 10, "state_dim": 2, "seconds_all_members": 1.0}
-        | {"epochs_run": 5, "lr": lr, "selected": lr == 0.01}
+        | {"epochs_run": 5, "best_epoch": 3 + s, "lr": lr, "selected": lr == 0.01, "lr_interior": m == "node"}
         for m, s, t, lr in [
             ("gnode", 0, 0.9, 0.01),
             ("gnode", 1, 0.8, 0.01),
@@ -127,8 +132,11 @@ def test_table_states_the_gating_difference_with_its_spread():
     ]
     difference, spread = protocol.gating_difference(rows)
     assert difference == pytest.approx(0.15) and spread == pytest.approx(np.std([0.9, 0.8], ddof=1) / np.sqrt(2))
-    table = protocol.markdown_table(rows, "cross_entropy")
-    assert "| gnODE | 85.0 ± 7.1 | 2 | 10 | 2 | 0.01 |" in table and "gnODE − nODE: +15.0 ± 5.0" in table
+    table = protocol.markdown_table(rows, "cross_entropy", epochs=5)
+    assert "gnODE − nODE: +15.0 ± 5.0" in table
+    # a rate at the edge of those tried is starred; the epoch budget reached is marked
+    assert "| gnODE | 85.0 ± 7.1 | 2 | 10 | 2 | 0.01* | 0.01–0.01 (1) | 3, 4 | 5 (cap) | 1 |" in table
+    assert "| nODE | 70.0 ± 0.0 | 2 | 10 | 2 | 0.01 | 0.01–0.1 (2) | 3, 4 | 5 (cap) | 1 |" in table
     assert "test MSE" in protocol.markdown_table(rows, "mse")
 
 
@@ -141,3 +149,5 @@ def test_bad_settings_are_refused():
         protocol.BenchConfig(lrs=())
     with pytest.raises(ConfigError, match="patience"):
         protocol.BenchConfig(patience=0)
+    with pytest.raises(ConfigError, match="extend_lrs"):
+        protocol.BenchConfig(extend_lrs=-1)

@@ -378,11 +378,15 @@ def bench_real(
     models: Annotated[str, typer.Option(help="comma-separated fields")] = "gnode,node,gru,mgru,rnn,lstm",
     seeds: Annotated[int, typer.Option(help="runs per model (one vmapped ensemble)")] = 3,
     budget: Annotated[int, typer.Option(help="trained parameters per model (state size matched to it)")] = 5000,
-    epochs: Annotated[int, typer.Option(help="most epochs")] = 300,
+    epochs: Annotated[int, typer.Option(help="most epochs")] = 1000,
     patience: Annotated[int, typer.Option(help="stop after this many epochs without a better validation loss")] = 30,
     lrs: Annotated[str, typer.Option(help="learning-rate grid; each model's rate is chosen on validation")] = (
         "1e-3,3e-3,1e-2,3e-2"
     ),
+    extend_lrs: Annotated[
+        int,
+        typer.Option(help="rates that may be added past the grid's edge the choice lands on (0: the grid as given)"),
+    ] = 3,
     batch_size: Annotated[int, typer.Option("--batch")] = 32,
     episodes: Annotated[int, typer.Option(help="simulated Walker2d episodes of 1000 steps")] = 40,
     grid: Annotated[bool, typer.Option(help="irregular data on the grid of sample steps (else Euler substeps)")] = True,
@@ -404,6 +408,7 @@ def bench_real(
         epochs=epochs,
         patience=patience,
         lrs=parse_floats(lrs, "--lrs"),
+        extend_lrs=extend_lrs,
         batch_size=batch_size,
         grid=grid,
         tau=tau,
@@ -422,7 +427,7 @@ def bench_real(
         raise ConfigError(f"unknown task {task!r}; choose one of {list(tasks.TASKS)}")
     console.print(f"{built.title}: {built.details['shapes']}")
     rows = protocol.run_benchmark(built, config, out, progress=progress)
-    table = protocol.markdown_table(rows, built.loss)
+    table = protocol.markdown_table(rows, built.loss, config.epochs)
     write_text(out / "table.md", f"### {built.title}\n\n{table}\n")
     console.print(table)
 

@@ -20,6 +20,14 @@ Tolerance = Annotated[float, typer.Option(help="adaptive tolerance")]
 Adjoint = Annotated[str, typer.Option(help="backprop (through the solver) or adjoint (backward ODE)")]
 Epochs = Annotated[int | None, typer.Option(help="most epochs (default: the experiment's)")]
 Seeds = Annotated[int | None, typer.Option(help="seeds per model, trained as one ensemble (default: the experiment's)")]
+Rates = Annotated[
+    str | None,
+    typer.Option(help="comma-separated learning-rate grid, chosen on validation (default: the experiment's)"),
+]
+ExtendRates = Annotated[
+    int | None, typer.Option(help="rates that may be added past the grid's edge the choice lands on")
+]
+Patience = Annotated[int | None, typer.Option(help="stop after this many epochs without a better validation loss")]
 
 
 def _solver(solver: str, steps: int | None, rtol: float, atol: float, adjoint: str, max_steps: int):
@@ -28,9 +36,12 @@ def _solver(solver: str, steps: int | None, rtol: float, atol: float, adjoint: s
     return make_flow_solver(solver, steps=steps, adjoint=adjoint, rtol=rtol, atol=atol, max_steps=max_steps)
 
 
-def _training(default, epochs: int | None, seeds: int | None):
-    changes = {k: v for k, v in (("epochs", epochs), ("seeds", seeds)) if v is not None}
-    return dataclasses.replace(default, **changes)
+def _training(default, epochs: int | None, seeds: int | None, lrs=None, extend_lrs=None, patience=None):
+    from gnode.cli.common import parse_floats
+
+    values = {"epochs": epochs, "seeds": seeds, "extend_lrs": extend_lrs, "patience": patience}
+    values["lrs"] = None if lrs is None else tuple(parse_floats(lrs, "--lrs"))
+    return dataclasses.replace(default, **{k: v for k, v in values.items() if v is not None})
 
 
 def _models(text: str | None, default):
@@ -138,6 +149,9 @@ def digits(
     adjoint: Adjoint = "backprop",
     epochs: Epochs = None,
     seeds: Seeds = None,
+    lrs: Rates = None,
+    extend_lrs: ExtendRates = None,
+    patience: Patience = None,
 ):
     """scikit-learn's 8 x 8 digits: neural ODE, augmented neural ODE and N-CODE at a matched parameter count."""
     from gnode.reproduce.ncode.experiments import run_digits
@@ -148,7 +162,7 @@ def digits(
         models=_models(models, d["models"]),
         sizes=dataclasses.replace(d["sizes"], conv_channels=conv_channels),
         solver=_solver(solver, steps, rtol, atol, adjoint, 256),
-        training=_training(d["training"], epochs, seeds),
+        training=_training(d["training"], epochs, seeds, lrs, extend_lrs, patience),
     )
     _report(summary, out)
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from gnode.errors import DataError, RunDirError, WriteError
 from gnode.files import load_arrays, remove_temporaries, save_arrays, write_json, write_text
+from gnode.saving import load, save
 
 EXTENDABLE = ("epochs",)  # settings a resumed run may change (train longer)
 
@@ -175,3 +176,33 @@ UNIT_HEADER = "unit_header"
 
 def _as_json(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
+
+
+def resumable(
+    out: str | Path | None,
+    name: str,
+    settings: dict[str, Any],
+    work: Callable[[RunDir | None], tuple[list, dict[str, Any], dict]],
+) -> tuple[list, dict[str, Any], dict]:
+    """``work(run_dir)``'s trained models (one per seed or member), record and arrays for unit ``name``, saved
+    (``out/models/<name>.npz``, then the unit); or, if ``out`` holds them finished with ``settings``, the saved ones.
+    ``run_dir`` is where the fit checkpoints, and continues from after a crash; without ``out`` nothing is saved
+    and ``run_dir`` is None."""
+    if out is None:
+        return work(None)
+    out = Path(out)
+    units = UnitStore(out)
+    found = units.get(name, settings)
+    if found is not None:
+        return list(load(out / "models" / f"{name}.npz")), found[1], found[0]
+    best, record, arrays = work(units.scratch(name, settings))
+    save_models(out, {name: best})
+    units.put(name, settings, record, arrays)
+    return best, record, arrays
+
+
+def save_models(out: Path, trained: dict[str, list]) -> None:
+    """Each unit's trained models, as a tuple, in ``out/models/<name>.npz`` (:func:`gnode.save`)."""
+    (out / "models").mkdir(parents=True, exist_ok=True)
+    for name, seeds in trained.items():
+        save(out / "models" / f"{name}.npz", tuple(seeds), {"model": name, "seeds": list(range(len(seeds)))})

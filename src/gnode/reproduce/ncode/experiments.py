@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,11 +30,11 @@ from gnode.ncode.flow import FlowSolver
 from gnode.ncode.model import evaluate
 from gnode.reproduce.ncode import figures, tasks
 from gnode.reproduce.ncode.builders import DECODERS, MODELS, Sizes, build, build_autoencoder, check_model
-from gnode.saving import load, save
 from gnode.train.driver import TrainConfig
 from gnode.train.ensemble import fit_ensemble
 from gnode.train.objective import MapObjective
-from gnode.train.runs import RunDir, UnitStore
+from gnode.train.rates import batch_seconds, fit_rates
+from gnode.train.runs import RunDir, resumable, save_models
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +43,9 @@ class Training:
 
     Attributes:
         lr, epochs, batch_size (None: full batch), patience (None: no early stopping), clip_norm, seeds.
+        lrs: a learning-rate grid (empty: ``lr`` alone); each model's rate is the one with the lowest mean
+            best-validation loss over its seeds. extend_lrs: rates that may be added past the grid's edge the
+            choice lands on (:func:`gnode.selection.interior_rate`).
     """
 
     lr: float = 3e-3
@@ -51,10 +54,17 @@ class Training:
     patience: int | None = None
     clip_norm: float | None = 1.0
     seeds: int = 1
+    lrs: tuple[float, ...] = ()
+    extend_lrs: int = 0
 
     def __post_init__(self):
-        if self.seeds <= 0:
-            raise ConfigError(f"seeds must be positive, got {self.seeds}")
+        if self.seeds <= 0 or self.extend_lrs < 0 or min((self.lr, *self.lrs)) <= 0:
+            raise ConfigError(f"need seeds > 0, extend_lrs >= 0 and positive rates, got {self.seeds}, "
+                              f"{self.extend_lrs}, {[self.lr, *self.lrs]}")  # fmt: skip
+
+    @property
+    def grid(self) -> tuple[float, ...]:
+        return self.lrs or (self.lr,)
 
     def config(self, samples: int, loss: str) -> TrainConfig:
         batch = samples if self.batch_size is None else self.batch_size
@@ -72,18 +82,24 @@ def fit_models(
     loss: str,
     out_shape: tuple[int, ...],
     run_dir: RunDir | None = None,
+    lrs: Sequence[float] | None = None,
+    seeds: Sequence[int] | None = None,
 ) -> tuple[list[eqx.Module], dict[str, Any]]:
-    """Train same-shape models (one per seed) as one ensemble, checkpointing in ``run_dir`` (continued from its
-    checkpoint if it has one). Returns: the best-validation models and a record (per-epoch training loss of each
-    member, epochs, wall time)."""
+    """Train same-shape models as one ensemble, checkpointing in ``run_dir`` (continued from its checkpoint if it
+    has one); member i at learning rate ``lrs[i]`` (default ``training.lr``) with data order ``seeds[i]`` (default
+    i). Returns: the best-validation models and a record (per-epoch training loss of each member, its best
+    validation loss and epoch, epochs run, wall time)."""
     objective = MapObjective(loss_named(loss), tuple(train.inputs.shape[1:]), out_shape)
     tick = time.perf_counter()
     best, result = fit_ensemble(
         list(models), train, val, training.config(train.num_samples, loss), objective=objective, progress=False,
-        seeds=list(range(len(models))), run_dir=run_dir, resume=run_dir is not None,
+        lrs=None if lrs is None else list(lrs), seeds=list(range(len(models))) if seeds is None else list(seeds),
+        run_dir=run_dir, resume=run_dir is not None,
     )  # fmt: skip
     return best, {
-        "train_loss": [row["train_loss"] for row in result.history],
+        "train_loss": [np.asarray(row["train_loss"]).tolist() for row in result.history],
+        "val_loss": np.asarray(result.summary["best_val_loss"]).tolist(),
+        "best_epoch": np.asarray(result.summary["best_epoch"]).tolist(),
         "epochs_run": result.summary["epochs_run"],
         "seconds": time.perf_counter() - tick,
     }
@@ -125,37 +141,31 @@ def _train_all(
     trained, results = {}, {}
     for name in names:
 
-        def work(run_dir, name=name):
-            seeds = [build(name, in_dim, out_dim, sizes, solver, key=jr.key(s)) for s in range(training.seeds)]
-            best, record = fit_models(seeds, splits["train"], splits["val"], training, loss, out_shape, run_dir)
-            scores = {"train": _scores(best, splits["train"], loss), "test": _scores(best, splits["test"], loss)}
-            return best, {"parameters": parameter_count(seeds[0]), **record, **scores}, {}
+        def fit_members(grid, run_dir, name=name):
+            members = [build(name, in_dim, out_dim, sizes, solver, key=jr.key(seed)) for _, seed in grid]
+            best, record = fit_models(members, splits["train"], splits["val"], training, loss, out_shape, run_dir,
+                                      lrs=[lr for lr, _ in grid], seeds=[seed for _, seed in grid])  # fmt: skip
+            return best, {"parameters": parameter_count(members[0]), **record}
 
-        trained[name], results[name], _ = resumable(out, name, {**settings, "model": name}, work)
+        choice, fits = fit_rates(fit_members, training.grid, training.seeds, training.extend_lrs, out=out,
+                                 unit=name, settings={**settings, "model": name})  # fmt: skip
+        chosen = fits[choice.chosen]
+        best = chosen.models
+        record = {**chosen.record, "train_loss": [row[chosen.members] for row in chosen.record["train_loss"]],
+                  "val_loss": chosen.val_loss, "best_epoch": chosen.best_epoch}  # fmt: skip
+        if out is not None:
+            save_models(out, {name: best})  # the chosen rate's seeds, beside every batch's in models/
+        trained[name] = best
+        results[name] = {
+            **record,
+            "lr": choice.chosen,
+            "lr_interior": choice.interior,
+            "val_loss_by_lr": {f"{lr:g}": value for lr, value in choice.losses.items()},
+            "seconds": batch_seconds(fits),
+            "train": _scores(best, splits["train"], loss),
+            "test": _scores(best, splits["test"], loss),
+        }
     return trained, results
-
-
-def resumable(
-    out: Path, name: str, settings: dict[str, Any], work: Callable[[RunDir], tuple[list, dict[str, Any], dict]]
-) -> tuple[list, dict[str, Any], dict]:
-    """``work(run_dir)``'s trained seeds, record and arrays for model ``name``, saved (``out/models/<name>.npz``,
-    then the unit); or, if ``out`` holds them finished with ``settings``, the saved ones. ``run_dir`` is where the
-    fit checkpoints, and continues from after a crash."""
-    units = UnitStore(out)
-    found = units.get(name, settings)
-    if found is not None:
-        return list(load(out / "models" / f"{name}.npz")), found[1], found[0]
-    best, record, arrays = work(units.scratch(name, settings))
-    save_models(out, {name: best})
-    units.put(name, settings, record, arrays)
-    return best, record, arrays
-
-
-def save_models(out: Path, trained: dict[str, list]) -> None:
-    """Each model's trained seeds, as a tuple, in ``out/models/<name>.npz`` (:func:`gnode.save`)."""
-    (out / "models").mkdir(parents=True, exist_ok=True)
-    for name, seeds in trained.items():
-        save(out / "models" / f"{name}.npz", tuple(seeds), {"model": name, "seeds": list(range(len(seeds)))})
 
 
 def _mean(values: Sequence[float]) -> float:
@@ -235,6 +245,9 @@ def run_annulus(
 
 
 DIGIT_SIZES = Sizes(state=16, field_width=16, control_width=8, dynamics_width=4, augment=16)
+DIGIT_TRAINING = Training(
+    epochs=300, batch_size=64, patience=30, seeds=5, lrs=(1e-3, 3e-3, 1e-2, 3e-2), extend_lrs=3
+)  # bench-real's protocol (gnode.reproduce.realworld.protocol.BenchConfig)
 
 
 def run_digits(
@@ -243,10 +256,13 @@ def run_digits(
     models: Sequence[str] = ("node", "anode", "ncode-open", "ncode-closed"),
     solver: FlowSolver = FlowSolver(max_steps=256),
     sizes: Sizes = DIGIT_SIZES,
-    training: Training = Training(epochs=60, batch_size=64, patience=10, seeds=3),
+    training: Training = DIGIT_TRAINING,
 ) -> dict[str, Any]:
     """Classify scikit-learn's digits (64 pixels, 10 classes) at a matched parameter count (the baselines' widths
-    are matched to ``ncode-open``); test accuracy and NFE over seeds. Writes ``digits.png`` and ``summary.json``."""
+    are matched to ``ncode-open``); test accuracy and NFE over seeds. The default training is bench-real's
+    protocol: each model's rate chosen on validation from a grid extended until the choice is interior, early
+    stopping after 30 epochs without a better validation loss, 5 seeds. Writes ``digits.png`` and
+    ``summary.json``."""
     train, val, test = tasks.digits(seed=0)
     splits = {"train": train, "val": val, "test": test}
     out = Path(out)

@@ -30,6 +30,7 @@ from gnode.saving import save
 from gnode.solve import Euler
 from gnode.train.driver import TrainConfig
 from gnode.train.ensemble import fit_ensemble
+from gnode.train.rates import batch_seconds, fit_rates
 from gnode.train.runs import UnitStore
 
 MODELS = ("gnode", "node", "gru", "mgru", "rnn", "lstm")
@@ -42,7 +43,9 @@ class BenchConfig:
 
     Attributes:
         models: fields to compare; seeds: runs per model; budget: target count of trained parameters.
-        lrs: the learning-rate grid; each model's rate is chosen on validation.
+        lrs: the learning-rate grid; each model's rate is chosen on validation. extend_lrs: how many rates may be
+            added past the edge of the grid the choice lands on, so that it ends interior
+            (:func:`gnode.selection.interior_rate`).
         hidden_ratio: width of the one hidden layer of the nODE / gnODE networks, per state unit.
         tau: the time constant in the data's time unit (original sample steps); max_alpha: the largest
             Euler step ``dt / tau`` allowed, which sets the substeps per bin from the longest gap in the data.
@@ -59,9 +62,10 @@ class BenchConfig:
     max_alpha: float = 1.0
     grid: bool = True
     lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2)
+    extend_lrs: int = 3
     weight_decay: float = 0.0
     batch_size: int = 32
-    epochs: int = 300
+    epochs: int = 1000
     patience: int | None = 30  # None: no early stopping
     clip_norm: float | None = 1.0
 
@@ -71,6 +75,8 @@ class BenchConfig:
             raise ConfigError(f"unknown model(s) {unknown}; choose from {list(FIELDS)}")
         if not self.lrs or min(self.lrs) <= 0:
             raise ConfigError(f"need at least one learning rate, all positive; got {list(self.lrs)}")
+        if self.extend_lrs < 0:
+            raise ConfigError(f"extend_lrs must be >= 0, got {self.extend_lrs}")
         if self.seeds < 1 or self.budget < 10 or self.hidden_ratio <= 0 or self.tau <= 0 or self.max_alpha <= 0:
             raise ConfigError("need seeds >= 1, budget >= 10, and positive hidden_ratio, tau and max_alpha")
         self.train_config()  # validates the optimiser settings
@@ -167,47 +173,54 @@ def run_benchmark(
             rows += found[1]["rows"]
             continue
         state_dim = matched_state_dim(name, task, config)
-        grid = [(lr, seed) for lr in config.lrs for seed in range(config.seeds)]
-        tick = time.perf_counter()
-        best, result = fit_ensemble(
-            [build_model(name, state_dim, task, config, seed) for _, seed in grid],
-            splits["train"],
-            splits["val"],
-            train_config,
-            lrs=[lr for lr, _ in grid],
-            seeds=[seed for _, seed in grid],
-            integrator=integrator,
-            progress=progress,
-            run_dir=None if units is None else units.scratch(name, settings),
-            resume=units is not None,
-        )
-        seconds = time.perf_counter() - tick
-        val_loss = np.asarray(result.summary["best_val_loss"])
-        best_epoch = np.asarray(result.summary["best_epoch"])
-        chosen = min(
-            config.lrs, key=lambda lr: np.mean([v for (r, _), v in zip(grid, val_loss, strict=True) if r == lr])
-        )
+
+        def fit_members(grid, run_dir, name=name, state_dim=state_dim):
+            tick = time.perf_counter()
+            best, result = fit_ensemble(
+                [build_model(name, state_dim, task, config, seed) for _, seed in grid],
+                splits["train"],
+                splits["val"],
+                train_config,
+                lrs=[lr for lr, _ in grid],
+                seeds=[seed for _, seed in grid],
+                integrator=integrator,
+                progress=progress,
+                run_dir=run_dir,
+                resume=run_dir is not None,
+            )
+            return best, {
+                "val_loss": np.asarray(result.summary["best_val_loss"]).tolist(),
+                "best_epoch": np.asarray(result.summary["best_epoch"]).tolist(),
+                "diverged": np.asarray(result.summary["diverged"]).tolist(),
+                "epochs_run": result.summary["epochs_run"],
+                "seconds": time.perf_counter() - tick,
+            }
+
+        choice, fits = fit_rates(fit_members, config.lrs, config.seeds, config.extend_lrs, out=out, unit=name,
+                                 settings={**settings, "model": name})  # fmt: skip
+        chosen = choice.chosen
         if units is not None:  # the chosen rate's seeds, saved before the unit that names them
-            (units.path.parent / "models").mkdir(parents=True, exist_ok=True)
-            kept = tuple(m for (lr, _), m in zip(grid, best, strict=True) if lr == chosen)
-            save(units.path.parent / "models" / f"{name}.npz", kept, {"model": name, "lr": chosen, "task": task.name,
-                                                                      "seeds": list(range(config.seeds))})  # fmt: skip
+            save(units.path.parent / "models" / f"{name}.npz", tuple(fits[chosen].models), {"model": name,
+                 "lr": chosen, "task": task.name, "seeds": list(range(config.seeds))})  # fmt: skip
         mine = [
             {
                 "model": name,
                 "lr": lr,
                 "seed": seed,
                 "selected": lr == chosen,
+                "lr_interior": choice.interior,
                 "state_dim": state_dim,
                 "parameters": parameter_count(model),
                 "test": score(model, splits["test"], task.loss, integrator) if lr == chosen else None,
-                "val_loss": float(val_loss[i]),
-                "best_epoch": int(best_epoch[i]),
-                "epochs_run": result.summary["epochs_run"],
-                "seconds_all_members": seconds,
+                "val_loss": fit.val_loss[seed],
+                "best_epoch": fit.best_epoch[seed],
+                "diverged": bool(fit.record["diverged"][fit.members][seed]),
+                "epochs_run": fit.record["epochs_run"],
+                "seconds_all_members": batch_seconds(fits),
                 "substeps": integrator.substeps,
             }
-            for i, ((lr, seed), model) in enumerate(zip(grid, best, strict=True))
+            for lr, fit in fits.items()
+            for seed, model in enumerate(fit.models)
         ]
         rows += mine
         if units is not None:
@@ -224,7 +237,8 @@ def metric_name(loss: str) -> str:
 
 def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """Per model, over the seeds of its chosen learning rate: mean and std (ddof 1) of the test score,
-    parameters, state size, epochs and wall time (of the whole learning-rate grid)."""
+    parameters, state size, the rates tried and whether the choice is interior to them, the epoch of each seed's
+    best validation loss, the epochs run and wall time (of the whole learning-rate grid)."""
     summary = {}
     for name in dict.fromkeys(r["model"] for r in rows):
         mine = [r for r in rows if r["model"] == name and r["selected"]]
@@ -238,6 +252,9 @@ def summarize(rows: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
             "lr": mine[0]["lr"],
             "seconds": mine[0]["seconds_all_members"],
             "epochs": float(np.mean([r["epochs_run"] for r in mine])),
+            "best_epochs": [r["best_epoch"] for r in mine],
+            "rates": sorted({r["lr"] for r in rows if r["model"] == name}),
+            "interior": bool(mine[0].get("lr_interior", False)),
         }
     return summary
 
@@ -251,16 +268,21 @@ def gating_difference(rows: list[dict[str, Any]]) -> tuple[float, float] | None:
     return g["mean"] - n["mean"], math.sqrt(g["std"] ** 2 / g["seeds"] + n["std"] ** 2 / n["seeds"])
 
 
-def markdown_table(rows: list[dict[str, Any]], loss: str) -> str:
-    """The results table: one line per model, mean ± std over seeds."""
+def markdown_table(rows: list[dict[str, Any]], loss: str, epochs: int | None = None) -> str:
+    """The results table: one line per model, mean ± std over seeds. The chosen rate is starred where it is not
+    interior to the rates tried; "epochs run" is marked "(cap)" where it reached ``epochs``."""
     scale, unit, digits = (100.0, " (%)", 1) if loss == "cross_entropy" else (1.0, "", 4)
     show = lambda value: f"{scale * value:.{digits}f}"  # noqa: E731
-    header = "| model | {} | seeds | parameters | state size | lr (chosen on val) | epochs run | wall time (s) |"
-    lines = [header.format(metric_name(loss) + unit), "|---|---|---|---|---|---|---|---|"]
+    header = ("| model | {} | seeds | parameters | state size | lr (chosen on val) | rates tried | best epochs "
+              "(per seed) | epochs run | wall time (s) |")  # fmt: skip
+    lines = [header.format(metric_name(loss) + unit), "|---|---|---|---|---|---|---|---|---|---|"]
     for name, s in summarize(rows).items():
+        rates = f"{s['rates'][0]:g}–{s['rates'][-1]:g} ({len(s['rates'])})"
+        cap = " (cap)" if epochs is not None and s["epochs"] >= epochs else ""
         lines.append(
             f"| {LABELS.get(name, name)} | {show(s['mean'])} ± {show(s['std'])} | {s['seeds']} | {s['parameters']} "
-            f"| {s['state_dim']} | {s['lr']:g} | {s['epochs']:.0f} | {s['seconds']:.0f} |"
+            f"| {s['state_dim']} | {s['lr']:g}{'' if s['interior'] else '*'} | {rates} | "
+            f"{', '.join(str(e) for e in s['best_epochs'])} | {s['epochs']:.0f}{cap} | {s['seconds']:.0f} |"
         )
     difference = gating_difference(rows)
     if difference is not None:
