@@ -1,3 +1,4 @@
+import csv
 import json
 import os
 import signal
@@ -189,6 +190,26 @@ def test_sweep_writes_a_table_and_resumes(tmp_path):
     assert len((tmp_path / "out" / "results.csv").read_text().splitlines()) == 5
     again = runner.invoke(app, ["sweep", str(path), "--out", str(tmp_path / "out")])
     assert "4 already finished, 0 groups" in again.output
+
+
+def test_sweep_extends_the_learning_rate_past_the_grid_edge_at_the_best_cell(tmp_path):
+    path = tmp_path / "s.toml"
+    path.write_text(
+        '[base]\ntask = "four_point"\ndynamics = [8]\nn_train = 40\nn_val = 20\nbatch_size = 20\nepochs = 3\n'
+        "[grid]\nlr = [1e-6, 1e-5]\nweight_decay = [0.0, 0.1]\n"
+    )
+    args = ["sweep", str(path), "--out", str(tmp_path / "out"), "--extend-lr", "2"]
+    first = runner.invoke(app, args)
+    assert first.exit_code == 0, first.output
+    with open(tmp_path / "out" / "results.csv") as file:
+        rows = list(csv.DictReader(file))
+    added = [r for r in rows if float(r["lr"]) not in (1e-6, 1e-5)]
+    # rates this small barely move in 3 epochs, so the largest is best and the grid grows upward: 3e-5, then 1e-4
+    assert [float(r["lr"]) for r in added] == [3e-5, 1e-4][: len(added)] and len(added) >= 1
+    best = min(rows[:4], key=lambda r: float(r["val_loss"]))
+    assert {r["weight_decay"] for r in added} == {best["weight_decay"]}  # at the best cell's other settings
+    again = runner.invoke(app, args)
+    assert again.exit_code == 0 and "0 groups to run" in again.output and "1 groups to run" not in again.output
 
 
 def test_expressivity_writes_capacity_table_and_figures(tmp_path):

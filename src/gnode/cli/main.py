@@ -324,21 +324,44 @@ def sweep(
     config: Annotated[Path, typer.Argument(help="TOML file: [base] settings and a [grid] of lists")],
     out: Annotated[Path, typer.Option(help="sweep folder (reused to resume: finished cells are skipped)")],
     ray_address: RayAddress = None,
+    extend_lr: Annotated[
+        int, typer.Option(help="learning rates that may be added past the grid's edge, at the best cell's settings")
+    ] = 0,
 ):
     """Train every combination of the grid's values; runs that differ only in lr, decay or seeds share one
-    vmapped program. Writes OUT/results.csv and OUT/summary.json."""
+    vmapped program. Writes OUT/results.csv and OUT/summary.json. With --extend-lr, while the best cell's learning
+    rate is the lowest or highest tried, the next one beyond it (1, 3, 10, 30, ...) is trained at the best cell's
+    other settings, until the best rate is interior."""
     from gnode.devices import use_cpu_cores
 
     use_cpu_cores()  # before JAX starts: each group's members are split over the cores
     from gnode.experiment import group_key, sweep_cells, train_group
+    from gnode.selection import interior_rate
     from gnode.sweep import read_sweep_file, run_sweep
 
+    if extend_lr < 0:
+        raise ConfigError(f"--extend-lr must be >= 0, got {extend_lr}")
     tables = read_sweep_file(config, ("base", "grid"))
     cells = sweep_cells(tables["base"], tables["grid"])
-    rows = run_sweep(
-        cells, group_key=group_key, run_group=train_group, out=out, ray_address=ray_address, log=console.print
-    )
-    best = min(rows, key=lambda r: r["val_loss"])
+    rows: dict[str, dict] = {}
+
+    def run(cells: list[dict]) -> list[dict]:
+        found = run_sweep(
+            cells, group_key=group_key, run_group=train_group, out=out, ray_address=ray_address, log=console.print
+        )
+        rows.update({row["cell_id"]: row for row in found})
+        return found
+
+    run(cells)
+    if extend_lr:
+        best = min(rows.values(), key=lambda r: r["val_loss"])
+        at_best = {k: v for k, v in best.items() if k in cells[0] and k != "lr"}
+
+        def fit(rates):  # cells trained before are found finished in OUT, not trained again
+            return {row["lr"]: row["val_loss"] for row in run(sweep_cells(at_best, {"lr": list(rates)}))}
+
+        interior_rate(fit, sorted({c["lr"] for c in cells}), extend_lr)
+    best = min(rows.values(), key=lambda r: r["val_loss"])
     grid_keys = list(tables["grid"])
     print_table(
         f"sweep {config} -> {out}: {len(rows)} cells; the best",
