@@ -196,18 +196,20 @@ def test_sweep_extends_the_learning_rate_past_the_grid_edge_at_the_best_cell(tmp
     path = tmp_path / "s.toml"
     path.write_text(
         '[base]\ntask = "four_point"\ndynamics = [8]\nn_train = 40\nn_val = 20\nbatch_size = 20\nepochs = 3\n'
-        "[grid]\nlr = [1e-6, 1e-5]\nweight_decay = [0.0, 0.1]\n"
+        "[grid]\nlr = [1e-6, 1e-5]\nweight_decay = [0.0, 0.1]\ndim = [2, 3]\n"
     )
     args = ["sweep", str(path), "--out", str(tmp_path / "out"), "--extend-lr", "2"]
     first = runner.invoke(app, args)
     assert first.exit_code == 0, first.output
     with open(tmp_path / "out" / "results.csv") as file:
         rows = list(csv.DictReader(file))
-    added = [r for r in rows if float(r["lr"]) not in (1e-6, 1e-5)]
-    # rates this small barely move in 3 epochs, so the largest is best and the grid grows upward: 3e-5, then 1e-4
-    assert [float(r["lr"]) for r in added] == [3e-5, 1e-4][: len(added)] and len(added) >= 1
-    best = min(rows[:4], key=lambda r: float(r["val_loss"]))
-    assert {r["weight_decay"] for r in added} == {best["weight_decay"]}  # at the best cell's other settings
+    for dim in ("2", "3"):  # each setting other than the optimiser's is extended at its own best cell
+        mine = [r for r in rows if r["dim"] == dim]
+        added = [r for r in mine if float(r["lr"]) not in (1e-6, 1e-5)]
+        # rates this small barely move in 3 epochs, so the largest is best and the grid grows upward: 3e-5, 1e-4
+        assert sorted(float(r["lr"]) for r in added) == [3e-5, 1e-4][: len(added)] and len(added) >= 1
+        best = min((r for r in mine if r not in added), key=lambda r: float(r["val_loss"]))
+        assert {r["weight_decay"] for r in added} == {best["weight_decay"]}  # at the best cell's other settings
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and "0 groups to run" in again.output and "1 groups to run" not in again.output
 

@@ -329,15 +329,16 @@ def sweep(
     ] = 0,
 ):
     """Train every combination of the grid's values; runs that differ only in lr, decay or seeds share one
-    vmapped program. Writes OUT/results.csv and OUT/summary.json. With --extend-lr, while the best cell's learning
-    rate is the lowest or highest tried, the next one beyond it (1, 3, 10, 30, ...) is trained at the best cell's
-    other settings, until the best rate is interior."""
+    vmapped program. Writes OUT/results.csv and OUT/summary.json. With --extend-lr, for each combination of the
+    settings other than lr, weight_decay, batch_size and the seeds (e.g. each task of a grid over tasks): while its
+    best cell's learning rate is the lowest or highest tried, the next one beyond it (1, 3, 10, 30, ...) is trained
+    at that cell's other settings, until the best rate is interior."""
     from gnode.devices import use_cpu_cores
 
     use_cpu_cores()  # before JAX starts: each group's members are split over the cores
     from gnode.experiment import group_key, sweep_cells, train_group
     from gnode.selection import interior_rate
-    from gnode.sweep import read_sweep_file, run_sweep
+    from gnode.sweep import key_without, read_sweep_file, run_sweep
 
     if extend_lr < 0:
         raise ConfigError(f"--extend-lr must be >= 0, got {extend_lr}")
@@ -353,11 +354,12 @@ def sweep(
         return found
 
     run(cells)
-    if extend_lr:
-        best = min(rows.values(), key=lambda r: r["val_loss"])
-        at_best = {k: v for k, v in best.items() if k in cells[0] and k != "lr"}
+    tuned = ("lr", "weight_decay", "batch_size", "seed", "model_seed")  # what a sweep's best cell is chosen over
+    for setting in dict.fromkeys(key_without(c, tuned) for c in cells) if extend_lr else ():
+        mine = [r for r in rows.values() if key_without({k: r[k] for k in cells[0]}, tuned) == setting]
+        at_best = {k: v for k, v in min(mine, key=lambda r: r["val_loss"]).items() if k in cells[0] and k != "lr"}
 
-        def fit(rates):  # cells trained before are found finished in OUT, not trained again
+        def fit(rates, at_best=at_best):  # cells trained before are found finished in OUT, not trained again
             return {row["lr"]: row["val_loss"] for row in run(sweep_cells(at_best, {"lr": list(rates)}))}
 
         interior_rate(fit, sorted({c["lr"] for c in cells}), extend_lr)
