@@ -152,8 +152,14 @@ def digits(
     lrs: Rates = None,
     extend_lrs: ExtendRates = None,
     patience: Patience = None,
+    mnist: Annotated[
+        Path | None,
+        typer.Option(help="MNIST instead of the 8 x 8 digits: a folder of the IDX files, or mnist.pkl.gz"),
+    ] = None,
 ):
-    """scikit-learn's 8 x 8 digits: neural ODE, augmented neural ODE and N-CODE at a matched parameter count."""
+    """scikit-learn's 8 x 8 digits (or MNIST from --mnist): neural ODE, augmented neural ODE and N-CODE at a
+    matched parameter count."""
+    from gnode.reproduce.ncode import tasks
     from gnode.reproduce.ncode.experiments import run_digits
 
     d = _defaults(run_digits)
@@ -163,6 +169,8 @@ def digits(
         sizes=dataclasses.replace(d["sizes"], conv_channels=conv_channels),
         solver=_solver(solver, steps, rtol, atol, adjoint, 256),
         training=_training(d["training"], epochs, seeds, lrs, extend_lrs, patience),
+        images=None if mnist is None else tasks.mnist(mnist),
+        task="digits" if mnist is None else "mnist",
     )
     _report(summary, out)
 

@@ -257,18 +257,21 @@ def run_digits(
     solver: FlowSolver = FlowSolver(max_steps=256),
     sizes: Sizes = DIGIT_SIZES,
     training: Training = DIGIT_TRAINING,
+    images: tuple[ArrayData, ArrayData, ArrayData] | None = None,
+    task: str = "digits",
 ) -> dict[str, Any]:
     """Classify scikit-learn's digits (64 pixels, 10 classes) at a matched parameter count (the baselines' widths
     are matched to ``ncode-open``); test accuracy and NFE over seeds. The default training is bench-real's
     protocol: each model's rate chosen on validation from a grid extended until the choice is interior, early
-    stopping after 30 epochs without a better validation loss, 5 seeds. Writes ``digits.png`` and
-    ``summary.json``."""
-    train, val, test = tasks.digits(seed=0)
+    stopping after 30 epochs without a better validation loss, 5 seeds. ``images``: other flattened images with
+    10 classes (e.g. :func:`gnode.reproduce.ncode.tasks.mnist`) as ``(train, val, test)``, named ``task``.
+    Writes ``<task>.png`` and ``summary.json``."""
+    train, val, test = tasks.digits(seed=0) if images is None else images
     splits = {"train": train, "val": val, "test": test}
     out = Path(out)
-    _, results = _train_all(out, models, splits, 10, sizes, solver, training, "cross_entropy", (10,), "digits")
-    figures.plot_curves(results, out / "digits.png", title="digits")
-    return write_summary(out, {"task": "digits", "models": results})
+    _, results = _train_all(out, models, splits, 10, sizes, solver, training, "cross_entropy", (10,), task)
+    figures.plot_curves(results, out / f"{task}.png", title=task)
+    return write_summary(out, {"task": task, "models": results})
 
 
 def _spread(values: Sequence[float], scale: float = 1.0, digits: str = ".4g") -> str:
@@ -295,7 +298,9 @@ def results_table(summary: dict[str, Any]) -> str:
     first = next(iter(models.values()))
     mse, accuracy = "mse" in first["test"], "accuracy" in first["test"]
     header = ["model"] + ["train MSE", "test MSE"] * mse + ["test accuracy (%)"] * accuracy
-    header += ["seeds", "parameters", "test NFE per sample", "epochs run", "wall time (s)"]
+    rates = len(first.get("val_loss_by_lr", {})) > 1  # a learning-rate grid: the chosen rate and the rates tried
+    header += ["seeds", "parameters", "test NFE per sample"]
+    header += ["lr (chosen on val)", "rates tried", "best epochs (per seed)"] * rates + ["epochs run", "wall time (s)"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for name, r in models.items():
         cells = [name]
@@ -304,8 +309,13 @@ def results_table(summary: dict[str, Any]) -> str:
         if accuracy:
             cells.append(_spread(r["test"]["accuracy"], 100.0, ".1f"))
         seeds = len(r["test"]["nfe"])
-        cells += [str(seeds), str(r["parameters"]), _spread(r["test"]["nfe"], digits=".1f"), str(r["epochs_run"])]
-        cells.append(f"{r['seconds']:.0f}")
+        cells += [str(seeds), str(r["parameters"]), _spread(r["test"]["nfe"], digits=".1f")]
+        if rates:
+            tried = [float(lr) for lr in r["val_loss_by_lr"]]
+            star = "" if r.get("lr_interior") else "*"  # the choice sits at the edge of the rates tried
+            cells += [f"{r['lr']:g}{star}", f"{min(tried):g}–{max(tried):g} ({len(tried)})"]
+            cells.append(", ".join(str(e) for e in r["best_epoch"]))
+        cells += [str(r["epochs_run"]), f"{r['seconds']:.0f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 

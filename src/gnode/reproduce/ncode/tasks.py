@@ -89,3 +89,22 @@ def digits(seed: int = 0, val_fraction: float = 0.15, test_fraction: float = 0.2
         rest, test_size=val_fraction / (1 - test_fraction), stratify=y[rest], random_state=seed
     )
     return tuple(ArrayData(x[i], y[i]) for i in (train, val, test))
+
+
+def mnist(path, seed: int = 0, val_fraction: float = 1 / 6) -> tuple[ArrayData, ...]:
+    """MNIST from a user's file (:func:`gnode.datasets.mnist.read_mnist`), pixels in [0, 1], flattened to 784.
+
+    Returns:
+        ``(train, val, test)``: the file's own validation split if it has one, else ``val_fraction`` of the
+        training images (stratified by class, ``seed``).
+    """
+    from sklearn.model_selection import train_test_split
+
+    from gnode.datasets.mnist import read_mnist
+
+    splits = read_mnist(path)
+    if "val" not in splits:
+        x, y = splits["train"]
+        train, val = train_test_split(np.arange(len(y)), test_size=val_fraction, stratify=y, random_state=seed)
+        splits = {"train": (x[train], y[train]), "val": (x[val], y[val]), "test": splits["test"]}
+    return tuple(ArrayData(*splits[name]) for name in ("train", "val", "test"))
