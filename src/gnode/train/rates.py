@@ -25,9 +25,11 @@ class RateFit:
     """The seeds of one learning rate, as trained in their batch.
 
     Attributes:
-        models: the best-validation model of each seed; val_loss, best_epoch: each seed's best validation loss
-        and the epoch it was reached; members: where the seeds sit in their batch's ensemble; record: the
-        batch's whole record (shared by every rate of the batch).
+        models: the best-validation model of each seed.
+        val_loss: each seed's best validation loss.
+        best_epoch: the epoch at which each seed reached it.
+        members: where the seeds sit in their batch's ensemble.
+        record: the whole record of the batch, shared by every rate in it.
     """
 
     models: list
