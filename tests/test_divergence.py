@@ -9,6 +9,7 @@ import pytest
 from gnode.connector import lint
 from gnode.connector.model import AbstractSchedule, ConnectorConfig, fit_connector
 from gnode.errors import DivergenceError
+from gnode.experiment import sweep_cells, train_group
 from gnode.gdm import arhmm, slds
 from gnode.gdm.fit import GDMFitConfig, fit_gdm
 from gnode.gdm.model import GDM
@@ -29,8 +30,21 @@ def test_an_ensemble_trains_on_until_every_member_has_diverged():
     config = TrainConfig(lr=1e-3, weight_decay=0.0, batch_size=20, epochs=3)
     _, result = fit_ensemble(models, train, val, config, lrs=[1e-3, HUGE], progress=False)
     assert result.summary["diverged"] == [False, True] and result.summary["epochs_run"] == 3
-    with pytest.raises(DivergenceError, match="every member"):
+    with pytest.raises(DivergenceError, match="every member") as error:
         fit_ensemble(models, train, val, config, lrs=[HUGE, HUGE], progress=False)
+    best, info = error.value.state  # each member's best from before: here its initialisation (best epoch -1)
+    assert len(best) == 2 and list(info["best_epoch"]) == [-1, -1] and info["epochs_run"] == 1
+    for start, kept in zip(models, best, strict=True):
+        np.testing.assert_array_equal(
+            np.asarray(kept.field.flow.state_weight), np.asarray(start.field.flow.state_weight)
+        )
+
+
+def test_a_sweep_group_that_diverges_whole_is_recorded_not_raised(tmp_path):
+    cells = sweep_cells({"task": "four_point", "dim": 2, "dynamics": [8], "n_train": 40, "n_val": 20,
+                         "batch_size": 20, "epochs": 2}, {"lr": [HUGE]})  # fmt: skip
+    (row,) = train_group(cells)
+    assert row["diverged"] is True and row["best_epoch"] == -1 and np.isfinite(row["val_loss"])  # the init's score
 
 
 @pytest.fixture(scope="module")

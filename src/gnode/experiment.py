@@ -531,6 +531,8 @@ def train_group(cells: list[dict[str, Any]], workdir: str | Path | None = None) 
 
     Each member keeps its own initialisation (``model_seed``), data order (``seed``), learning rate and decay;
     the rows give its best-validation scores and, under ``trained_model``, the model itself (the sweep saves it).
+    A group whose every member diverged is a result too: each row has ``diverged`` true and the scores of the
+    member's best model from before (its initialisation, ``best_epoch`` -1, where no epoch was finite).
     """
     configs = [RunConfig.from_dict(c) for c in cells]
     if len({group_key(c.to_dict()) for c in configs}) != 1:
@@ -538,26 +540,32 @@ def train_group(cells: list[dict[str, Any]], workdir: str | Path | None = None) 
     splits = load_splits(configs[0])  # the same for every member: data settings are not member settings
     train_config = configs[0].train_config(splits.classification)
     tick = time.perf_counter()
-    best, result = fit_ensemble(
-        [warm_start(initial_model(c, splits), c) for c in configs],
-        splits.train,
-        splits.val,
-        train_config,
-        lrs=[c.lr for c in configs],
-        weight_decays=[c.weight_decay for c in configs],
-        seeds=[c.seed for c in configs],
-        progress=False,
-        run_dir=None if workdir is None else RunDir.scratch(workdir),
-        resume=workdir is not None,
-    )
+    try:
+        best, result = fit_ensemble(
+            [warm_start(initial_model(c, splits), c) for c in configs],
+            splits.train,
+            splits.val,
+            train_config,
+            lrs=[c.lr for c in configs],
+            weight_decays=[c.weight_decay for c in configs],
+            seeds=[c.seed for c in configs],
+            progress=False,
+            run_dir=None if workdir is None else RunDir.scratch(workdir),
+            resume=workdir is not None,
+        )
+        best_epochs, diverged = result.summary["best_epoch"], result.summary["diverged"]
+    except DivergenceError as error:  # every cell of the group diverged: a result of the grid, recorded as such
+        if not isinstance(error.state, tuple):
+            raise
+        best, best_epochs, diverged = error.state[0], error.state[1]["best_epoch"], [True] * len(configs)
     seconds = time.perf_counter() - tick
     rows = []
     for i, model in enumerate(best):
         rows.append(
             {
                 **scores_of(model, splits, train_config.loss),
-                "best_epoch": int(result.summary["best_epoch"][i]),
-                "diverged": bool(result.summary["diverged"][i]),
+                "best_epoch": int(best_epochs[i]),
+                "diverged": bool(diverged[i]),
                 "parameters": parameter_count(model),
                 "group_size": len(configs),
                 "group_seconds": seconds,

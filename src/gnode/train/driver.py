@@ -18,7 +18,7 @@ from jax.sharding import Mesh
 from jaxtyping import PyTree
 
 from gnode.data import AbstractData
-from gnode.errors import ConfigError, DataError
+from gnode.errors import ConfigError, DataError, DivergenceError
 from gnode.losses import MSE, AbstractLoss, check_loss
 from gnode.solve import AbstractIntegrator, Euler
 from gnode.train.callbacks import Callback, EarlyStopping, ProgressBar, RunFiles, StopOnDivergence
@@ -181,7 +181,9 @@ def fit(
         A :class:`FitResult`.
     Raises:
         DivergenceError: a single model's loss, or every member's of an ensemble, became non-finite (the run dir
-            keeps the last good checkpoint).
+            keeps the last good checkpoint); its ``state`` is ``(best, info)``: the best-validation model from
+            before (the initial one, best epoch -1, where no epoch was finite) and ``best_epoch`` and ``epochs_run`` in
+            ``info``.
 
     The built-in side effects are callbacks added in this order: :class:`StopOnDivergence`,
     :class:`EarlyStopping` (``config.patience``), :class:`RunFiles` (``run_dir``), :class:`ProgressBar`
@@ -249,8 +251,13 @@ def fit(
             new_state, metrics = run_epoch(state, seed_arr, train_arrays, val_arrays)
             metrics = _to_host(metrics)
             elapsed = time.perf_counter() - tick
-            for callback in callbacks:
-                callback.check(epoch, new_state)
+            try:
+                for callback in callbacks:
+                    callback.check(epoch, new_state)
+            except DivergenceError as error:  # a diverged member is frozen at its last good state: keep its best
+                best = eqx.combine(new_state.best_params, new_state.frozen, static)
+                error.state = (best, {"best_epoch": _to_host(new_state.best_epoch), "epochs_run": epoch})
+                raise
             state = new_state
             row = {"epoch": epoch, **metrics, "seconds": elapsed, "steps_per_second": steps_per_epoch / elapsed}
             history.append(row)

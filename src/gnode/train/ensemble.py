@@ -12,7 +12,7 @@ import numpy as np
 from jaxtyping import PyTree
 
 from gnode.data import AbstractData
-from gnode.errors import ConfigError
+from gnode.errors import ConfigError, DivergenceError
 from gnode.train.driver import FitResult, TrainConfig, fit
 
 
@@ -49,6 +49,9 @@ def fit_ensemble(
     """Train ``models`` together; per-member learning rates, decays and data-order seeds.
 
     Returns: the best-validation model of each member, and the stacked :class:`FitResult`.
+    Raises:
+        DivergenceError: every member diverged; its ``state`` is ``(best, info)``, ``best`` a list of the members'
+            best-validation models from before (see :func:`gnode.train.driver.fit`).
     """
     size = len(models)
     for name, values in (("lrs", lrs), ("weight_decays", weight_decays), ("seeds", seeds)):
@@ -59,14 +62,19 @@ def fit_ensemble(
         hyperparams["lr"] = np.asarray(lrs, np.float32)
     if weight_decays is not None:
         hyperparams["weight_decay"] = np.asarray(weight_decays, np.float32)
-    result = fit(
-        stack(models),
-        train,
-        val,
-        config,
-        members=size,
-        hyperparams=hyperparams,
-        seeds=None if seeds is None else np.asarray(seeds),
-        **kwargs,
-    )
+    try:
+        result = fit(
+            stack(models),
+            train,
+            val,
+            config,
+            members=size,
+            hyperparams=hyperparams,
+            seeds=None if seeds is None else np.asarray(seeds),
+            **kwargs,
+        )
+    except DivergenceError as error:  # every member diverged: hand back each one's best from before
+        if isinstance(error.state, tuple):
+            error.state = ([member(error.state[0], i) for i in range(size)], error.state[1])
+        raise
     return [member(result.model, i) for i in range(size)], result
