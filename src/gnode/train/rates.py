@@ -48,6 +48,7 @@ def fit_rates(
     out: str | Path | None,
     unit: str,
     settings: dict[str, Any],
+    together: bool = True,
 ) -> tuple[RateChoice, dict[float, RateFit]]:
     """Train every (rate, seed) of ``rates``, extending the grid past the edge the choice lands on.
 
@@ -58,12 +59,20 @@ def fit_rates(
         rates, extensions: the initial grid and how many rates may be added (:func:`gnode.selection.interior_rate`).
         seeds: seeds per rate (0, 1, ...).
         out, unit, settings: where each batch is stored, as unit ``<unit>_lr<rates>`` with ``settings``.
+        together: train the rates of a batch as one ensemble; False trains each rate's seeds as an ensemble of its
+            own — better for adaptive solvers, whose vmapped members all take as many steps as the stiffest one.
     Returns:
         The choice (on the mean best-validation loss over seeds) and the fit of every rate tried.
     """
     fits: dict[float, RateFit] = {}
 
-    def fit(batch: list[float]) -> dict[float, float]:
+    def fit(rates: list[float]) -> dict[float, float]:
+        losses = {}
+        for batch in [rates] if together else [[lr] for lr in rates]:
+            losses.update(fit_batch(batch))
+        return losses
+
+    def fit_batch(batch: list[float]) -> dict[float, float]:
         grid = [(lr, seed) for lr in batch for seed in range(seeds)]
 
         def work(run_dir):

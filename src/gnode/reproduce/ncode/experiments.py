@@ -147,8 +147,9 @@ def _train_all(
                                       lrs=[lr for lr, _ in grid], seeds=[seed for _, seed in grid])  # fmt: skip
             return best, {"parameters": parameter_count(members[0]), **record}
 
+        # one ensemble per rate: an adaptive solver steps every vmapped member as often as the stiffest one needs
         choice, fits = fit_rates(fit_members, training.grid, training.seeds, training.extend_lrs, out=out,
-                                 unit=name, settings={**settings, "model": name})  # fmt: skip
+                                 unit=name, settings={**settings, "model": name}, together=False)  # fmt: skip
         chosen = fits[choice.chosen]
         best = chosen.models
         record = {**chosen.record, "train_loss": [row[chosen.members] for row in chosen.record["train_loss"]],
