@@ -181,7 +181,7 @@ def run_sweep(
         )
         shutil.rmtree(store.workdir(group), ignore_errors=True)
         summary["seconds_this_process"] = time.perf_counter() - tick
-        finished = store.write_table(summary)
+        finished = {row["cell_id"] for row in store.write_table(summary)} & {cid for cid, _ in unique}
         log(f"sweep: group of {len(group)} cells finished ({len(finished)} / {len(unique)} cells)")
 
     if ray_address is None:
