@@ -362,7 +362,11 @@ def sweep(
         def fit(rates, at_best=at_best):  # cells trained before are found finished in OUT, not trained again
             return {row["lr"]: row["val_loss"] for row in run(sweep_cells(at_best, {"lr": list(rates)}))}
 
-        interior_rate(fit, sorted({c["lr"] for c in cells}), extend_lr)
+        choice = interior_rate(fit, sorted({c["lr"] for c in cells}), extend_lr)
+        if not choice.interior:
+            tried = f"{min(choice.losses):g}–{max(choice.losses):g}"
+            console.print(f"sweep: the best lr, {choice.chosen:g}, is still the edge of those tried ({tried}); "
+                          "raise --extend-lr to go further")  # fmt: skip
     best = min(rows.values(), key=lambda r: r["val_loss"])
     grid_keys = list(tables["grid"])
     print_table(
