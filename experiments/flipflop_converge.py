@@ -3,13 +3,15 @@
     python experiments/flipflop_converge.py runs/sweep_27_3bit_* --out runs/flipflop_converge
 
 The authors' 600 epochs stop some cells while they still improve (best epoch near 600). This retrains each (task,
-model)'s best cell of each sweep folder with the same settings, seeds and data, but a cap of ``--epochs`` (5000) and
-the patience rule of bench-real: stop after ``--patience`` (100) epochs without a better validation loss. The model
+model)'s best cell of each sweep folder, and its neighbours in lr at the same decay and batch where the cap had cut
+them off, with the same settings, seeds and data, but a cap of ``--epochs`` (5000) and a patience rule: stop after
+``--patience`` (100) epochs without a better validation loss. So the chosen rate is checked to be interior after
+convergence too; the other decays and batches are compared at the authors' 600 epochs only. The model
 kept is the best-validation one, as in the sweep, so the test set still chooses nothing (the flip-flop tasks have
 none). Every run resumes where it stopped; run the command again after an interruption.
 
 Prints a markdown table: the sweep's score at the 600-epoch cap beside the converged one, the best epoch, the epochs
-run and the wall time.
+run and the minutes of training epochs (compilation excluded), then the rate that is best after convergence.
 """
 
 from __future__ import annotations
@@ -23,15 +25,24 @@ from gnode.experiment import RunConfig, train_run
 from gnode.train.runs import RunDir
 
 
-def best_cells(folder: Path) -> list[dict]:
-    """The lowest-validation-MSE row of each (task, model) of a sweep folder (its groups/*.json)."""
-    rows = [row for path in sorted((folder / "groups").glob("*.json")) for row in json.loads(path.read_text())["rows"]]
-    best: dict[tuple[str, str], dict] = {}
-    for row in rows:
-        key = (row["task"], row["model"])
-        if key not in best or row["val_mse"] < best[key]["val_mse"]:
-            best[key] = row
-    return list(best.values())
+def cells_of(folder: Path) -> dict[tuple[str, str], list[dict]]:
+    """The rows of a sweep folder (its groups/*.json), per (task, model)."""
+    cells: dict[tuple[str, str], list[dict]] = {}
+    for path in sorted((folder / "groups").glob("*.json")):
+        for row in json.loads(path.read_text())["rows"]:
+            cells.setdefault((row["task"], row["model"]), []).append(row)
+    return cells
+
+
+def neighbourhood(cells: list[dict]) -> tuple[dict, list[dict]]:
+    """The best cell, and it with its neighbours in lr at the same decay and batch (ascending lr)."""
+    best = min(cells, key=lambda c: c["val_mse"])
+    line = sorted(
+        (c for c in cells if (c["weight_decay"], c["batch_size"]) == (best["weight_decay"], best["batch_size"])),
+        key=lambda c: c["lr"],
+    )
+    i = line.index(best)
+    return best, line[max(i - 1, 0) : i + 2]
 
 
 def main() -> None:
@@ -44,27 +55,41 @@ def main() -> None:
     settings = {f.name for f in dataclasses.fields(RunConfig)}
     lines = []
     for folder in args.sweeps:
-        for cell in best_cells(folder):
-            values = {k: v for k, v in cell.items() if k in settings}
-            config = RunConfig.from_dict({**values, "epochs": args.epochs, "patience": args.patience})
-            out = args.out / f"{cell['task']}_{cell['model']}"
-            finished = (out / "summary.json").exists()
-            summary = json.loads((out / "summary.json").read_text()) if finished else None
-            if summary is None:
-                summary = train_run(config, out, resume=RunDir(out).started, progress=False,
-                                    keep_best_on_divergence=True)  # fmt: skip
-            epochs_run = len(RunDir(out).read_metrics())
+        for (task, model), cells in cells_of(folder).items():
+            scores = {}
+            best, line = neighbourhood(cells)
+            for cell in line:
+                head = f"| {task} | {model} | {cell['lr']:g} | {cell['weight_decay']:g} | {cell['batch_size']} | "
+                swept = f"{cell['val_mse']:.4f} ({cell['best_epoch']})"
+                if cell is not best and cell["diverged"]:
+                    lines.append(head + f"{swept}, diverged | — | | | | |")
+                    continue
+                if cell is not best and cell["best_epoch"] <= cell["epochs"] - args.patience:
+                    scores[cell["lr"]] = cell["val_mse"]  # the patience rule had already stopped it in the sweep
+                    lines.append(head + f"{swept} | {cell['val_mse']:.4f} (the sweep's) | {cell['val_r2']:.3f} | | | |")
+                    continue
+                values = {k: v for k, v in cell.items() if k in settings}
+                config = RunConfig.from_dict({**values, "epochs": args.epochs, "patience": args.patience})
+                out = args.out / f"{task}_{model}_lr{cell['lr']:g}"
+                finished = (out / "summary.json").exists()
+                summary = json.loads((out / "summary.json").read_text()) if finished else None
+                if summary is None:
+                    summary = train_run(config, out, resume=RunDir(out).started, progress=False,
+                                        keep_best_on_divergence=True)  # fmt: skip
+                metrics = RunDir(out).read_metrics()
+                minutes = sum(row["seconds"] for row in metrics) / 60  # training epochs only, over every process
+                scores[cell["lr"]] = summary["val_mse"]
+                lines.append(
+                    head + f"{swept} | {summary['val_mse']:.4f} | {summary['val_r2']:.3f} | {summary['best_epoch']} | "
+                    f"{len(metrics)}{' (cap)' if len(metrics) >= args.epochs else ''} | {minutes:.0f} |"
+                )
+                print(f"{out}: val MSE {summary['val_mse']:.4f}, best epoch {summary['best_epoch']}", flush=True)
             lines.append(
-                f"| {cell['task']} | {cell['model']} | {cell['lr']:g} | {cell['weight_decay']:g} | "
-                f"{cell['batch_size']} | {cell['val_mse']:.4f} ({cell['best_epoch']}) | {summary['val_mse']:.4f} | "
-                f"{summary['val_r2']:.3f} | {summary['best_epoch']} | {epochs_run}"
-                f"{' (cap)' if epochs_run >= args.epochs else ''} | "
-                f"{summary['train_seconds_this_process'] / 60:.0f} |"
+                f"| {task} | {model} | best after convergence: lr {min(scores, key=scores.get):g} | | | | | | | | |"
             )
-            print(f"{out}: val MSE {summary['val_mse']:.4f}, best epoch {summary['best_epoch']}", flush=True)
     print(f"\ncap {args.epochs} epochs, patience {args.patience}\n")
     print("| task | model | lr | decay | batch | sweep val MSE (best epoch of 600) | converged val MSE | val R² | "
-          "best epoch | epochs run | minutes (last process) |")  # fmt: skip
+          "best epoch | epochs run | minutes |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(lines))
 
