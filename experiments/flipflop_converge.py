@@ -21,6 +21,8 @@ import dataclasses
 import json
 from pathlib import Path
 
+import numpy as np
+
 from gnode.experiment import RunConfig, train_run
 from gnode.train.runs import RunDir
 
@@ -45,12 +47,22 @@ def neighbourhood(cells: list[dict]) -> tuple[dict, list[dict]]:
     return best, line[max(i - 1, 0) : i + 2]
 
 
+def converged(config: RunConfig, out: Path) -> tuple[dict, list[dict]]:
+    """Train (or resume, or read back) one run; its summary and its metrics, one row per epoch."""
+    finished = (out / "summary.json").exists()
+    summary = json.loads((out / "summary.json").read_text()) if finished else None
+    if summary is None:
+        summary = train_run(config, out, resume=RunDir(out).started, progress=False, keep_best_on_divergence=True)
+    return summary, RunDir(out).read_metrics()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sweeps", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=Path("runs/flipflop_converge"))
     parser.add_argument("--epochs", type=int, default=5000)
     parser.add_argument("--patience", type=int, default=100)
+    parser.add_argument("--seeds", type=int, default=1, help="runs of the best cell (seed n: data order and init n)")
     args = parser.parse_args()
     settings = {f.name for f in dataclasses.fields(RunConfig)}
     lines = []
@@ -71,12 +83,7 @@ def main() -> None:
                 values = {k: v for k, v in cell.items() if k in settings}
                 config = RunConfig.from_dict({**values, "epochs": args.epochs, "patience": args.patience})
                 out = args.out / f"{task}_{model}_lr{cell['lr']:g}"
-                finished = (out / "summary.json").exists()
-                summary = json.loads((out / "summary.json").read_text()) if finished else None
-                if summary is None:
-                    summary = train_run(config, out, resume=RunDir(out).started, progress=False,
-                                        keep_best_on_divergence=True)  # fmt: skip
-                metrics = RunDir(out).read_metrics()
+                summary, metrics = converged(config, out)
                 minutes = sum(row["seconds"] for row in metrics) / 60  # training epochs only, over every process
                 scores[cell["lr"]] = summary["val_mse"]
                 lines.append(
@@ -84,6 +91,24 @@ def main() -> None:
                     f"{len(metrics)}{' (cap)' if len(metrics) >= args.epochs else ''} | {minutes:.0f} |"
                 )
                 print(f"{out}: val MSE {summary['val_mse']:.4f}, best epoch {summary['best_epoch']}", flush=True)
+            values = {k: v for k, v in best.items() if k in settings}
+            repeats = [scores[best["lr"]]]
+            for seed in range(1, args.seeds):  # the sweep's cells ran seed 0
+                config = RunConfig.from_dict(
+                    {**values, "epochs": args.epochs, "patience": args.patience, "seed": seed, "model_seed": seed}
+                )
+                summary, metrics = converged(config, args.out / f"{task}_{model}_lr{best['lr']:g}_seed{seed}")
+                repeats.append(summary["val_mse"])
+                lines.append(
+                    f"| {task} | {model} | {best['lr']:g}, seed {seed} | {best['weight_decay']:g} | "
+                    f"{best['batch_size']} | | {summary['val_mse']:.4f} | {summary['val_r2']:.3f} | "
+                    f"{summary['best_epoch']} | {len(metrics)} | {sum(r['seconds'] for r in metrics) / 60:.0f} |"
+                )
+            if len(repeats) > 1:
+                lines.append(
+                    f"| {task} | {model} | {best['lr']:g}, {len(repeats)} seeds | | | | "
+                    f"{np.mean(repeats):.4f} ± {np.std(repeats):.4f} | | | | |"
+                )
             lines.append(
                 f"| {task} | {model} | best after convergence: lr {min(scores, key=scores.get):g} | | | | | | | | |"
             )
