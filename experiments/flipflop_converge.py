@@ -56,6 +56,13 @@ def converged(config: RunConfig, out: Path) -> tuple[dict, list[dict]]:
     return summary, RunDir(out).read_metrics()
 
 
+def epochs_run(summary: dict, metrics: list[dict], cap: int) -> str:
+    """The epochs a run trained, and why it stopped where the patience rule did not stop it."""
+    if summary.get("diverged_at_epoch"):
+        return f"{len(metrics)} (diverged at {summary['diverged_at_epoch']})"
+    return f"{len(metrics)}{' (cap)' if len(metrics) >= cap else ''}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sweeps", nargs="+", type=Path)
@@ -88,7 +95,7 @@ def main() -> None:
                 scores[cell["lr"]] = summary["val_mse"]
                 lines.append(
                     head + f"{swept} | {summary['val_mse']:.4f} | {summary['val_r2']:.3f} | {summary['best_epoch']} | "
-                    f"{len(metrics)}{' (cap)' if len(metrics) >= args.epochs else ''} | {minutes:.0f} |"
+                    f"{epochs_run(summary, metrics, args.epochs)} | {minutes:.0f} |"
                 )
                 print(f"{out}: val MSE {summary['val_mse']:.4f}, best epoch {summary['best_epoch']}", flush=True)
             values = {k: v for k, v in best.items() if k in settings}
@@ -102,7 +109,8 @@ def main() -> None:
                 lines.append(
                     f"| {task} | {model} | {best['lr']:g}, seed {seed} | {best['weight_decay']:g} | "
                     f"{best['batch_size']} | | {summary['val_mse']:.4f} | {summary['val_r2']:.3f} | "
-                    f"{summary['best_epoch']} | {len(metrics)} | {sum(r['seconds'] for r in metrics) / 60:.0f} |"
+                    f"{summary['best_epoch']} | {epochs_run(summary, metrics, args.epochs)} | "
+                    f"{sum(r['seconds'] for r in metrics) / 60:.0f} |"
                 )
             if len(repeats) > 1:
                 lines.append(
