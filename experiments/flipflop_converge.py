@@ -24,15 +24,15 @@ from pathlib import Path
 import numpy as np
 
 from gnode.experiment import RunConfig, train_run
+from gnode.sweep import SweepStore
 from gnode.train.runs import RunDir
 
 
 def cells_of(folder: Path) -> dict[tuple[str, str], list[dict]]:
-    """The rows of a sweep folder (its groups/*.json), per (task, model)."""
+    """The finished cells of a sweep folder, per (task, model)."""
     cells: dict[tuple[str, str], list[dict]] = {}
-    for path in sorted((folder / "groups").glob("*.json")):
-        for row in json.loads(path.read_text())["rows"]:
-            cells.setdefault((row["task"], row["model"]), []).append(row)
+    for row in SweepStore(folder).rows():
+        cells.setdefault((row["task"], row["model"]), []).append(row)
     return cells
 
 
@@ -47,20 +47,28 @@ def neighbourhood(cells: list[dict]) -> tuple[dict, list[dict]]:
     return best, line[max(i - 1, 0) : i + 2]
 
 
-def converged(config: RunConfig, out: Path) -> tuple[dict, list[dict]]:
-    """Train (or resume, or read back) one run; its summary and its metrics, one row per epoch."""
-    finished = (out / "summary.json").exists()
-    summary = json.loads((out / "summary.json").read_text()) if finished else None
-    if summary is None:
+SETTINGS = {f.name for f in dataclasses.fields(RunConfig)}  # a sweep row's run settings (the rest are scores)
+
+
+def retrain(cell: dict, out: Path, **changes) -> tuple[dict, list[dict]]:
+    """Train a sweep cell again with ``changes`` (or resume it, or read it back when finished): its summary and
+    its metrics, one row per epoch."""
+    if (out / "summary.json").exists():
+        summary = json.loads((out / "summary.json").read_text())
+    else:
+        config = RunConfig.from_dict({**{k: v for k, v in cell.items() if k in SETTINGS}, **changes})
         summary = train_run(config, out, resume=RunDir(out).started, progress=False, keep_best_on_divergence=True)
     return summary, RunDir(out).read_metrics()
 
 
-def epochs_run(summary: dict, metrics: list[dict], cap: int) -> str:
-    """The epochs a run trained, and why it stopped where the patience rule did not stop it."""
+def trained_columns(summary: dict, metrics: list[dict], cap: int) -> str:
+    """Converged val MSE, val R², best epoch, epochs run (and why it stopped, where the patience rule did not stop
+    it) and minutes of training epochs over every process."""
+    run = f"{len(metrics)}{' (cap)' if len(metrics) >= cap else ''}"
     if summary.get("diverged_at_epoch"):
-        return f"{len(metrics)} (diverged at {summary['diverged_at_epoch']})"
-    return f"{len(metrics)}{' (cap)' if len(metrics) >= cap else ''}"
+        run = f"{len(metrics)} (diverged at {summary['diverged_at_epoch']})"
+    minutes = sum(row["seconds"] for row in metrics) / 60
+    return f"{summary['val_mse']:.4f} | {summary['val_r2']:.3f} | {summary['best_epoch']} | {run} | {minutes:.0f} |"
 
 
 def main() -> None:
@@ -71,7 +79,7 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=1, help="runs of the best cell (seed n: data order and init n)")
     args = parser.parse_args()
-    settings = {f.name for f in dataclasses.fields(RunConfig)}
+    budget = {"epochs": args.epochs, "patience": args.patience}
     lines = []
     for folder in args.sweeps:
         for (task, model), cells in cells_of(folder).items():
@@ -87,30 +95,19 @@ def main() -> None:
                     scores[cell["lr"]] = cell["val_mse"]  # the patience rule had already stopped it in the sweep
                     lines.append(head + f"{swept} | {cell['val_mse']:.4f} (the sweep's) | {cell['val_r2']:.3f} | | | |")
                     continue
-                values = {k: v for k, v in cell.items() if k in settings}
-                config = RunConfig.from_dict({**values, "epochs": args.epochs, "patience": args.patience})
                 out = args.out / f"{task}_{model}_lr{cell['lr']:g}"
-                summary, metrics = converged(config, out)
-                minutes = sum(row["seconds"] for row in metrics) / 60  # training epochs only, over every process
+                summary, metrics = retrain(cell, out, **budget)
                 scores[cell["lr"]] = summary["val_mse"]
-                lines.append(
-                    head + f"{swept} | {summary['val_mse']:.4f} | {summary['val_r2']:.3f} | {summary['best_epoch']} | "
-                    f"{epochs_run(summary, metrics, args.epochs)} | {minutes:.0f} |"
-                )
+                lines.append(head + f"{swept} | " + trained_columns(summary, metrics, args.epochs))
                 print(f"{out}: val MSE {summary['val_mse']:.4f}, best epoch {summary['best_epoch']}", flush=True)
-            values = {k: v for k, v in best.items() if k in settings}
             repeats = [scores[best["lr"]]]
             for seed in range(1, args.seeds):  # the sweep's cells ran seed 0
-                config = RunConfig.from_dict(
-                    {**values, "epochs": args.epochs, "patience": args.patience, "seed": seed, "model_seed": seed}
-                )
-                summary, metrics = converged(config, args.out / f"{task}_{model}_lr{best['lr']:g}_seed{seed}")
+                out = args.out / f"{task}_{model}_lr{best['lr']:g}_seed{seed}"
+                summary, metrics = retrain(best, out, **budget, seed=seed, model_seed=seed)
                 repeats.append(summary["val_mse"])
                 lines.append(
                     f"| {task} | {model} | {best['lr']:g}, seed {seed} | {best['weight_decay']:g} | "
-                    f"{best['batch_size']} | | {summary['val_mse']:.4f} | {summary['val_r2']:.3f} | "
-                    f"{summary['best_epoch']} | {epochs_run(summary, metrics, args.epochs)} | "
-                    f"{sum(r['seconds'] for r in metrics) / 60:.0f} |"
+                    f"{best['batch_size']} | | " + trained_columns(summary, metrics, args.epochs)
                 )
             if len(repeats) > 1:
                 lines.append(
