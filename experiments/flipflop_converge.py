@@ -5,10 +5,13 @@
 The authors' 600 epochs stop some cells while they still improve (best epoch near 600). This retrains each (task,
 model)'s best cell of each sweep folder, and its neighbours in lr at the same decay and batch where the cap had cut
 them off, with the same settings, seeds and data, but a cap of ``--epochs`` (5000) and a patience rule: stop after
-``--patience`` (100) epochs without a better validation loss. So the chosen rate is checked to be interior after
-convergence too; the other decays and batches are compared at the authors' 600 epochs only. The model
-kept is the best-validation one, as in the sweep, so the test set still chooses nothing (the flip-flop tasks have
-none). Every run resumes where it stopped; run the command again after an interruption.
+``--patience`` (100) epochs without a better validation loss. Where the rate best after convergence is then one of
+the edge ones, the next rate of the line past it is retrained too, until it is interior or the grid ends; the
+other decays and batches are compared at the authors' 600 epochs only. With ``--seeds N`` each of those rates (but
+one that diverged in the sweep) runs N times, seed n setting data order and initialisation, and the rate is chosen by
+the mean over seeds: one seed can favour a rate that is fragile. The model kept is the best-validation one, as in the
+sweep, so the test set still chooses nothing (the flip-flop tasks have none). Every run resumes where it stopped; run
+the command again after an interruption.
 
 Prints a markdown table: the sweep's score at the 600-epoch cap beside the converged one, the best epoch, the epochs
 run and the minutes of training epochs (compilation excluded), then the rate that is best after convergence.
@@ -36,15 +39,14 @@ def cells_of(folder: Path) -> dict[tuple[str, str], list[dict]]:
     return cells
 
 
-def neighbourhood(cells: list[dict]) -> tuple[dict, list[dict]]:
-    """The best cell, and it with its neighbours in lr at the same decay and batch (ascending lr)."""
+def lr_line(cells: list[dict]) -> tuple[dict, list[dict]]:
+    """The best cell, and the cells at its decay and batch (ascending lr)."""
     best = min(cells, key=lambda c: c["val_mse"])
     line = sorted(
         (c for c in cells if (c["weight_decay"], c["batch_size"]) == (best["weight_decay"], best["batch_size"])),
         key=lambda c: c["lr"],
     )
-    i = line.index(best)
-    return best, line[max(i - 1, 0) : i + 2]
+    return best, line
 
 
 SETTINGS = {f.name for f in dataclasses.fields(RunConfig)}  # a sweep row's run settings (the rest are scores)
@@ -71,51 +73,68 @@ def trained_columns(summary: dict, metrics: list[dict], cap: int) -> str:
     return f"{summary['val_mse']:.4f} | {summary['val_r2']:.3f} | {summary['best_epoch']} | {run} | {minutes:.0f} |"
 
 
+def converge(cell: dict, best: dict, args: argparse.Namespace) -> tuple[list[float], list[str]]:
+    """The converged val MSE of seed 0, 1, ... of a sweep cell (none where it diverged in the sweep), and its
+    table rows."""
+    task, model = cell["task"], cell["model"]
+    budget, cap = {"epochs": args.epochs, "patience": args.patience}, args.epochs
+    head = f"| {task} | {model} | {cell['lr']:g} | {cell['weight_decay']:g} | {cell['batch_size']} | "
+    swept = f"{cell['val_mse']:.4f} ({cell['best_epoch']})"
+    if cell is not best and cell["diverged"]:
+        return [], [head + f"{swept}, diverged | — | | | | |"]
+    if cell is not best and cell["best_epoch"] <= cell["epochs"] - args.patience:
+        scores = [cell["val_mse"]]  # the patience rule had already stopped it in the sweep
+        rows = [head + f"{swept} | {cell['val_mse']:.4f} (the sweep's) | {cell['val_r2']:.3f} | | | |"]
+    else:
+        out = args.out / f"{task}_{model}_lr{cell['lr']:g}"
+        summary, metrics = retrain(cell, out, **budget)
+        scores, rows = [summary["val_mse"]], [head + f"{swept} | " + trained_columns(summary, metrics, cap)]
+        print(f"{out}: val MSE {summary['val_mse']:.4f}, best epoch {summary['best_epoch']}", flush=True)
+    for seed in range(1, args.seeds):  # the sweep's cells ran seed 0
+        out = args.out / f"{task}_{model}_lr{cell['lr']:g}_seed{seed}"
+        summary, metrics = retrain(cell, out, **budget, seed=seed, model_seed=seed)
+        scores.append(summary["val_mse"])
+        rows.append(
+            f"| {task} | {model} | {cell['lr']:g}, seed {seed} | {cell['weight_decay']:g} | "
+            f"{cell['batch_size']} | | " + trained_columns(summary, metrics, cap)
+        )
+    if args.seeds > 1:
+        rows.append(
+            f"| {task} | {model} | {cell['lr']:g}, {len(scores)} seeds | | | | "
+            f"{np.mean(scores):.4f} ± {np.std(scores):.4f} | | | | |"
+        )
+    return scores, rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sweeps", nargs="+", type=Path)
     parser.add_argument("--out", type=Path, default=Path("runs/flipflop_converge"))
     parser.add_argument("--epochs", type=int, default=5000)
     parser.add_argument("--patience", type=int, default=100)
-    parser.add_argument("--seeds", type=int, default=1, help="runs of the best cell (seed n: data order and init n)")
+    parser.add_argument("--seeds", type=int, default=1, help="runs of each rate (seed n: data order and init n)")
     args = parser.parse_args()
-    budget = {"epochs": args.epochs, "patience": args.patience}
     lines = []
     for folder in args.sweeps:
         for (task, model), cells in cells_of(folder).items():
-            scores = {}
-            best, line = neighbourhood(cells)
-            for cell in line:
-                head = f"| {task} | {model} | {cell['lr']:g} | {cell['weight_decay']:g} | {cell['batch_size']} | "
-                swept = f"{cell['val_mse']:.4f} ({cell['best_epoch']})"
-                if cell is not best and cell["diverged"]:
-                    lines.append(head + f"{swept}, diverged | — | | | | |")
-                    continue
-                if cell is not best and cell["best_epoch"] <= cell["epochs"] - args.patience:
-                    scores[cell["lr"]] = cell["val_mse"]  # the patience rule had already stopped it in the sweep
-                    lines.append(head + f"{swept} | {cell['val_mse']:.4f} (the sweep's) | {cell['val_r2']:.3f} | | | |")
-                    continue
-                out = args.out / f"{task}_{model}_lr{cell['lr']:g}"
-                summary, metrics = retrain(cell, out, **budget)
-                scores[cell["lr"]] = summary["val_mse"]
-                lines.append(head + f"{swept} | " + trained_columns(summary, metrics, args.epochs))
-                print(f"{out}: val MSE {summary['val_mse']:.4f}, best epoch {summary['best_epoch']}", flush=True)
-            repeats = [scores[best["lr"]]]
-            for seed in range(1, args.seeds):  # the sweep's cells ran seed 0
-                out = args.out / f"{task}_{model}_lr{best['lr']:g}_seed{seed}"
-                summary, metrics = retrain(best, out, **budget, seed=seed, model_seed=seed)
-                repeats.append(summary["val_mse"])
-                lines.append(
-                    f"| {task} | {model} | {best['lr']:g}, seed {seed} | {best['weight_decay']:g} | "
-                    f"{best['batch_size']} | | " + trained_columns(summary, metrics, args.epochs)
-                )
-            if len(repeats) > 1:
-                lines.append(
-                    f"| {task} | {model} | {best['lr']:g}, {len(repeats)} seeds | | | | "
-                    f"{np.mean(repeats):.4f} ± {np.std(repeats):.4f} | | | | |"
-                )
+            best, line = lr_line(cells)
+            # the best cell and its lr neighbours; while the rate best after convergence is at the edge of those,
+            # the next rate of the line past it too, so that the chosen rate is interior where the grid allows
+            i = line.index(best)
+            low, high, done = max(i - 1, 0), min(i + 1, len(line) - 1), {}
+            while True:
+                done.update({j: converge(line[j], best, args) for j in range(low, high + 1) if j not in done})
+                chosen = min((j for j in done if done[j][0]), key=lambda j: np.mean(done[j][0]))
+                if chosen == low and low > 0:
+                    low -= 1
+                elif chosen == high and high < len(line) - 1:
+                    high += 1
+                else:
+                    break
+            lines.extend(row for j in sorted(done) for row in done[j][1])
+            edge = " (the edge of the rates swept)" if chosen in (0, len(line) - 1) else ""
             lines.append(
-                f"| {task} | {model} | best after convergence: lr {min(scores, key=scores.get):g} | | | | | | | | |"
+                f"| {task} | {model} | best after convergence: lr {line[chosen]['lr']:g}{edge} | | | | | | | | |"
             )
     print(f"\ncap {args.epochs} epochs, patience {args.patience}\n")
     print("| task | model | lr | decay | batch | sweep val MSE (best epoch of 600) | converged val MSE | val R² | "
