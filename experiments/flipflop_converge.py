@@ -22,11 +22,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 
 from gnode.experiment import RunConfig, train_run
+from gnode.selection import interior_rate
 from gnode.sweep import SweepStore
 from gnode.train.runs import RunDir
 
@@ -118,24 +120,20 @@ def main() -> None:
     for folder in args.sweeps:
         for (task, model), cells in cells_of(folder).items():
             best, line = lr_line(cells)
-            # the best cell and its lr neighbours; while the rate best after convergence is at the edge of those,
+            by_lr, done = {c["lr"]: c for c in line}, {}
+
+            def fit(rates: list[float], by_lr=by_lr, best=best, done=done) -> dict[float, float]:
+                done.update({lr: converge(by_lr[lr], best, args) for lr in rates})
+                return {lr: np.mean(done[lr][0]) if done[lr][0] else math.inf for lr in rates}  # diverged: worst
+
+            # the best cell and its lr neighbours; while the rate best after convergence is an edge one of those,
             # the next rate of the line past it too, so that the chosen rate is interior where the grid allows
             i = line.index(best)
-            low, high, done = max(i - 1, 0), min(i + 1, len(line) - 1), {}
-            while True:
-                done.update({j: converge(line[j], best, args) for j in range(low, high + 1) if j not in done})
-                chosen = min((j for j in done if done[j][0]), key=lambda j: np.mean(done[j][0]))
-                if chosen == low and low > 0:
-                    low -= 1
-                elif chosen == high and high < len(line) - 1:
-                    high += 1
-                else:
-                    break
-            lines.extend(row for j in sorted(done) for row in done[j][1])
-            edge = " (the edge of the rates swept)" if chosen in (0, len(line) - 1) else ""
-            lines.append(
-                f"| {task} | {model} | best after convergence: lr {line[chosen]['lr']:g}{edge} | | | | | | | | |"
-            )
+            neighbours = [c["lr"] for c in line[max(i - 1, 0) : i + 2]]
+            choice = interior_rate(fit, neighbours, extensions=len(line), ladder=list(by_lr))
+            lines.extend(row for lr in sorted(done) for row in done[lr][1])
+            edge = "" if choice.interior else " (the edge of the rates swept)"
+            lines.append(f"| {task} | {model} | best after convergence: lr {choice.chosen:g}{edge} | | | | | | | | |")
     print(f"\ncap {args.epochs} epochs, patience {args.patience}\n")
     print("| task | model | lr | decay | batch | sweep val MSE (best epoch of 600) | converged val MSE | val R² | "
           "best epoch | epochs run | minutes |")  # fmt: skip

@@ -47,6 +47,19 @@ def test_interior_rate_reports_an_edge_when_the_extensions_run_out():
     assert fixed.chosen == 1e-2 and not fixed.interior and list(fixed.losses) == [1e-3, 1e-2]
 
 
+def test_interior_rate_extends_along_a_ladder_of_given_rates_and_stops_where_it_ends():
+    ladder = [1e-4, 1e-3, 1e-2, 3e-2, 1e-1]  # e.g. the rates a sweep already ran
+    calls = []
+    choice = interior_rate(bowl(1e-3, calls), [1e-2, 3e-2, 1e-1], extensions=5, ladder=ladder)
+    assert calls == [[1e-2, 3e-2, 1e-1], [1e-3], [1e-4]]  # the ladder's next rates, not the 1-3 series' 3e-3
+    assert choice.chosen == 1e-3 and choice.interior
+    calls = []
+    edge = interior_rate(bowl(1e-6, calls), [1e-3, 1e-2], extensions=5, ladder=ladder)
+    assert calls == [[1e-3, 1e-2], [1e-4]] and edge.chosen == 1e-4 and not edge.interior  # nothing below 1e-4
+    up = interior_rate(bowl(1.0, []), [1e-3, 1e-2], extensions=5, ladder=ladder)
+    assert list(up.losses) == [1e-3, 1e-2, 3e-2, 1e-1] and up.chosen == 1e-1 and not up.interior
+
+
 def test_interior_rate_treats_a_diverged_rate_as_the_worst():
     def fit(rates):
         return {r: (math.nan if r > 0.05 else -r) for r in rates}  # better as the rate grows, until it diverges

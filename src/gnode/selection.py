@@ -73,19 +73,24 @@ class RateChoice:
 
 
 def interior_rate(
-    fit: Callable[[list[float]], Mapping[float, float]], rates: Sequence[float], extensions: int = 0
+    fit: Callable[[list[float]], Mapping[float, float]],
+    rates: Sequence[float],
+    extensions: int = 0,
+    ladder: Sequence[float] | None = None,
 ) -> RateChoice:
     """Choose the learning rate with the lowest validation loss, extending the grid past an edge it lands on.
 
     ``fit(new_rates)`` trains at those rates and returns the validation loss of each (non-finite counts as the
-    worst). While the best rate is the lowest or highest tried, the next rate beyond it (:func:`next_rate`) is
-    fitted, at most ``extensions`` times in all, so that the rate chosen at the end lies between two rates that did
-    worse (a rate whose fits diverged at once scores as the worst).
+    worst). While the best rate is the lowest or highest tried, the next rate beyond it is fitted, at most
+    ``extensions`` times in all, so that the rate chosen at the end lies between two rates that did worse (a rate
+    whose fits diverged at once scores as the worst).
 
     Arguments:
         fit: trains at the rates given and returns their validation losses.
         rates: the initial grid.
         extensions: how many rates may be added beyond the grid's edges (0: the grid as given).
+        ladder: the rates an extension may add (e.g. those a sweep has already run); the next one beyond an edge
+            is the nearest of them past it, and the extension stops where none is. None: :func:`next_rate`.
     Returns:
         The :class:`RateChoice`.
     Raises:
@@ -111,6 +116,12 @@ def interior_rate(
         below, above = chosen > min(losses), chosen < max(losses)
         if below and above:
             break
-        add([next_rate(chosen, up=below)])  # past the edge the best rate sits on
+        if ladder is None:
+            add([next_rate(chosen, up=below)])  # past the edge the best rate sits on
+            continue
+        beyond = [r for r in ladder if (r > chosen if below else r < chosen)]
+        if not beyond:  # the ladder ends at this edge
+            break
+        add([min(beyond) if below else max(beyond)])
     chosen = best()
     return RateChoice(chosen, dict(sorted(losses.items())), min(losses) < chosen < max(losses))
