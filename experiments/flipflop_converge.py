@@ -13,7 +13,7 @@ the mean over seeds: one seed can favour a rate that is fragile. The model kept 
 sweep, so the test set still chooses nothing (the flip-flop tasks have none). Every run resumes where it stopped; run
 the command again after an interruption.
 
-Prints a markdown table: the sweep's score at the 600-epoch cap beside the converged one, the best epoch, the epochs
+Prints a markdown table: the sweep's score at its epoch cap beside the converged one, the best epoch, the epochs
 run and the minutes of training epochs (compilation excluded), then the rate that is best after convergence.
 """
 
@@ -135,7 +135,7 @@ def main() -> None:
             edge = "" if choice.interior else " (the edge of the rates swept)"
             lines.append(f"| {task} | {model} | best after convergence: lr {choice.chosen:g}{edge} | | | | | | | | |")
     print(f"\ncap {args.epochs} epochs, patience {args.patience}\n")
-    print("| task | model | lr | decay | batch | sweep val MSE (best epoch of 600) | converged val MSE | val R² | "
+    print("| task | model | lr | decay | batch | sweep val MSE (its best epoch) | converged val MSE | val R² | "
           "best epoch | epochs run | minutes |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     print("\n".join(lines))
