@@ -83,6 +83,19 @@ def test_divergence_stops_with_named_error_and_keeps_last_good_checkpoint(square
     assert [row["epoch"] for row in run.read_metrics()] == [1, 2]
 
 
+def test_a_resumed_fit_counts_the_seconds_of_the_epochs_run_before(square, tmp_path):
+    train, val = square
+    run = RunDir.create(tmp_path / "run", {"x": 1})
+    first = fit(small(), train, val, TrainConfig(lr=1e-3, batch_size=50, epochs=2), run_dir=run, progress=False)
+    assert first.summary["earlier_epoch_seconds"] == 0.0
+    ran = [row["seconds"] for row in run.read_metrics()]
+    assert len(ran) == 2 and min(ran) > 0
+    config = TrainConfig(lr=1e-3, batch_size=50, epochs=3)
+    resumed = fit(small(), train, val, config, run_dir=run, resume=True, progress=False)
+    assert [row["epoch"] for row in resumed.history] == [1, 2, 3]
+    assert resumed.summary["earlier_epoch_seconds"] == sum(ran)
+
+
 def test_ensemble_matches_separate_fits(square):
     train, val = square
     lrs, decays, seeds = [1e-2, 3e-3], [1e-3, 1e-1], [5, 6]

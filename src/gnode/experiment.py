@@ -554,11 +554,13 @@ def train_group(cells: list[dict[str, Any]], workdir: str | Path | None = None) 
             resume=workdir is not None,
         )
         best_epochs, diverged = result.summary["best_epoch"], result.summary["diverged"]
+        earlier = result.summary["earlier_epoch_seconds"]
     except DivergenceError as error:  # every cell of the group diverged: a result of the grid, recorded as such
         if not isinstance(error.state, tuple):
             raise
         best, best_epochs, diverged = error.state[0], error.state[1]["best_epoch"], [True] * len(configs)
-    seconds = time.perf_counter() - tick
+        earlier = error.state[1]["earlier_epoch_seconds"]
+    seconds = time.perf_counter() - tick + earlier  # a resumed group's cost whole, not only this process's share
     rows = []
     for i, model in enumerate(best):
         rows.append(

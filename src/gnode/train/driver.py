@@ -182,8 +182,11 @@ def fit(
     Raises:
         DivergenceError: a single model's loss, or every member's of an ensemble, became non-finite (the run dir
             keeps the last good checkpoint); its ``state`` is ``(best, info)``: the best-validation model from
-            before (the initial one, best epoch -1, where no epoch was finite) and ``best_epoch`` and ``epochs_run`` in
-            ``info``.
+            before (the initial one, best epoch -1, where no epoch was finite) and ``best_epoch``, ``epochs_run`` and
+            ``earlier_epoch_seconds`` in ``info``.
+
+    The result's summary counts, as ``earlier_epoch_seconds``, the time of the epochs that processes killed before
+    a resume ran (from ``run_dir``'s metrics), so that a resumed fit's cost can be reported whole.
 
     The built-in side effects are callbacks added in this order: :class:`StopOnDivergence`,
     :class:`EarlyStopping` (``config.patience``), :class:`RunFiles` (``run_dir``), :class:`ProgressBar`
@@ -234,6 +237,7 @@ def fit(
         state, seed_arr = shard_members((state, seed_arr), members)
     steps_per_epoch = num_samples // config.batch_size
     start = int(np.max(np.asarray(state.epoch)))
+    earlier_seconds = sum(row.get("seconds", 0.0) for row in history)  # epochs a killed process ran before this one
     callbacks = [
         StopOnDivergence(str(run_dir.checkpoint_path) if run_dir else ""),
         *([EarlyStopping(config.patience)] if config.patience is not None else []),
@@ -256,7 +260,8 @@ def fit(
                     callback.check(epoch, new_state)
             except DivergenceError as error:  # a diverged member is frozen at its last good state: keep its best
                 best = eqx.combine(new_state.best_params, new_state.frozen, static)
-                error.state = (best, {"best_epoch": _to_host(new_state.best_epoch), "epochs_run": epoch})
+                info = {"best_epoch": _to_host(new_state.best_epoch), "epochs_run": epoch}
+                error.state = (best, {**info, "earlier_epoch_seconds": earlier_seconds})
                 raise
             state = new_state
             row = {"epoch": epoch, **metrics, "seconds": elapsed, "steps_per_second": steps_per_epoch / elapsed}
@@ -277,6 +282,7 @@ def fit(
             "final_val_loss": history[-1]["val_loss"] if history else None,
             "diverged": _to_host(state.diverged),
             "val_metric_name": objective.metric_name,
+            "earlier_epoch_seconds": earlier_seconds,
         }
         for callback in callbacks:
             callback.on_end(best, final, summary)

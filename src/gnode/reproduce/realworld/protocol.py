@@ -193,7 +193,8 @@ def run_benchmark(
                 "best_epoch": np.asarray(result.summary["best_epoch"]).tolist(),
                 "diverged": np.asarray(result.summary["diverged"]).tolist(),
                 "epochs_run": result.summary["epochs_run"],
-                "seconds": time.perf_counter() - tick,
+                # a resumed fit's cost whole: the epochs a killed process ran count too
+                "seconds": time.perf_counter() - tick + result.summary["earlier_epoch_seconds"],
             }
 
         choice, fits = fit_rates(fit_members, config.lrs, config.seeds, config.extend_lrs, out=out, unit=name,
