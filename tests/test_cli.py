@@ -210,8 +210,13 @@ def test_sweep_extends_the_learning_rate_past_the_grid_edge_at_the_best_cell(tmp
         assert sorted(float(r["lr"]) for r in added) == [3e-5, 1e-4][: len(added)] and len(added) >= 1
         best = min((r for r in mine if r not in added), key=lambda r: float(r["val_loss"]))
         assert {r["weight_decay"] for r in added} == {best["weight_decay"]}  # at the best cell's other settings
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())  # the whole command's, extensions too
+    groups = len(list((tmp_path / "out" / "groups").glob("*.json")))
+    assert summary["cells"] == summary["finished_cells"] == len(rows) and summary["groups_run_now"] == groups >= 4
     again = runner.invoke(app, args)
     assert again.exit_code == 0 and "0 groups to run" in again.output and "1 groups to run" not in again.output
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["cells"] == len(rows) and summary["groups_run_now"] == 0
 
 
 def test_expressivity_writes_capacity_table_and_figures(tmp_path):

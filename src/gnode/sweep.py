@@ -92,12 +92,16 @@ class SweepStore:
 
     def rows(self) -> list[dict[str, Any]]:
         rows = []
-        for file in sorted(self.groups.glob("*.json")) if self.groups.is_dir() else []:
+        for file in self.group_files():
             try:
                 rows.extend(json.loads(file.read_text())["rows"])
             except (json.JSONDecodeError, KeyError):
                 continue  # written atomically, so only a foreign file gets here; its cells run again
         return rows
+
+    def group_files(self) -> list[Path]:
+        """The record of every finished group."""
+        return sorted(self.groups.glob("*.json"))
 
     def done(self) -> set[str]:
         return {row["cell_id"] for row in self.rows()}

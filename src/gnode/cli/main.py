@@ -338,13 +338,15 @@ def sweep(
     use_cpu_cores()  # before JAX starts: each group's members are split over the cores
     from gnode.experiment import group_key, sweep_cells, train_group
     from gnode.selection import interior_rate
-    from gnode.sweep import key_without, read_sweep_file, run_sweep
+    from gnode.sweep import SweepStore, key_without, read_sweep_file, run_sweep
 
     if extend_lr < 0:
         raise ConfigError(f"--extend-lr must be >= 0, got {extend_lr}")
     tables = read_sweep_file(config, ("base", "grid"))
     cells = sweep_cells(tables["base"], tables["grid"])
     rows: dict[str, dict] = {}
+    store, tick = SweepStore(out), time.perf_counter()
+    groups_before = len(store.group_files())
 
     def run(cells: list[dict]) -> list[dict]:
         found = run_sweep(
@@ -367,6 +369,10 @@ def sweep(
             tried = f"{min(choice.losses):g}–{max(choice.losses):g}"
             console.print(f"sweep: the best lr, {choice.chosen:g}, is still the edge of those tried ({tried}); "
                           "raise --extend-lr to go further")  # fmt: skip
+    # summary.json describes the whole command, the grid and its extensions, not only the last stage run
+    seconds = time.perf_counter() - tick
+    summary = {"cells": len(rows), "groups_run_now": len(store.group_files()) - groups_before}
+    store.write_table({**summary, "ray_address": ray_address, "seconds_this_process": seconds})
     best = min(rows.values(), key=lambda r: r["val_loss"])
     grid_keys = list(tables["grid"])
     print_table(
