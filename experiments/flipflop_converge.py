@@ -6,12 +6,13 @@ The authors' 600 epochs stop some cells while they still improve (best epoch nea
 model)'s best cell of each sweep folder, and its neighbours in lr at the same decay and batch where the cap had cut
 them off, with the same settings, seeds and data, but a cap of ``--epochs`` (5000) and a patience rule: stop after
 ``--patience`` (100) epochs without a better validation loss. Where the rate best after convergence is then one of
-the edge ones, the next rate of the line past it is retrained too, until it is interior or the grid ends; the
-other decays and batches are compared at the authors' 600 epochs only. With ``--seeds N`` each of those rates (but
-one that diverged in the sweep) runs N times, seed n setting data order and initialisation, and the rate is chosen by
-the mean over seeds: one seed can favour a rate that is fragile. The model kept is the best-validation one, as in the
-sweep, so the test set still chooses nothing (the flip-flop tasks have none). Every run resumes where it stopped; run
-the command again after an interruption.
+the edge ones, the next rate of the line past it is retrained too, until it is interior; past the line's ends, up to
+``--extend-lr`` (2) rates of the series 1, 3, 10, 30 × 10^k are trained here at the best cell's settings (seed 0
+too, "not swept" in the table). The other decays and batches are compared at the authors' 600 epochs only. With
+``--seeds N`` each of those rates (but one that diverged in the sweep) runs N times, seed n setting data order and
+initialisation, and the rate is chosen by the mean over seeds: one seed can favour a rate that is fragile. The model
+kept is the best-validation one, as in the sweep, so the test set still chooses nothing (the flip-flop tasks have
+none). Every run resumes where it stopped; run the command again after an interruption.
 
 Prints a markdown table: the sweep's score at its epoch cap beside the converged one, the best epoch, the epochs
 run and the minutes of training epochs (compilation excluded), then the rate that is best after convergence.
@@ -28,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from gnode.experiment import RunConfig, train_run
-from gnode.selection import interior_rate
+from gnode.selection import interior_rate, next_rate
 from gnode.sweep import SweepStore
 from gnode.train.runs import RunDir
 
@@ -81,16 +82,17 @@ def converge(cell: dict, best: dict, args: argparse.Namespace) -> tuple[list[flo
     task, model = cell["task"], cell["model"]
     budget, cap = {"epochs": args.epochs, "patience": args.patience}, args.epochs
     head = f"| {task} | {model} | {cell['lr']:g} | {cell['weight_decay']:g} | {cell['batch_size']} | "
-    swept = f"{cell['val_mse']:.4f} ({cell['best_epoch']})"
-    if cell is not best and cell["diverged"]:
-        return [], [head + f"{swept}, diverged | — | | | | |"]
-    if cell is not best and cell["best_epoch"] <= cell["epochs"] - args.patience:
+    swept = cell.get("swept", True)  # False: a rate past the sweep's line (--extend-lr), trained here only
+    swept_score = f"{cell['val_mse']:.4f} ({cell['best_epoch']})" if swept else "not swept"
+    if swept and cell is not best and cell["diverged"]:
+        return [], [head + f"{swept_score}, diverged | — | | | | |"]
+    if swept and cell is not best and cell["best_epoch"] <= cell["epochs"] - args.patience:
         scores = [cell["val_mse"]]  # the patience rule had already stopped it in the sweep
-        rows = [head + f"{swept} | {cell['val_mse']:.4f} (the sweep's) | {cell['val_r2']:.3f} | | | |"]
+        rows = [head + f"{swept_score} | {cell['val_mse']:.4f} (the sweep's) | {cell['val_r2']:.3f} | | | |"]
     else:
         out = args.out / f"{task}_{model}_lr{cell['lr']:g}"
         summary, metrics = retrain(cell, out, **budget)
-        scores, rows = [summary["val_mse"]], [head + f"{swept} | " + trained_columns(summary, metrics, cap)]
+        scores, rows = [summary["val_mse"]], [head + f"{swept_score} | " + trained_columns(summary, metrics, cap)]
         print(f"{out}: val MSE {summary['val_mse']:.4f}, best epoch {summary['best_epoch']}", flush=True)
     for seed in range(1, args.seeds):  # the sweep's cells ran seed 0
         out = args.out / f"{task}_{model}_lr{cell['lr']:g}_seed{seed}"
@@ -115,12 +117,19 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=5000)
     parser.add_argument("--patience", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=1, help="runs of each rate (seed n: data order and init n)")
+    parser.add_argument("--extend-lr", type=int, default=2, help="rates past the ends of the sweep's lr line")
     args = parser.parse_args()
     lines = []
     for folder in args.sweeps:
         for (task, model), cells in cells_of(folder).items():
             best, line = lr_line(cells)
             by_lr, done = {c["lr"]: c for c in line}, {}
+            for up in (False, True):  # past the line's ends: the best cell's settings at the next rates
+                rate = line[-1 if up else 0]["lr"]
+                for _ in range(args.extend_lr):
+                    rate = next_rate(rate, up)
+                    by_lr[rate] = {**best, "lr": rate, "swept": False}
+            by_lr = dict(sorted(by_lr.items()))
 
             def fit(rates: list[float], by_lr=by_lr, best=best, done=done) -> dict[float, float]:
                 done.update({lr: converge(by_lr[lr], best, args) for lr in rates})
@@ -130,9 +139,9 @@ def main() -> None:
             # the next rate of the line past it too, so that the chosen rate is interior where the grid allows
             i = line.index(best)
             neighbours = [c["lr"] for c in line[max(i - 1, 0) : i + 2]]
-            choice = interior_rate(fit, neighbours, extensions=len(line), ladder=list(by_lr))
+            choice = interior_rate(fit, neighbours, extensions=len(by_lr), ladder=list(by_lr))
             lines.extend(row for lr in sorted(done) for row in done[lr][1])
-            edge = "" if choice.interior else " (the edge of the rates swept)"
+            edge = "" if choice.interior else " (still the edge of the rates tried)"
             lines.append(f"| {task} | {model} | best after convergence: lr {choice.chosen:g}{edge} | | | | | | | | |")
     print(f"\ncap {args.epochs} epochs, patience {args.patience}\n")
     print("| task | model | lr | decay | batch | sweep val MSE (its best epoch) | converged val MSE | val R² | "
