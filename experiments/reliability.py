@@ -28,9 +28,9 @@ sys.path.insert(0, str(ROOT / "tests"))  # the fault injection and generators th
 
 import faults  # noqa: E402
 
-TIMES = ("seconds", "steps_per_second", "train_seconds_this_process", "fit_seconds", "seconds_all_members",
-         "group_seconds", "group_epoch_seconds", "lint_seconds", "connector_seconds", "m_seconds", "n_seconds",
-         "m_epoch_seconds_median", "n_iteration_seconds_median")  # fmt: skip
+TIMES = ("seconds", "steps_per_second", "train_seconds_this_process", "train_seconds", "fit_seconds",
+         "seconds_all_members", "group_seconds", "group_epoch_seconds", "lint_seconds", "connector_seconds",
+         "m_seconds", "n_seconds", "m_epoch_seconds_median", "n_iteration_seconds_median")  # fmt: skip
 SWEEP = ('[base]\ntask = "four_point"\ndynamics = [8]\nn_train = 40\nn_val = 20\nbatch_size = 20\nepochs = 8\n'
          "[grid]\nlr = [0.001, 0.01]\nbatch_size = [10, 20]\n")  # fmt: skip
 EXPRESSIVITY = ("[base]\niterations = 200\nevaluate_every = 25\nsteps = 30\n[grid]\nmodel = ['gnode', 'node']\n"

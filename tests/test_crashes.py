@@ -1,6 +1,7 @@
 """A run killed at any moment resumes to the result of an uninterrupted one; a write that fails stops the command
 in one line and keeps what was written before (the long table: experiments/reliability.py)."""
 
+import json
 import resource
 
 import faults
@@ -8,7 +9,7 @@ import numpy as np
 import pytest
 
 SMALL = ["--task", "four_point", "--model", "gnode", "--dim", "2", "--dynamics", "8", "--batch", "50", "--no-progress"]
-TIMES = ("seconds", "steps_per_second", "train_seconds_this_process")
+TIMES = ("seconds", "steps_per_second", "train_seconds_this_process", "train_seconds")
 RUN_FILES = ("checkpoint.npz", "model.npz", "metrics.jsonl", "summary.json", "config.json")
 
 
@@ -52,9 +53,12 @@ def test_killed_inside_a_checkpoint_write_keeps_the_previous_checkpoint(full, tm
     with np.load(out / "checkpoint.npz") as npz:
         header = bytes(npz["header"]).decode()
     assert '"epoch": 2' in header  # the previous one is whole
+    before = [json.loads(line)["seconds"] for line in (out / "metrics.jsonl").read_text().splitlines()[:2]]
     resume(out)
     assert not list(out.glob(f".*{faults.TEMPORARY}*"))
     assert faults.differences(full, out, RUN_FILES, ignore=TIMES) == []
+    summary = json.loads((out / "summary.json").read_text())  # the killed process's two epochs count too
+    assert summary["train_seconds"] == pytest.approx(summary["train_seconds_this_process"] + sum(before))
 
 
 def _file_size_limit(limit: int):

@@ -483,9 +483,11 @@ def train_run(
     try:
         result = fit(model, splits.train, splits.val, train_config, run_dir=run, resume=resume, progress=progress)
         best, best_epoch = result.model, result.summary["best_epoch"]
-    except DivergenceError:
+        earlier = result.summary["earlier_epoch_seconds"]
+    except DivergenceError as error:
         if not keep_best_on_divergence:
             raise
+        earlier = error.state[1]["earlier_epoch_seconds"] if isinstance(error.state, tuple) else 0.0
         template, static = new_train_state(model, train_config)
         state, meta = load_tree(run.checkpoint_path, template)
         best, best_epoch = eqx.combine(state.best_params, state.frozen, static), int(state.best_epoch)
@@ -505,6 +507,7 @@ def train_run(
         "diverged_at_epoch": diverged_at,
         "epochs": config.epochs,
         "train_seconds_this_process": seconds,
+        "train_seconds": seconds + earlier,  # with the epochs that processes killed before a resume ran
         "machine": f"{platform.machine()} {jax.default_backend()} x{jax.local_device_count()}",
     }
     run.write_summary(summary)

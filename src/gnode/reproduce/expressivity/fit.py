@@ -152,7 +152,7 @@ def fit_group(cells: list[dict[str, Any]], workdir: str | Path | None = None) ->
         [f.build() for f in fits], train, check, config, lrs=[f.lr for f in fits], progress=False,
         run_dir=None if workdir is None else RunDir.scratch(workdir), resume=workdir is not None,
     )  # fmt: skip
-    seconds = time.perf_counter() - tick
+    seconds = time.perf_counter() - tick + result.summary["earlier_epoch_seconds"]  # a resumed group's whole cost
     # an epoch after the first runs the compiled program only: the group's speed without compilation
     epoch_seconds = float(np.median([row["seconds"] for row in result.history[1:]] or [np.nan]))
     rows = []
