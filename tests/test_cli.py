@@ -168,6 +168,8 @@ def test_demo_writes_its_report_and_never_overwrites(tmp_path):
         ("[base]\nn_train = 20\n[grid]\nbatch_size = [10, 50]\n", "batch size 50 exceeds"),
         ("[grid]\nlr = [0.1]\n[sweep]\nx = 1\n", "unknown sections"),
         ("[grid\n", "is not valid"),
+        ('[grid]\nmodel = ["gnode", "gru"]\n', "model 'gru' has single-layer networks"),  # dynamics default (316, 316)
+        ('[base]\nmodel = "node"\n[grid]\ngate = [[], [8]]\n', "model 'node' has no gate network"),
     ],
 )
 def test_bad_sweep_files_stop_before_anything_runs(tmp_path, text, message):

@@ -73,11 +73,14 @@ def test_divergence_stops_with_named_error_and_keeps_last_good_checkpoint(square
     state.opt_state.hyperparams["learning_rate"] = jnp.asarray(1e30, jnp.float32)
     save_tree(run.checkpoint_path, state, meta)
     before = run.checkpoint_path.read_bytes()
-    with pytest.raises(DivergenceError, match="non-finite loss at epoch 3"):
+    with pytest.raises(DivergenceError, match="non-finite loss at epoch 3") as raised:
         fit(
             small(), train, val, TrainConfig(lr=1e-3, batch_size=50, epochs=5), run_dir=run, resume=True, progress=False
         )
     assert run.checkpoint_path.read_bytes() == before
+    info = raised.value.state[1]  # the cost of a divergent fit is reported whole too
+    assert info["earlier_epoch_seconds"] == sum(row["seconds"] for row in run.read_metrics())
+    assert info["fit_seconds"] > info["earlier_epoch_seconds"]
     good, meta = load_tree(run.checkpoint_path, template)
     assert meta["epoch"] == 2 and all(np.isfinite(x).all() for x in leaves(good.params))
     assert [row["epoch"] for row in run.read_metrics()] == [1, 2]
@@ -94,6 +97,9 @@ def test_a_resumed_fit_counts_the_seconds_of_the_epochs_run_before(square, tmp_p
     resumed = fit(small(), train, val, config, run_dir=run, resume=True, progress=False)
     assert [row["epoch"] for row in resumed.history] == [1, 2, 3]
     assert resumed.summary["earlier_epoch_seconds"] == sum(ran)
+    # the whole cost: this call's wall time, compilation and the new epoch included, on top of the earlier epochs
+    assert first.summary["fit_seconds"] > sum(ran)
+    assert resumed.summary["fit_seconds"] > sum(ran) + resumed.history[-1]["seconds"]
 
 
 def test_ensemble_matches_separate_fits(square):

@@ -105,3 +105,5 @@ def test_bad_sweep_files(tmp_path):
         sweep_cells(BASE, {"batch_size": [10, 100]})
     with pytest.raises(ConfigError, match="unknown task"):
         sweep_cells(BASE, {"task": ["ring", "five_bit"]})
+    with pytest.raises(ConfigError, match="unknown activation 'rleu'"):  # before any data are read
+        sweep_cells(BASE, {"activation": ["relu", "rleu"]})

@@ -11,7 +11,6 @@ import dataclasses
 import itertools
 import json
 import platform
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ from jaxtyping import Array
 
 from gnode.data import SequenceData, load_sequences, split_trials
 from gnode.errors import CheckpointError, ConfigError, DataError, DivergenceError
+from gnode.fields import check_field_settings
 from gnode.init import critical_init
 from gnode.likelihoods import (
     channel_mean,
@@ -136,6 +136,8 @@ class RunConfig:
             raise ConfigError(f"--dim must be positive, got {self.dim}")
         for key in ("dynamics", "gate", "window", "nwb_inputs", "task_options"):
             object.__setattr__(self, key, tuple(getattr(self, key)))
+        check_field_settings(self.model, flow_widths=self.dynamics, gate_widths=self.gate, activation=self.activation,
+                             init=self.field_init)  # fmt: skip
         if self.task_options and not self.task.startswith(NEUROGYM):
             raise ConfigError("task_options go with a neurogym task (--task neurogym:NAME)")
         self.neurogym_options()  # checks their form
@@ -156,6 +158,11 @@ class RunConfig:
             channels = FLIPFLOP_TASKS[self.task].channels
             trials = self.n_train + self.n_val
             check_memory(self.memory_estimate(trials, self.steps + self.hold, channels, channels), "this run")
+
+    @property
+    def field_init(self) -> str:
+        """The initialiser the field's weights are drawn with (``critical`` rescales a ``critical_normal`` draw)."""
+        return "critical_normal" if self.init == "critical" else self.init
 
     def memory_estimate(self, trials: int, time: int, inputs: int, outputs: int) -> float:
         """Bytes a run on ``trials`` trials of ``time`` steps needs, roughly: the trials, the parameters with
@@ -346,7 +353,7 @@ def initial_model(config: RunConfig, splits: Splits) -> Model:
         flow_widths=config.dynamics,
         gate_widths=config.gate,
         activation=config.activation,
-        init="critical_normal" if config.init == "critical" else config.init,
+        init=config.field_init,
         initial_state=config.initial_state,
         encoder_channels=np.setdiff1d(np.arange(outputs), held_out).tolist(),
         encoder_width=config.encoder_width,
@@ -478,22 +485,19 @@ def train_run(
     if not (resume and RunDir(out).started):  # a resumed run starts from its own checkpoint, wherever init_from
         model = warm_start(model, config)  # has gone since
     run = RunDir.create(out, config.to_dict(), resume=resume, defaults=RunConfig().to_dict())
-    tick = time.perf_counter()
     diverged_at = None
     try:
         result = fit(model, splits.train, splits.val, train_config, run_dir=run, resume=resume, progress=progress)
-        best, best_epoch = result.model, result.summary["best_epoch"]
-        earlier = result.summary["earlier_epoch_seconds"]
+        best, best_epoch, costs = result.model, result.summary["best_epoch"], result.summary
     except DivergenceError as error:
         if not keep_best_on_divergence:
             raise
-        earlier = error.state[1]["earlier_epoch_seconds"] if isinstance(error.state, tuple) else 0.0
+        costs = error.state[1]
         template, static = new_train_state(model, train_config)
         state, meta = load_tree(run.checkpoint_path, template)
         best, best_epoch = eqx.combine(state.best_params, state.frozen, static), int(state.best_epoch)
         diverged_at = meta["epoch"] + 1
         save(run.model_path, best, {"which": "best validation before divergence"})
-    seconds = time.perf_counter() - tick
     summary = {
         "task": config.source,
         "model": config.model,
@@ -506,8 +510,8 @@ def train_run(
         "best_epoch": best_epoch,
         "diverged_at_epoch": diverged_at,
         "epochs": config.epochs,
-        "train_seconds_this_process": seconds,
-        "train_seconds": seconds + earlier,  # with the epochs that processes killed before a resume ran
+        "train_seconds_this_process": costs["fit_seconds"] - costs["earlier_epoch_seconds"],
+        "train_seconds": costs["fit_seconds"],  # with the epochs that processes killed before a resume ran
         "machine": f"{platform.machine()} {jax.default_backend()} x{jax.local_device_count()}",
     }
     run.write_summary(summary)
@@ -542,7 +546,6 @@ def train_group(cells: list[dict[str, Any]], workdir: str | Path | None = None) 
         raise ConfigError("train_group: the runs differ in more than " + ", ".join(MEMBER_SETTINGS))
     splits = load_splits(configs[0])  # the same for every member: data settings are not member settings
     train_config = configs[0].train_config(splits.classification)
-    tick = time.perf_counter()
     try:
         best, result = fit_ensemble(
             [warm_start(initial_model(c, splits), c) for c in configs],
@@ -557,13 +560,12 @@ def train_group(cells: list[dict[str, Any]], workdir: str | Path | None = None) 
             resume=workdir is not None,
         )
         best_epochs, diverged = result.summary["best_epoch"], result.summary["diverged"]
-        earlier = result.summary["earlier_epoch_seconds"]
+        seconds = result.summary["fit_seconds"]  # a resumed group's cost whole, not only this process's share
     except DivergenceError as error:  # every cell of the group diverged: a result of the grid, recorded as such
         if not isinstance(error.state, tuple):
             raise
         best, best_epochs, diverged = error.state[0], error.state[1]["best_epoch"], [True] * len(configs)
-        earlier = error.state[1]["earlier_epoch_seconds"]
-    seconds = time.perf_counter() - tick + earlier  # a resumed group's cost whole, not only this process's share
+        seconds = error.state[1]["fit_seconds"]
     rows = []
     for i, model in enumerate(best):
         rows.append(

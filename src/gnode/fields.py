@@ -326,6 +326,33 @@ def RNN(state_dim: int, input_dim: int, *, init: Initialiser = glorot_uniform, k
 FIELDS = ("gnode", "node", "mgru", "gru", "rnn", "lstm")
 
 
+def check_field_settings(
+    name: str,
+    *,
+    flow_widths: Sequence[int] = (),
+    gate_widths: Sequence[int] = (),
+    activation: str = "relu",
+    init: str = "glorot_uniform",
+) -> None:
+    """Refuse the settings :func:`make_field` refuses, without building anything (a config is checked this way
+    before its data are read).
+
+    Raises:
+        ConfigError: an unknown model, activation or initialiser; hidden widths for a single-layer model; gate
+            widths for a model without a separate gate network.
+    """
+    activation_by_name(activation)
+    initialiser(init)
+    if name not in FIELDS:
+        raise ConfigError(f"unknown model {name!r}; choose one of {list(FIELDS)}")
+    if name != "gnode" and tuple(gate_widths):
+        raise ConfigError(f"model {name!r} has no gate network to widen; do not pass gate widths")
+    if name not in ("gnode", "node") and tuple(flow_widths):
+        raise ConfigError(
+            f"model {name!r} has single-layer networks; set no hidden widths (dynamics = [], --dynamics '')"
+        )
+
+
 def make_field(
     name: str,
     state_dim: int,
@@ -338,17 +365,18 @@ def make_field(
     key: PRNGKeyArray,
 ) -> AbstractField:
     """Build a field by name (``gnode``, ``node``, ``mgru``, ``gru``, ``rnn``, ``lstm``), its activation and
-    initialiser by name too (the CLI and config files call this; in code, build the classes directly)."""
+    initialiser by name too (the CLI and config files call this; in code, build the classes directly).
+
+    Raises:
+        ConfigError: settings that :func:`check_field_settings` refuses.
+    """
+    check_field_settings(name, flow_widths=flow_widths, gate_widths=gate_widths, activation=activation, init=init)
     phi, weights = activation_by_name(activation), initialiser(init)
     if name == "gnode":
         return GNODE(state_dim, input_dim, flow_widths, gate_widths, activation=phi, init=weights, key=key)
     if name == "node":
         return NODE(state_dim, input_dim, flow_widths, activation=phi, init=weights, key=key)
-    if name in ("mgru", "gru", "rnn", "lstm"):
-        if tuple(flow_widths) or tuple(gate_widths):
-            raise ConfigError(f"model {name!r} has single-layer networks; do not pass hidden widths")
-        return {"mgru": MGRU, "gru": GRU, "rnn": RNN, "lstm": LSTM}[name](state_dim, input_dim, init=weights, key=key)
-    raise ConfigError(f"unknown model {name!r}; choose one of {list(FIELDS)}")
+    return {"mgru": MGRU, "gru": GRU, "rnn": RNN, "lstm": LSTM}[name](state_dim, input_dim, init=weights, key=key)
 
 
 def jacobian(field: AbstractField, h: Float[Array, " state"], x: Float[Array, " inp"]) -> Float[Array, "state state"]:

@@ -79,8 +79,13 @@ def train(
     nwb_labels: Annotated[str | None, typer.Option(help="NWB: trials column of class labels (decoding)")] = None,
     model: Annotated[str | None, typer.Option(help="gnode, node, mgru, gru, rnn or lstm")] = None,
     dim: Annotated[int | None, typer.Option(help="state dimension N")] = None,
-    dynamics: Annotated[str | None, typer.Option(help="hidden widths of F, e.g. 316,316 ('' = one layer)")] = None,
-    gate: Annotated[str | None, typer.Option(help="hidden widths of G ('' = one layer)")] = None,
+    dynamics: Annotated[
+        str | None,
+        typer.Option(
+            help="hidden widths of F, e.g. 316,316 (default; '' = one layer, as mgru, gru, rnn and lstm need)"
+        ),
+    ] = None,
+    gate: Annotated[str | None, typer.Option(help="hidden widths of G, gnode only ('' = one layer)")] = None,
     activation: Annotated[str | None, typer.Option(help="relu, tanh, swish or gelu")] = None,
     init: Annotated[str | None, typer.Option(help="glorot_uniform, glorot_normal, kaiming_*, critical")] = None,
     initial_state: Annotated[str | None, typer.Option(help="learned, fixed, zero or encoder (per trial)")] = None,

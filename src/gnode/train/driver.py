@@ -183,15 +183,17 @@ def fit(
         DivergenceError: a single model's loss, or every member's of an ensemble, became non-finite (the run dir
             keeps the last good checkpoint); its ``state`` is ``(best, info)``: the best-validation model from
             before (the initial one, best epoch -1, where no epoch was finite) and ``best_epoch``, ``epochs_run`` and
-            ``earlier_epoch_seconds`` in ``info``.
+            ``earlier_epoch_seconds`` and ``fit_seconds`` in ``info``.
 
     The result's summary counts, as ``earlier_epoch_seconds``, the time of the epochs that processes killed before
-    a resume ran (from ``run_dir``'s metrics), so that a resumed fit's cost can be reported whole.
+    a resume ran (from ``run_dir``'s metrics), and, as ``fit_seconds``, the fit's whole cost: this call's wall time
+    (compilation included) plus those earlier epochs.
 
     The built-in side effects are callbacks added in this order: :class:`StopOnDivergence`,
     :class:`EarlyStopping` (``config.patience``), :class:`RunFiles` (``run_dir``), :class:`ProgressBar`
     (``progress``); then ``callbacks``.
     """
+    started = time.perf_counter()
     one = model if members is None else jax.tree_util.tree_map(lambda a: a[0] if eqx.is_array(a) else a, model)
     objective = SequenceObjective(config.loss, integrator) if objective is None else objective
     per_member = not _is_data_set(train)
@@ -261,7 +263,11 @@ def fit(
             except DivergenceError as error:  # a diverged member is frozen at its last good state: keep its best
                 best = eqx.combine(new_state.best_params, new_state.frozen, static)
                 info = {"best_epoch": _to_host(new_state.best_epoch), "epochs_run": epoch}
-                error.state = (best, {**info, "earlier_epoch_seconds": earlier_seconds})
+                seconds = {
+                    "earlier_epoch_seconds": earlier_seconds,
+                    "fit_seconds": time.perf_counter() - started + earlier_seconds,
+                }
+                error.state = (best, {**info, **seconds})
                 raise
             state = new_state
             row = {"epoch": epoch, **metrics, "seconds": elapsed, "steps_per_second": steps_per_epoch / elapsed}
@@ -283,6 +289,7 @@ def fit(
             "diverged": _to_host(state.diverged),
             "val_metric_name": objective.metric_name,
             "earlier_epoch_seconds": earlier_seconds,
+            "fit_seconds": time.perf_counter() - started + earlier_seconds,  # a resumed fit's cost whole
         }
         for callback in callbacks:
             callback.on_end(best, final, summary)

@@ -9,7 +9,6 @@ share their shapes, so a group of them trains as one vmapped ensemble with one t
 from __future__ import annotations
 
 import dataclasses
-import time
 from pathlib import Path
 from typing import Any
 
@@ -147,12 +146,11 @@ def fit_group(cells: list[dict[str, Any]], workdir: str | Path | None = None) ->
     config = TrainConfig(
         lr=first.lr, weight_decay=0.0, batch_size=1, epochs=first.iterations // first.evaluate_every, seed=0
     )
-    tick = time.perf_counter()
     best, result = fit_ensemble(
         [f.build() for f in fits], train, check, config, lrs=[f.lr for f in fits], progress=False,
         run_dir=None if workdir is None else RunDir.scratch(workdir), resume=workdir is not None,
     )  # fmt: skip
-    seconds = time.perf_counter() - tick + result.summary["earlier_epoch_seconds"]  # a resumed group's whole cost
+    seconds = result.summary["fit_seconds"]  # a resumed group's whole cost
     # an epoch after the first runs the compiled program only: the group's speed without compilation
     epoch_seconds = float(np.median([row["seconds"] for row in result.history[1:]] or [np.nan]))
     rows = []
