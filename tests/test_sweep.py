@@ -107,3 +107,5 @@ def test_bad_sweep_files(tmp_path):
         sweep_cells(BASE, {"task": ["ring", "five_bit"]})
     with pytest.raises(ConfigError, match="unknown activation 'rleu'"):  # before any data are read
         sweep_cells(BASE, {"activation": ["relu", "rleu"]})
+    with pytest.raises(ConfigError, match=r"unknown init 'critcal'; choose one of .*'critical'"):
+        sweep_cells(BASE, {"init": ["critical", "critcal"]})

@@ -36,6 +36,7 @@ from gnode.likelihoods import (
 )
 from gnode.losses import MSE, AbstractLoss, CrossEntropy, Poisson, StepCrossEntropy, r2_score
 from gnode.model import Model, make_model, parameter_count, predict
+from gnode.nn import INITS
 from gnode.saving import load, same_structure, save, to_bytes
 from gnode.settings import check_memory, check_settings, read_settings_file
 from gnode.sweep import expand_grid, key_without
@@ -136,6 +137,8 @@ class RunConfig:
             raise ConfigError(f"--dim must be positive, got {self.dim}")
         for key in ("dynamics", "gate", "window", "nwb_inputs", "task_options"):
             object.__setattr__(self, key, tuple(getattr(self, key)))
+        if self.init not in (*INITS, "critical"):
+            raise ConfigError(f"unknown init {self.init!r}; choose one of {[*INITS, 'critical']}")
         check_field_settings(self.model, flow_widths=self.dynamics, gate_widths=self.gate, activation=self.activation,
                              init=self.field_init)  # fmt: skip
         if self.task_options and not self.task.startswith(NEUROGYM):
