@@ -239,7 +239,15 @@ def fit(
         state, seed_arr = shard_members((state, seed_arr), members)
     steps_per_epoch = num_samples // config.batch_size
     start = int(np.max(np.asarray(state.epoch)))
-    earlier_seconds = sum(row.get("seconds", 0.0) for row in history)  # epochs a killed process ran before this one
+    # the epochs that killed processes ran before this one (0.0, a float, where there were none)
+    earlier_seconds = sum((row.get("seconds", 0.0) for row in history), 0.0)
+
+    def seconds_spent() -> dict[str, float]:  # a resumed fit's cost whole: this call's and the earlier epochs'
+        return {
+            "earlier_epoch_seconds": earlier_seconds,
+            "fit_seconds": time.perf_counter() - started + earlier_seconds,
+        }
+
     callbacks = [
         StopOnDivergence(str(run_dir.checkpoint_path) if run_dir else ""),
         *([EarlyStopping(config.patience)] if config.patience is not None else []),
@@ -263,11 +271,7 @@ def fit(
             except DivergenceError as error:  # a diverged member is frozen at its last good state: keep its best
                 best = eqx.combine(new_state.best_params, new_state.frozen, static)
                 info = {"best_epoch": _to_host(new_state.best_epoch), "epochs_run": epoch}
-                seconds = {
-                    "earlier_epoch_seconds": earlier_seconds,
-                    "fit_seconds": time.perf_counter() - started + earlier_seconds,
-                }
-                error.state = (best, {**info, **seconds})
+                error.state = (best, {**info, **seconds_spent()})
                 raise
             state = new_state
             row = {"epoch": epoch, **metrics, "seconds": elapsed, "steps_per_second": steps_per_epoch / elapsed}
@@ -288,8 +292,7 @@ def fit(
             "final_val_loss": history[-1]["val_loss"] if history else None,
             "diverged": _to_host(state.diverged),
             "val_metric_name": objective.metric_name,
-            "earlier_epoch_seconds": earlier_seconds,
-            "fit_seconds": time.perf_counter() - started + earlier_seconds,  # a resumed fit's cost whole
+            **seconds_spent(),
         }
         for callback in callbacks:
             callback.on_end(best, final, summary)
