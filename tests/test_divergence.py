@@ -1,25 +1,33 @@
 """A non-finite loss in any fit stops it with the named DivergenceError, the last good state kept: sequence-model
-ensembles (once every member has diverged), LINT, both Connector flows, GDM and the EM baselines (single sequence
-models: tests/test_fit.py; the CLI's one line: tests/test_crashes.py)."""
+ensembles (once every member has diverged; a solve that spends its step budget counts as non-finite), LINT, both
+Connector flows, GDM and the EM baselines (single sequence models: tests/test_fit.py; the CLI's one line:
+tests/test_crashes.py)."""
 
+import equinox as eqx
+import jax
+import jax.numpy as jnp
 import jax.random as jr
 import numpy as np
 import pytest
 
 from gnode.connector import lint
 from gnode.connector.model import AbstractSchedule, ConnectorConfig, fit_connector
+from gnode.data import ArrayData
 from gnode.errors import DivergenceError
 from gnode.experiment import sweep_cells, train_group
 from gnode.gdm import arhmm, slds
 from gnode.gdm.fit import GDMFitConfig, fit_gdm
 from gnode.gdm.model import GDM
 from gnode.gdm.posterior import make_posterior
+from gnode.losses import MSE
 from gnode.model import make_model
+from gnode.ncode.flow import FlowSolver
 from gnode.reproduce.connector.generators import make_connectivity, simulate_grid
 from gnode.reproduce.gdm.nascar import nascar
 from gnode.tasks import make_flipflop
 from gnode.train import TrainConfig
 from gnode.train.ensemble import fit_ensemble
+from gnode.train.objective import MapObjective
 
 HUGE = 1e30  # a learning rate that overflows the parameters within a few steps
 
@@ -38,6 +46,29 @@ def test_an_ensemble_trains_on_until_every_member_has_diverged():
         np.testing.assert_array_equal(
             np.asarray(kept.field.flow.state_weight), np.asarray(start.field.flow.state_weight)
         )
+
+
+class Decay(eqx.Module):
+    """``dz/dt = -rate z`` on [0, 1]: stiff for a large rate, so an adaptive solve needs many steps."""
+
+    rate: jax.Array
+    solver: FlowSolver
+
+    def __call__(self, x):
+        return self.solver.solve(lambda t, z, rate: -rate * z, x, args=self.rate).y1
+
+
+def test_a_member_whose_solve_spends_its_step_budget_diverges_alone():
+    x = np.linspace(-1, 1, 32, dtype=np.float32)[:, None]
+    data = ArrayData(x, x * np.exp(-0.5))  # the map of rate 0.5
+    solver = FlowSolver(max_steps=64)  # rate 1 takes a few Tsit5 steps; rate 1e4 needs thousands
+    models = [Decay(jnp.array(1.0), solver), Decay(jnp.array(1e4), solver)]
+    config = TrainConfig(lr=1e-1, weight_decay=0.0, batch_size=32, epochs=5)
+    objective = MapObjective(MSE(), (1,), (1,))
+    best, result = fit_ensemble(models, data, data, config, objective=objective, progress=False)
+    assert result.summary["diverged"] == [False, True] and result.summary["epochs_run"] == 5
+    assert 0.5 < float(best[0].rate) < 0.9  # the other member trained on toward 0.5
+    assert float(best[1].rate) == 1e4  # kept as it was: no good step was ever taken
 
 
 def test_a_sweep_group_that_diverges_whole_is_recorded_not_raised(tmp_path):

@@ -80,3 +80,11 @@ def test_backsolve_adjoint_gradient_matches_backprop():
 def test_bad_solver_settings_are_config_errors(make, message):
     with pytest.raises(ConfigError, match=message):
         make()
+
+
+def test_a_solve_that_spends_its_step_budget_gives_nan_instead_of_raising():
+    stiff = FlowSolver(max_steps=16)  # dz/dt = -1e4 z needs thousands of Tsit5 steps on [0, 1]
+    sol = stiff.solve(lambda t, z, args: -1e4 * z, jnp.ones(3), ts=jnp.array([0.5]))
+    assert np.isnan(np.asarray(sol.y1)).all() and np.isnan(np.asarray(sol.ys)).all()
+    sol = FlowSolver().solve(lambda t, z, args: -z, jnp.ones(3))  # within budget: untouched
+    np.testing.assert_allclose(sol.y1, np.exp(-1.0), rtol=1e-3)

@@ -73,7 +73,9 @@ def solve_ode(
             differentiates through (the backward-solve adjoint gives gradients only for ``y0`` and ``args``).
     Returns:
         The states at ``ts`` (or None), the state at ``t1`` (or None), and the vector-field evaluations of the
-        forward solve (rejected steps included; NaN-free only for the solvers of :data:`EVALUATIONS`).
+        forward solve (rejected steps included; NaN-free only for the solvers of :data:`EVALUATIONS`). A solve
+        that fails (the step budget ``max_steps`` spent, as a stiff field can make it) gives NaN states instead of
+        raising, so a fit treats it like any non-finite loss: that ensemble member diverges, the others train on.
     """
     if steps is None:
         dt0, controller = None, diffrax.PIDController(rtol=rtol, atol=atol)
@@ -93,12 +95,15 @@ def solve_ode(
         stepsize_controller=controller,
         adjoint=adjoint,
         max_steps=max_steps,
+        throw=False,
     )
+    failed = sol.result != diffrax.RESULTS.successful
+    states = jax.tree_util.tree_map(lambda a: jnp.where(failed, jnp.nan, a), sol.ys)
     per_step, first = EVALUATIONS.get(type(solver), (0, 0))
     nfe = per_step * sol.stats["num_steps"] + first
     # diffrax stacks the saves at ``ts`` first and the one at t1 last.
-    at_t1 = jax.tree_util.tree_map(lambda a: a[-1], sol.ys) if save_t1 else None
-    at_ts = None if ts is None else jax.tree_util.tree_map(lambda a: a[:-1] if save_t1 else a, sol.ys)
+    at_t1 = jax.tree_util.tree_map(lambda a: a[-1], states) if save_t1 else None
+    at_ts = None if ts is None else jax.tree_util.tree_map(lambda a: a[:-1] if save_t1 else a, states)
     return at_ts, at_t1, nfe
 
 
