@@ -69,6 +69,7 @@ def test_a_member_whose_solve_spends_its_step_budget_diverges_alone():
     assert result.summary["diverged"] == [False, True] and result.summary["epochs_run"] == 5
     assert 0.5 < float(best[0].rate) < 0.9  # the other member trained on toward 0.5
     assert float(best[1].rate) == 1e4  # kept as it was: no good step was ever taken
+    assert all(np.isnan(row["val_loss"][1]) and np.isfinite(row["val_loss"][0]) for row in result.history)
 
 
 def test_a_sweep_group_that_diverges_whole_is_recorded_not_raised(tmp_path):

@@ -177,9 +177,9 @@ def make_epoch(
 
     The epoch shuffles the training samples with ``key``, drops the remainder of ``samples // batch_size``, takes
     one step per minibatch and scores the whole validation set. A step whose losses are not finite leaves the
-    state as it was and sets ``diverged``. ``mesh``: split each minibatch (and the validation set, when its size
-    divides) over devices, as in :func:`make_loss`; not for ensembles, whose members are split instead
-    (:func:`shard_members`).
+    state as it was and sets ``diverged``; a diverged member's losses are NaN from then on. ``mesh``: split each
+    minibatch (and the validation set, when its size divides) over devices, as in :func:`make_loss`; not for
+    ensembles, whose members are split instead (:func:`shard_members`).
     """
     loss_fn = make_loss(static, objective, mesh)
     steps = make_steps(static, optimizer, objective, mesh)
@@ -188,10 +188,15 @@ def make_epoch(
         samples = train["inputs"].shape[0]
         batches = samples // batch_size
         order = jr.permutation(key, samples)[: batches * batch_size].reshape(batches, batch_size)
-        params, opt_state, losses = steps(state.params, state.frozen, state.opt_state, train, order)
+        # A diverged member stays frozen; its share of the epoch steps zeroed parameters instead, whose flow is
+        # trivial, so a member that diverged by growing stiff does not set the pace of every later epoch.
+        stepped = jax.tree_util.tree_map(lambda a: jnp.where(state.diverged, jnp.zeros_like(a), a), state.params)
+        params, opt_state, losses = steps(stepped, state.frozen, state.opt_state, train, order)
         train_loss = jnp.mean(losses)
         val_loss, val_metric = loss_fn(params, state.frozen, val)
         ok = jnp.isfinite(train_loss) & jnp.isfinite(val_loss) & ~state.diverged
+        nan_if_frozen = lambda a: jnp.where(state.diverged, jnp.nan, a)  # noqa: E731
+        train_loss, val_loss, val_metric = nan_if_frozen(train_loss), nan_if_frozen(val_loss), nan_if_frozen(val_metric)
         keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, old)  # noqa: E731
         params, opt_state = keep((params, opt_state), (state.params, state.opt_state))
         improved = ok & (val_loss < state.best_val)
