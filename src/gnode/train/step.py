@@ -195,8 +195,9 @@ def make_epoch(
         train_loss = jnp.mean(losses)
         val_loss, val_metric = loss_fn(params, state.frozen, val)
         ok = jnp.isfinite(train_loss) & jnp.isfinite(val_loss) & ~state.diverged
-        nan_if_frozen = lambda a: jnp.where(state.diverged, jnp.nan, a)  # noqa: E731
-        train_loss, val_loss, val_metric = nan_if_frozen(train_loss), nan_if_frozen(val_loss), nan_if_frozen(val_metric)
+        train_loss, val_loss, val_metric = jax.tree_util.tree_map(
+            lambda a: jnp.where(state.diverged, jnp.nan, a), (train_loss, val_loss, val_metric)
+        )
         keep = lambda new, old: jax.tree_util.tree_map(lambda a, b: jnp.where(ok, a, b), new, old)  # noqa: E731
         params, opt_state = keep((params, opt_state), (state.params, state.opt_state))
         improved = ok & (val_loss < state.best_val)
