@@ -22,6 +22,11 @@ def read_rows(folder: Path) -> list[dict]:
         return list(csv.DictReader(file))
 
 
+def mse(value: float) -> str:
+    """Four decimals, or two significant digits below 1e-3 (the 2-D tasks reach 1e-8)."""
+    return f"{value:.4f}" if value >= 1e-3 else f"{value:.1e}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("sweeps", nargs="+", type=Path)
@@ -42,7 +47,7 @@ def main() -> None:
                 diverged = sum(r["diverged"] == "True" for r in mine)
                 print(
                     f"| {task} | {model} | {best['dim']} | {len(mine)} | {float(best['lr']):g} | "
-                    f"{float(best['weight_decay']):g} | {best['batch_size']} | {float(best['val_mse']):.4f} | "
+                    f"{float(best['weight_decay']):g} | {best['batch_size']} | {mse(float(best['val_mse']))} | "
                     f"{float(best['val_r2']):.3f} | {best['best_epoch']} | {'yes' if edge else 'no'} | {diverged} | "
                     f"{seconds / 60:.0f} |"
                 )
