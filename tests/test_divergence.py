@@ -46,6 +46,11 @@ def test_an_ensemble_trains_on_until_every_member_has_diverged():
         np.testing.assert_array_equal(
             np.asarray(kept.field.flow.state_weight), np.asarray(start.field.flow.state_weight)
         )
+    kept, result = fit_ensemble(models, train, val, config, lrs=[HUGE, HUGE], keep_diverged=True, progress=False)
+    assert result.summary["diverged"] == [True, True] and result.summary["best_epoch"] == [-1, -1]
+    assert result.summary["epochs_run"] == 1 and result.history == []  # the one epoch run was the diverging one
+    for returned, raised in zip(kept, best, strict=True):
+        assert eqx.tree_equal(returned, raised)
 
 
 class Decay(eqx.Module):

@@ -549,26 +549,22 @@ def train_group(cells: list[dict[str, Any]], workdir: str | Path | None = None) 
         raise ConfigError("train_group: the runs differ in more than " + ", ".join(MEMBER_SETTINGS))
     splits = load_splits(configs[0])  # the same for every member: data settings are not member settings
     train_config = configs[0].train_config(splits.classification)
-    try:
-        best, result = fit_ensemble(
-            [warm_start(initial_model(c, splits), c) for c in configs],
-            splits.train,
-            splits.val,
-            train_config,
-            lrs=[c.lr for c in configs],
-            weight_decays=[c.weight_decay for c in configs],
-            seeds=[c.seed for c in configs],
-            progress=False,
-            run_dir=None if workdir is None else RunDir.scratch(workdir),
-            resume=workdir is not None,
-        )
-        best_epochs, diverged = result.summary["best_epoch"], result.summary["diverged"]
-        seconds = result.summary["fit_seconds"]  # a resumed group's cost whole, not only this process's share
-    except DivergenceError as error:  # every cell of the group diverged: a result of the grid, recorded as such
-        if not isinstance(error.state, tuple):
-            raise
-        best, best_epochs, diverged = error.state[0], error.state[1]["best_epoch"], [True] * len(configs)
-        seconds = error.state[1]["fit_seconds"]
+    # every cell of the group diverging is a result of the grid, recorded as such (keep_diverged)
+    best, result = fit_ensemble(
+        [warm_start(initial_model(c, splits), c) for c in configs],
+        splits.train,
+        splits.val,
+        train_config,
+        lrs=[c.lr for c in configs],
+        weight_decays=[c.weight_decay for c in configs],
+        seeds=[c.seed for c in configs],
+        keep_diverged=True,
+        progress=False,
+        run_dir=None if workdir is None else RunDir.scratch(workdir),
+        resume=workdir is not None,
+    )
+    best_epochs, diverged = result.summary["best_epoch"], result.summary["diverged"]
+    seconds = result.summary["fit_seconds"]  # a resumed group's cost whole, not only this process's share
     rows = []
     for i, model in enumerate(best):
         rows.append(

@@ -118,6 +118,16 @@ def test_the_learning_rate_is_chosen_on_validation_per_model():
     assert protocol.summarize(rows)["node"]["lr"] == 1e-2
 
 
+def test_a_rate_whose_every_seed_diverges_is_a_result_of_the_grid(tmp_path):
+    task = toy_task()
+    config = protocol.BenchConfig(models=("node",), seeds=2, budget=300, epochs=3, lrs=(1e-2, 1e30), extend_lrs=0)
+    rows = protocol.run_benchmark(task, config, tmp_path)
+    assert [(r["lr"], r["diverged"]) for r in rows] == [(1e-2, False), (1e-2, False), (1e30, True), (1e30, True)]
+    assert [r["selected"] for r in rows] == [True, True, False, False]
+    assert all(r["best_epoch"] == -1 for r in rows[2:])  # no finite epoch: each keeps its initialisation
+    assert protocol.run_benchmark(task, config, tmp_path) == rows  # stored as finished, not trained again
+
+
 def test_table_states_the_gating_difference_with_its_spread():
     rows = [
         {"model": m, "seed": s, "test": t, "parameters": 10, "state_dim": 2, "seconds_all_members": 1.0}

@@ -182,8 +182,9 @@ def fit(
     Raises:
         DivergenceError: a single model's loss, or every member's of an ensemble, became non-finite (the run dir
             keeps the last good checkpoint); its ``state`` is ``(best, info)``: the best-validation model from
-            before (the initial one, best epoch -1, where no epoch was finite) and ``best_epoch``, ``epochs_run`` and
-            ``earlier_epoch_seconds`` and ``fit_seconds`` in ``info``.
+            before (the initial one, best epoch -1, where no epoch was finite) and, in ``info``, the summary a
+            finished fit returns (``diverged`` all true, ``epochs_run`` the epoch that diverged) and the
+            ``history`` of the epochs before it.
 
     The result's summary counts, as ``earlier_epoch_seconds``, the time of the epochs that processes killed before
     a resume ran (from ``run_dir``'s metrics), and, as ``fit_seconds``, the fit's whole cost: this call's wall time
@@ -242,8 +243,17 @@ def fit(
     # the epochs that killed processes ran before this one (0.0, a float, where there were none)
     earlier_seconds = sum((row.get("seconds", 0.0) for row in history), 0.0)
 
-    def seconds_spent() -> dict[str, float]:  # a resumed fit's cost whole: this call's and the earlier epochs'
+    def summarize(state: TrainState, epochs_run: int) -> dict[str, Any]:
         return {
+            "epochs": config.epochs,
+            "epochs_run": epochs_run,
+            "best_epoch": _to_host(state.best_epoch),
+            "best_val_loss": _to_host(state.best_val),
+            "final_train_loss": history[-1]["train_loss"] if history else None,
+            "final_val_loss": history[-1]["val_loss"] if history else None,
+            "diverged": _to_host(state.diverged),
+            "val_metric_name": objective.metric_name,
+            # a resumed fit's cost whole: this call's and the epochs that killed processes ran before it
             "earlier_epoch_seconds": earlier_seconds,
             "fit_seconds": time.perf_counter() - started + earlier_seconds,
         }
@@ -270,8 +280,7 @@ def fit(
                     callback.check(epoch, new_state)
             except DivergenceError as error:  # a diverged member is frozen at its last good state: keep its best
                 best = eqx.combine(new_state.best_params, new_state.frozen, static)
-                info = {"best_epoch": _to_host(new_state.best_epoch), "epochs_run": epoch}
-                error.state = (best, {**info, **seconds_spent()})
+                error.state = (best, {**summarize(new_state, epoch), "history": history})
                 raise
             state = new_state
             row = {"epoch": epoch, **metrics, "seconds": elapsed, "steps_per_second": steps_per_epoch / elapsed}
@@ -283,17 +292,7 @@ def fit(
                 break
         best = eqx.combine(state.best_params, state.frozen, static)
         final = eqx.combine(state.params, state.frozen, static)
-        summary = {
-            "epochs": config.epochs,
-            "epochs_run": history[-1]["epoch"] if history else start,
-            "best_epoch": _to_host(state.best_epoch),
-            "best_val_loss": _to_host(state.best_val),
-            "final_train_loss": history[-1]["train_loss"] if history else None,
-            "final_val_loss": history[-1]["val_loss"] if history else None,
-            "diverged": _to_host(state.diverged),
-            "val_metric_name": objective.metric_name,
-            **seconds_spent(),
-        }
+        summary = summarize(state, history[-1]["epoch"] if history else start)
         for callback in callbacks:
             callback.on_end(best, final, summary)
     finally:

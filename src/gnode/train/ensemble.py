@@ -44,14 +44,20 @@ def fit_ensemble(
     lrs: Sequence[float] | None = None,
     weight_decays: Sequence[float] | None = None,
     seeds: Sequence[int] | None = None,
+    keep_diverged: bool = False,
     **kwargs: Any,
 ) -> tuple[list[PyTree], FitResult]:
     """Train ``models`` together; per-member learning rates, decays and data-order seeds.
 
+    Arguments:
+        keep_diverged: when every member diverges, return each one's best model from before and a summary whose
+            ``diverged`` is all true, instead of raising: in a grid of settings, a setting that diverges is one of
+            the grid's results. The run dir's checkpoint stays at the last good epoch.
+        the rest: as :func:`gnode.train.driver.fit` (``members``, ``hyperparams`` and ``seeds`` set here).
     Returns: the best-validation model of each member, and the stacked :class:`FitResult`.
     Raises:
-        DivergenceError: every member diverged; its ``state`` is ``(best, info)``, ``best`` a list of the members'
-            best-validation models from before (see :func:`gnode.train.driver.fit`).
+        DivergenceError: every member diverged (and not ``keep_diverged``); its ``state`` is ``(best, info)``,
+            ``best`` a list of the members' best-validation models from before (see :func:`gnode.train.driver.fit`).
     """
     size = len(models)
     for name, values in (("lrs", lrs), ("weight_decays", weight_decays), ("seeds", seeds)):
@@ -74,7 +80,12 @@ def fit_ensemble(
             **kwargs,
         )
     except DivergenceError as error:  # every member diverged: hand back each one's best from before
-        if isinstance(error.state, tuple):
-            error.state = ([member(error.state[0], i) for i in range(size)], error.state[1])
-        raise
+        if not isinstance(error.state, tuple):
+            raise
+        best, info = error.state
+        if not keep_diverged:
+            error.state = ([member(best, i) for i in range(size)], info)
+            raise
+        summary = {k: v for k, v in info.items() if k != "history"}
+        result = FitResult(model=best, final_model=best, history=info["history"], summary=summary)
     return [member(result.model, i) for i in range(size)], result

@@ -83,21 +83,25 @@ def fit_models(
     run_dir: RunDir | None = None,
     lrs: Sequence[float] | None = None,
     seeds: Sequence[int] | None = None,
+    keep_diverged: bool = False,
 ) -> tuple[list[eqx.Module], dict[str, Any]]:
     """Train same-shape models as one ensemble, checkpointing in ``run_dir`` (continued from its checkpoint if it
     has one); member i at learning rate ``lrs[i]`` (default ``training.lr``) with data order ``seeds[i]`` (default
-    i). Returns: the best-validation models and a record (per-epoch training loss of each member, its best
-    validation loss and epoch, epochs run, wall time)."""
+    i). ``keep_diverged``: when every member diverges, return their best models from before instead of raising
+    :class:`~gnode.errors.DivergenceError` (a learning-rate grid's rate that diverges is one of its results).
+    Returns: the best-validation models and a record (per-epoch training loss of each member, its best validation
+    loss and epoch, whether it diverged, epochs run, wall time)."""
     objective = MapObjective(loss_named(loss), tuple(train.inputs.shape[1:]), out_shape)
     best, result = fit_ensemble(
         list(models), train, val, training.config(train.num_samples, loss), objective=objective, progress=False,
         lrs=None if lrs is None else list(lrs), seeds=list(range(len(models))) if seeds is None else list(seeds),
-        run_dir=run_dir, resume=run_dir is not None,
+        run_dir=run_dir, resume=run_dir is not None, keep_diverged=keep_diverged,
     )  # fmt: skip
     return best, {
         "train_loss": [np.asarray(row["train_loss"]).tolist() for row in result.history],
         "val_loss": np.asarray(result.summary["best_val_loss"]).tolist(),
         "best_epoch": np.asarray(result.summary["best_epoch"]).tolist(),
+        "diverged": np.asarray(result.summary["diverged"]).tolist(),
         "epochs_run": result.summary["epochs_run"],
         "seconds": result.summary["fit_seconds"],  # a resumed fit's whole cost
     }
@@ -142,7 +146,8 @@ def _train_all(
         def fit_members(grid, run_dir, name=name):
             members = [build(name, in_dim, out_dim, sizes, solver, key=jr.key(seed)) for _, seed in grid]
             best, record = fit_models(members, splits["train"], splits["val"], training, loss, out_shape, run_dir,
-                                      lrs=[lr for lr, _ in grid], seeds=[seed for _, seed in grid])  # fmt: skip
+                                      lrs=[lr for lr, _ in grid], seeds=[seed for _, seed in grid],
+                                      keep_diverged=True)  # fmt: skip
             return best, {"parameters": parameter_count(members[0]), **record}
 
         # one ensemble per rate: an adaptive solver steps every vmapped member as often as the stiffest one needs

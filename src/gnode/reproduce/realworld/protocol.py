@@ -185,6 +185,7 @@ def run_benchmark(
                 progress=progress,
                 run_dir=run_dir,
                 resume=run_dir is not None,
+                keep_diverged=True,  # a rate whose every seed diverges is one of the grid's results
             )
             return best, {
                 "val_loss": np.asarray(result.summary["best_val_loss"]).tolist(),
