@@ -1,0 +1,59 @@
+"""The learning-rate grid of ``gnode ncode digits``: per model and rate, the mean best-validation loss over seeds and
+how many seeds diverged.
+
+    python experiments/ncode_digits_rates.py runs/ncode/digits     # or experiments/results/ncode_digits
+
+Reads the folder's ``summary.json`` (the rates tried and the one chosen) and its ``units/`` (one per model and
+rate: each seed's best validation loss and training history). A seed counts as diverged when its unit says so, or
+(units written before units recorded it) when its training loss in the last epoch run is NaN: a diverged member's
+losses are NaN from its divergence on.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from gnode.reproduce.ncode.builders import MODELS
+
+
+def unit_record(path: Path) -> dict:
+    with np.load(path) as arrays:
+        return json.loads(bytes(arrays["unit_header"]).decode())["record"]
+
+
+def diverged_seeds(record: dict) -> int:
+    if "diverged" in record:
+        return int(sum(record["diverged"]))
+    return sum(math.isnan(v) for v in record["train_loss"][-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("folder", type=Path)
+    args = parser.parse_args()
+    summary = json.loads((args.folder / "summary.json").read_text())
+    rates = sorted({float(lr) for r in summary["models"].values() for lr in r["val_loss_by_lr"]})
+    print("| model | " + " | ".join(f"{lr:g}" for lr in rates) + " | chosen |")
+    print("|---|" + "---|" * (len(rates) + 1))
+    for name, result in sorted(summary["models"].items(), key=lambda item: MODELS.index(item[0])):  # keys sorted
+        cells = []
+        for lr in rates:
+            path = args.folder / "units" / f"{name}_lr{lr:g}.npz"
+            if not path.exists():
+                cells.append("—")
+                continue
+            record = unit_record(path)
+            seeds, diverged = len(record["val_loss"]), diverged_seeds(record)
+            mean = float(np.mean(record["val_loss"]))
+            cells.append(f"{mean:.3f}" + (f" ({diverged} of {seeds} diverged)" if diverged else ""))
+        interior = "" if result["lr_interior"] else " (edge)"
+        print(f"| {name} | " + " | ".join(cells) + f" | {result['lr']:g}{interior} |")
+
+
+if __name__ == "__main__":
+    main()
