@@ -3,8 +3,8 @@ how many seeds diverged.
 
     python experiments/ncode_digits_rates.py runs/ncode/digits     # or experiments/results/ncode_digits
 
-Reads the folder's ``summary.json`` (the rates tried and the one chosen) and its ``units/`` (one per model and
-rate: each seed's best validation loss and training history). A seed counts as diverged when its unit says so, or
+Reads the folder's ``summary.json`` (the rates tried, their mean best-validation losses and the rate chosen) and
+its ``units/`` (one per model and rate: each seed's record). A seed counts as diverged when its unit says so, or
 (units written before units recorded it) when its training loss in the last epoch run is NaN: a diverged member's
 losses are NaN from its divergence on.
 """
@@ -19,11 +19,13 @@ from pathlib import Path
 import numpy as np
 
 from gnode.reproduce.ncode.builders import MODELS
+from gnode.train.runs import UNIT_HEADER
 
 
 def unit_record(path: Path) -> dict:
+    """A finished unit's record, whatever its settings (``UnitStore.get`` checks them; here they are the run's own)."""
     with np.load(path) as arrays:
-        return json.loads(bytes(arrays["unit_header"]).decode())["record"]
+        return json.loads(bytes(arrays[UNIT_HEADER]).decode())["record"]
 
 
 def diverged_seeds(record: dict) -> int:
@@ -42,15 +44,14 @@ def main() -> None:
     print("|---|" + "---|" * (len(rates) + 1))
     for name, result in sorted(summary["models"].items(), key=lambda item: MODELS.index(item[0])):  # keys sorted
         cells = []
+        means = {float(lr): value for lr, value in result["val_loss_by_lr"].items()}  # the choice's own numbers
         for lr in rates:
-            path = args.folder / "units" / f"{name}_lr{lr:g}.npz"
-            if not path.exists():
+            if lr not in means:
                 cells.append("—")
                 continue
-            record = unit_record(path)
+            record = unit_record(args.folder / "units" / f"{name}_lr{lr:g}.npz")
             seeds, diverged = len(record["val_loss"]), diverged_seeds(record)
-            mean = float(np.mean(record["val_loss"]))
-            cells.append(f"{mean:.3f}" + (f" ({diverged} of {seeds} diverged)" if diverged else ""))
+            cells.append(f"{means[lr]:.3f}" + (f" ({diverged} of {seeds} diverged)" if diverged else ""))
         interior = "" if result["lr_interior"] else " (edge)"
         print(f"| {name} | " + " | ".join(cells) + f" | {result['lr']:g}{interior} |")
 
