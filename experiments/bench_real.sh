@@ -9,4 +9,4 @@ for drop in 0.3 0.5 0.7; do
   gnode bench-real japanese-vowels --drop "$drop" --seeds 5 --out "$out/japanese_vowels_${drop/0./}"
 done
 gnode bench-real walker2d --batch 64 --out "$out/walker2d"
-gnode bench-real keywords --tau 4 --out "$out/keywords_tau4"
+gnode bench-real keywords --tau 4 --out "$out/keywords"
