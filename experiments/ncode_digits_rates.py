@@ -16,16 +16,8 @@ import json
 import math
 from pathlib import Path
 
-import numpy as np
-
 from gnode.reproduce.ncode.builders import MODELS
-from gnode.train.runs import UNIT_HEADER
-
-
-def unit_record(path: Path) -> dict:
-    """A finished unit's record, whatever its settings (``UnitStore.get`` checks them; here they are the run's own)."""
-    with np.load(path) as arrays:
-        return json.loads(bytes(arrays[UNIT_HEADER]).decode())["record"]
+from gnode.train.runs import UnitStore
 
 
 def diverged_seeds(record: dict) -> int:
@@ -39,6 +31,7 @@ def main() -> None:
     parser.add_argument("folder", type=Path)
     args = parser.parse_args()
     summary = json.loads((args.folder / "summary.json").read_text())
+    units = UnitStore(args.folder)  # the run's own settings: read, not checked
     rates = sorted({float(lr) for r in summary["models"].values() for lr in r["val_loss_by_lr"]})
     print("| model | " + " | ".join(f"{lr:g}" for lr in rates) + " | chosen |")
     print("|---|" + "---|" * (len(rates) + 1))
@@ -49,7 +42,10 @@ def main() -> None:
             if lr not in means:
                 cells.append("—")
                 continue
-            record = unit_record(args.folder / "units" / f"{name}_lr{lr:g}.npz")
+            found = units.read(f"{name}_lr{lr:g}")
+            if found is None:
+                raise SystemExit(f"{args.folder}: unit {name}_lr{lr:g} is missing or not a unit's file")
+            record = found[1]["record"]
             seeds, diverged = len(record["val_loss"]), diverged_seeds(record)
             cells.append(f"{means[lr]:.3f}" + (f" ({diverged} of {seeds} diverged)" if diverged else ""))
         interior = "" if result["lr_interior"] else " (edge)"

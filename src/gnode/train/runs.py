@@ -129,18 +129,25 @@ class UnitStore:
     def _file(self, name: str) -> Path:
         return self.path / f"{name}.npz"
 
-    def get(self, name: str, settings: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
-        """The arrays and record of unit ``name`` if it finished with ``settings``; else None."""
+    def read(self, name: str) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+        """Unit ``name``'s arrays and header (``{"settings": ..., "record": ...}``), whatever settings it finished
+        with; None if it has not finished (or its file is not a unit's: written atomically, only a foreign file
+        fails to read)."""
         if not self._file(name).is_file():
             return None
         try:
             arrays = load_arrays(self._file(name))
             header = json.loads(bytes(arrays.pop(UNIT_HEADER)).decode())
         except (DataError, KeyError, json.JSONDecodeError, UnicodeDecodeError):
-            return None  # written atomically, so only a foreign file gets here: the unit runs again
-        if header.get("settings") != _as_json(settings):
             return None
-        return arrays, header["record"]
+        return arrays, header
+
+    def get(self, name: str, settings: dict[str, Any]) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+        """The arrays and record of unit ``name`` if it finished with ``settings``; else None (the unit runs again)."""
+        found = self.read(name)
+        if found is None or found[1].get("settings") != _as_json(settings):
+            return None
+        return found[0], found[1]["record"]
 
     def put(self, name: str, settings: dict[str, Any], record: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
         """Store unit ``name`` (atomically; the folder is made when the first unit finishes)."""
