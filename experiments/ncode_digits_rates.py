@@ -33,8 +33,7 @@ def main() -> None:
     summary = json.loads((args.folder / "summary.json").read_text())
     units = UnitStore(args.folder)  # the run's own settings: read, not checked
     rates = sorted({float(lr) for r in summary["models"].values() for lr in r["val_loss_by_lr"]})
-    print("| model | " + " | ".join(f"{lr:g}" for lr in rates) + " | chosen |")
-    print("|---|" + "---|" * (len(rates) + 1))
+    lines = ["| model | " + " | ".join(f"{lr:g}" for lr in rates) + " | chosen |", "|---|" + "---|" * (len(rates) + 1)]
     for name, result in sorted(summary["models"].items(), key=lambda item: MODELS.index(item[0])):  # keys sorted
         cells = []
         means = {float(lr): value for lr, value in result["val_loss_by_lr"].items()}  # the choice's own numbers
@@ -44,12 +43,13 @@ def main() -> None:
                 continue
             found = units.read(f"{name}_lr{lr:g}")
             if found is None:
-                raise SystemExit(f"{args.folder}: unit {name}_lr{lr:g} is missing or not a unit's file")
+                parser.error(f"{args.folder}: unit {name}_lr{lr:g} is missing or not a unit's file")  # exit 2, no table
             record = found[1]["record"]
             seeds, diverged = len(record["val_loss"]), diverged_seeds(record)
             cells.append(f"{means[lr]:.3f}" + (f" ({diverged} of {seeds} diverged)" if diverged else ""))
         interior = "" if result["lr_interior"] else " (edge)"
-        print(f"| {name} | " + " | ".join(cells) + f" | {result['lr']:g}{interior} |")
+        lines.append(f"| {name} | " + " | ".join(cells) + f" | {result['lr']:g}{interior} |")
+    print("\n".join(lines))
 
 
 if __name__ == "__main__":
