@@ -1,6 +1,7 @@
 """Each model's best cell of a 27-point sweep, retrained until its validation loss stops improving.
 
     python experiments/flipflop_converge.py runs/sweep_27_3bit_* --out runs/flipflop_converge
+    python experiments/flipflop_converge.py runs/sweep_27_2d_node --tasks square --out runs/flipflop_converge_2d
 
 The authors' 600 epochs stop some cells while they still improve (best epoch near 600). This retrains each (task,
 model)'s best cell of each sweep folder, and its neighbours in lr at the same decay and batch where the cap had cut
@@ -118,10 +119,13 @@ def main() -> None:
     parser.add_argument("--patience", type=int, default=100)
     parser.add_argument("--seeds", type=int, default=1, help="runs of each rate (seed n: data order and init n)")
     parser.add_argument("--extend-lr", type=int, default=2, help="rates past the ends of the sweep's lr line")
+    parser.add_argument("--tasks", nargs="+", default=None, help="only these tasks (default: every task swept)")
     args = parser.parse_args()
     lines = []
     for folder in args.sweeps:
         for (task, model), cells in cells_of(folder).items():
+            if args.tasks is not None and task not in args.tasks:
+                continue
             best, line = lr_line(cells)
             by_lr, done = {c["lr"]: c for c in line}, {}
             for up in (False, True):  # past the line's ends: the best cell's settings at the next rates
