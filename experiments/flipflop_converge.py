@@ -121,9 +121,13 @@ def main() -> None:
     parser.add_argument("--extend-lr", type=int, default=2, help="rates past the ends of the sweep's lr line")
     parser.add_argument("--tasks", nargs="+", default=None, help="only these tasks (default: every task swept)")
     args = parser.parse_args()
+    swept = {folder: cells_of(folder) for folder in args.sweeps}
+    unknown = set(args.tasks or ()) - {task for cells in swept.values() for task, _ in cells}
+    if unknown:
+        parser.error(f"--tasks: {', '.join(sorted(unknown))} not in the sweeps given")
     lines = []
     for folder in args.sweeps:
-        for (task, model), cells in cells_of(folder).items():
+        for (task, model), cells in swept[folder].items():
             if args.tasks is not None and task not in args.tasks:
                 continue
             best, line = lr_line(cells)
