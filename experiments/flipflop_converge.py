@@ -28,6 +28,7 @@ import math
 from pathlib import Path
 
 import numpy as np
+from flipflop_grid import mse  # a sibling script: python puts experiments/ on the path
 
 from gnode.experiment import RunConfig, train_run
 from gnode.selection import interior_rate, next_rate
@@ -74,7 +75,7 @@ def trained_columns(summary: dict, metrics: list[dict], cap: int) -> str:
     if summary.get("diverged_at_epoch"):
         run = f"{len(metrics)} (diverged at {summary['diverged_at_epoch']})"
     minutes = sum(row["seconds"] for row in metrics) / 60
-    return f"{summary['val_mse']:.4f} | {summary['val_r2']:.3f} | {summary['best_epoch']} | {run} | {minutes:.0f} |"
+    return f"{mse(summary['val_mse'])} | {summary['val_r2']:.3f} | {summary['best_epoch']} | {run} | {minutes:.0f} |"
 
 
 def converge(cell: dict, best: dict, args: argparse.Namespace) -> tuple[list[float], list[str]]:
@@ -84,17 +85,17 @@ def converge(cell: dict, best: dict, args: argparse.Namespace) -> tuple[list[flo
     budget, cap = {"epochs": args.epochs, "patience": args.patience}, args.epochs
     head = f"| {task} | {model} | {cell['lr']:g} | {cell['weight_decay']:g} | {cell['batch_size']} | "
     swept = cell.get("swept", True)  # False: a rate past the sweep's line (--extend-lr), trained here only
-    swept_score = f"{cell['val_mse']:.4f} ({cell['best_epoch']})" if swept else "not swept"
+    swept_score = f"{mse(cell['val_mse'])} ({cell['best_epoch']})" if swept else "not swept"
     if swept and cell is not best and cell["diverged"]:
         return [], [head + f"{swept_score}, diverged | — | | | | |"]
     if swept and cell is not best and cell["best_epoch"] <= cell["epochs"] - args.patience:
         scores = [cell["val_mse"]]  # the patience rule had already stopped it in the sweep
-        rows = [head + f"{swept_score} | {cell['val_mse']:.4f} (the sweep's) | {cell['val_r2']:.3f} | | | |"]
+        rows = [head + f"{swept_score} | {mse(cell['val_mse'])} (the sweep's) | {cell['val_r2']:.3f} | | | |"]
     else:
         out = args.out / f"{task}_{model}_lr{cell['lr']:g}"
         summary, metrics = retrain(cell, out, **budget)
         scores, rows = [summary["val_mse"]], [head + f"{swept_score} | " + trained_columns(summary, metrics, cap)]
-        print(f"{out}: val MSE {summary['val_mse']:.4f}, best epoch {summary['best_epoch']}", flush=True)
+        print(f"{out}: val MSE {mse(summary['val_mse'])}, best epoch {summary['best_epoch']}", flush=True)
     for seed in range(1, args.seeds):  # the sweep's cells ran seed 0
         out = args.out / f"{task}_{model}_lr{cell['lr']:g}_seed{seed}"
         summary, metrics = retrain(cell, out, **budget, seed=seed, model_seed=seed)
