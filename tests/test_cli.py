@@ -96,6 +96,13 @@ def test_fine_tune_on_a_hold(tmp_path):
     assert config["hold"] == 20 and config["init_from"] == str(tmp_path / "a") and config["steps"] == 100
 
 
+def test_a_single_layer_model_trains_without_widths_given(tmp_path):
+    args = ["--task", "four_point", "--model", "gru", "--dim", "4", "--batch", "50", "--epochs", "1", "--no-progress"]
+    result = runner.invoke(app, ["train", "--out", str(tmp_path / "r"), *args])
+    assert result.exit_code == 0, result.output
+    assert json.loads((tmp_path / "r" / "config.json").read_text())["dynamics"] == []
+
+
 def test_existing_run_is_never_overwritten(tmp_path):
     out = tmp_path / "r"
     out.mkdir()
@@ -168,7 +175,7 @@ def test_demo_writes_its_report_and_never_overwrites(tmp_path):
         ("[base]\nn_train = 20\n[grid]\nbatch_size = [10, 50]\n", "batch size 50 exceeds"),
         ("[grid]\nlr = [0.1]\n[sweep]\nx = 1\n", "unknown sections"),
         ("[grid\n", "is not valid"),
-        ('[grid]\nmodel = ["gnode", "gru"]\n', "model 'gru' has single-layer networks"),  # dynamics default (316, 316)
+        ('[base]\ndynamics = [8]\n[grid]\nmodel = ["gnode", "gru"]\n', "model 'gru' has single-layer networks"),
         ('[base]\nmodel = "node"\n[grid]\ngate = [[], [8]]\n', "model 'node' has no gate network"),
     ],
 )

@@ -45,11 +45,32 @@ def test_divergence_raises_or_keeps_best(tmp_path):
     assert jnp.isfinite(summary["val_mse"])
 
 
+def test_a_run_that_diverges_in_its_first_epoch_keeps_its_initial_model(tmp_path):
+    config = RunConfig(**SMALL, epochs=3, lr=1e30)
+    with pytest.raises(DivergenceError, match="epoch 1"):
+        train_run(config, tmp_path / "a", progress=False)
+    summary = train_run(config, tmp_path / "b", progress=False, keep_best_on_divergence=True)
+    assert summary["diverged_at_epoch"] == 1 and summary["best_epoch"] == -1 and np.isfinite(summary["val_mse"])
+    kept, _ = load_run(tmp_path / "b")
+    initial, _, _ = build(config)
+    for a, b in zip(jax.tree.leaves(kept), jax.tree.leaves(initial), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_config_validation():
     with pytest.raises(ConfigError, match="unknown config keys"):
         RunConfig.from_dict({"task": "ring", "layers": 3})
     with pytest.raises(ConfigError, match="unknown task"):
         RunConfig(task="copy")
+    with pytest.raises(ConfigError, match="model 'gru' has single-layer networks"):
+        RunConfig(model="gru", dynamics=(8,))
+
+
+@pytest.mark.parametrize(("model", "widths"), [("gnode", (316, 316)), ("node", (316, 316)), ("gru", ()), ("lstm", ())])
+def test_hidden_widths_default_to_the_models_own(model, widths):
+    config = RunConfig(model=model, dim=4)
+    assert config.dynamics == widths
+    assert RunConfig.from_dict(json.loads(json.dumps(config.to_dict()))) == config  # stored resolved
 
 
 def test_init_from_starts_at_the_other_runs_model(tmp_path):

@@ -24,7 +24,7 @@ from jaxtyping import Array
 
 from gnode.data import SequenceData, load_sequences, split_trials
 from gnode.errors import CheckpointError, ConfigError, DataError, DivergenceError
-from gnode.fields import check_field_settings
+from gnode.fields import check_field_settings, default_flow_widths
 from gnode.init import critical_init
 from gnode.likelihoods import (
     channel_mean,
@@ -43,8 +43,7 @@ from gnode.sweep import expand_grid, key_without
 from gnode.tasks import FLIPFLOP_TASKS, make_flipflop
 from gnode.tasks.neurogym import PREFIX as NEUROGYM
 from gnode.tasks.neurogym import neurogym_trials
-from gnode.train import RunDir, TrainConfig, fit, load_tree
-from gnode.train.driver import new_train_state
+from gnode.train import RunDir, TrainConfig, fit
 from gnode.train.ensemble import fit_ensemble
 from gnode.train.objective import SequenceObjective
 
@@ -91,7 +90,7 @@ class RunConfig:
     nwb_labels: str = ""
     model: str = "gnode"
     dim: int = 2
-    dynamics: Sequence[int] = (316, 316)  # stored as a tuple
+    dynamics: Sequence[int] | None = None  # None: the model's default (default_flow_widths); stored as a tuple
     gate: Sequence[int] = ()
     activation: str = "relu"
     init: str = "glorot_uniform"  # or "critical" (critical_normal draw + critical_init)
@@ -135,6 +134,8 @@ class RunConfig:
             raise ConfigError("held_out channels are those an encoder never reads: use initial_state 'encoder'")
         if self.dim <= 0:
             raise ConfigError(f"--dim must be positive, got {self.dim}")
+        if self.dynamics is None:
+            object.__setattr__(self, "dynamics", default_flow_widths(self.model))
         for key in ("dynamics", "gate", "window", "nwb_inputs", "task_options"):
             object.__setattr__(self, key, tuple(getattr(self, key)))
         if self.init not in (*INITS, "critical"):
@@ -495,11 +496,9 @@ def train_run(
     except DivergenceError as error:
         if not keep_best_on_divergence:
             raise
-        costs = error.state[1]
-        template, static = new_train_state(model, train_config)
-        state, meta = load_tree(run.checkpoint_path, template)
-        best, best_epoch = eqx.combine(state.best_params, state.frozen, static), int(state.best_epoch)
-        diverged_at = meta["epoch"] + 1
+        # the fit's own last good state, not the checkpoint: a fit that diverges in its first epoch has none
+        best, costs = error.state
+        best_epoch, diverged_at = int(costs["best_epoch"]), int(costs["epochs_run"])
         save(run.model_path, best, {"which": "best validation before divergence"})
     summary = {
         "task": config.source,

@@ -326,6 +326,12 @@ def RNN(state_dim: int, input_dim: int, *, init: Initialiser = glorot_uniform, k
 FIELDS = ("gnode", "node", "mgru", "gru", "rnn", "lstm")
 
 
+def default_flow_widths(name: str) -> tuple[int, ...]:
+    """The hidden widths of F a model gets when none are given: the 2-D flip-flop networks' two layers of 316 for
+    ``gnode`` and ``node``, none for the single-layer models."""
+    return (316, 316) if name in ("gnode", "node") else ()
+
+
 def check_field_settings(
     name: str,
     *,

@@ -81,9 +81,7 @@ def train(
     dim: Annotated[int | None, typer.Option(help="state dimension N")] = None,
     dynamics: Annotated[
         str | None,
-        typer.Option(
-            help="hidden widths of F, e.g. 316,316 (default; '' = one layer, as mgru, gru, rnn and lstm need)"
-        ),
+        typer.Option(help="hidden widths of F, gnode and node only (default 316,316; '' = one layer)"),
     ] = None,
     gate: Annotated[str | None, typer.Option(help="hidden widths of G, gnode only ('' = one layer)")] = None,
     activation: Annotated[str | None, typer.Option(help="relu, tanh, swish or gelu")] = None,
