@@ -324,12 +324,13 @@ def RNN(state_dim: int, input_dim: int, *, init: Initialiser = glorot_uniform, k
 
 
 FIELDS = ("gnode", "node", "mgru", "gru", "rnn", "lstm")
+LAYERED_FIELDS = ("gnode", "node")  # the models whose F takes hidden widths; the others are single-layer
 
 
 def default_flow_widths(name: str) -> tuple[int, ...]:
     """The hidden widths of F a model gets when none are given: the 2-D flip-flop networks' two layers of 316 for
     ``gnode`` and ``node``, none for the single-layer models."""
-    return (316, 316) if name in ("gnode", "node") else ()
+    return (316, 316) if name in LAYERED_FIELDS else ()
 
 
 def check_field_settings(
@@ -353,7 +354,7 @@ def check_field_settings(
         raise ConfigError(f"unknown model {name!r}; choose one of {list(FIELDS)}")
     if name != "gnode" and tuple(gate_widths):
         raise ConfigError(f"model {name!r} has no gate network to widen; do not pass gate widths")
-    if name not in ("gnode", "node") and tuple(flow_widths):
+    if name not in LAYERED_FIELDS and tuple(flow_widths):
         raise ConfigError(
             f"model {name!r} has single-layer networks; set no hidden widths (dynamics = [], --dynamics '')"
         )

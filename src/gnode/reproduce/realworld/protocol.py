@@ -20,7 +20,7 @@ import numpy as np
 
 from gnode.data import SequenceData, to_grid
 from gnode.errors import ConfigError
-from gnode.fields import FIELDS
+from gnode.fields import FIELDS, LAYERED_FIELDS
 from gnode.files import write_json
 from gnode.losses import accuracy, loss_named, masked_mse
 from gnode.model import Model, make_model, matched_size, parameter_count, predict
@@ -94,7 +94,7 @@ class BenchConfig:
 
 def build_model(name: str, state_dim: int, task: RealTask, config: BenchConfig, seed: int) -> Model:
     """A ``name`` model of ``state_dim`` units for ``task`` (nODE / gnODE: one hidden layer per network)."""
-    width = (max(1, round(config.hidden_ratio * state_dim)),) if name in ("gnode", "node") else ()
+    width = (max(1, round(config.hidden_ratio * state_dim)),) if name in LAYERED_FIELDS else ()
     return make_model(
         name,
         state_dim,
