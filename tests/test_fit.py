@@ -332,3 +332,5 @@ def test_a_callback_can_stop_the_fit_and_divergence_is_a_callback(square, tmp_pa
     guard.check(1, state)  # a finite state passes
     with pytest.raises(DivergenceError, match="non-finite loss at epoch 4; the last good state is epoch 3 in here"):
         guard.check(4, eqx.tree_at(lambda s: s.diverged, state, jnp.asarray(True)))
+    with pytest.raises(DivergenceError, match=r"at epoch 1; the last good state is the initial one$"):  # no checkpoint
+        guard.check(1, eqx.tree_at(lambda s: s.diverged, state, jnp.asarray(True)))

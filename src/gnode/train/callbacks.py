@@ -56,9 +56,11 @@ class StopOnDivergence(Callback):
         diverged = np.asarray(state.diverged)
         if not diverged.all():
             return
-        where = f" in {self.where}" if self.where else ""
+        # a fit's first epoch has no checkpoint before it (a resumed fit starts past its checkpoint's epoch)
+        where = f" in {self.where}" if self.where and epoch > 1 else ""
         if diverged.ndim == 0:
-            raise DivergenceError(f"non-finite loss at epoch {epoch}; the last good state is epoch {epoch - 1}{where}")
+            last = f"epoch {epoch - 1}" if epoch > 1 else "the initial one"
+            raise DivergenceError(f"non-finite loss at epoch {epoch}; the last good state is {last}{where}")
         raise DivergenceError(
             f"every member's loss became non-finite (the last at epoch {epoch}); each keeps its last good state{where}"
         )
